@@ -1,0 +1,223 @@
+"""Typed configs: the one place defaults live. Loaded from YAML, overridden by `--set key=value`.
+
+A key is dotted (`model.family=mlp`) or bare when the name is unique across sections (`family=mlp`).
+Values are parsed as YAML, so `condition=[text,audio]` is a list and `ema=0` a number.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    name: str = ""                 # built-in name, image folder, manifest file or a folder holding one
+    resolution: int = 0            # resize images to this (0 = the model's resolution, or native)
+    n: int = 0                     # items to generate for built-ins (0 = the dataset's default)
+    seed: int = 0                  # seed for generated built-ins
+    split: str = "train"
+    skip_bad: bool = False         # skip bad manifest rows (counted) instead of refusing to start
+
+
+@dataclass
+class ModelConfig:
+    family: str = "dcgan"          # registry name: mlp, dcgan, ...
+    z_dim: int = 64
+    resolution: int = 0            # image side; 0 = from the data
+    channels: int = 0              # image channels; 0 = from the data
+    data_dim: int = 0              # vector data size (mlp on 2-D mixtures); 0 = from the data
+    g_width: int = 64              # dcgan: channels at the last generator block (doubles going down)
+    d_width: int = 64
+    g_hidden: list = field(default_factory=lambda: [256, 512, 1024])   # mlp generator widths
+    d_hidden: list = field(default_factory=lambda: [1024, 512, 256])   # mlp discriminator widths
+    condition: list = field(default_factory=list)  # modalities that condition G: [], [label], [text, audio], ...
+    num_classes: int = 0           # from the data when condition includes label
+    cond_dim: int = 0              # size of the condition vector; derived
+    g_cond: str = "cbn"            # cbn (conditional batch-norm) or concat
+    d_cond: str = "projection"     # projection, concat or none
+    acgan: bool = False            # auxiliary classifier head on D
+    spectral_norm: bool = False
+    mbstd: bool = False            # minibatch standard deviation feature in D
+    pack: int = 1                  # PacGAN: D judges packs of this many samples
+    fusion: str = "attention"      # how several condition modalities are fused
+    extra: dict = field(default_factory=dict)  # family-specific options
+
+
+@dataclass
+class LossConfig:
+    name: str = "hinge"            # ns, hinge, wgan-gp, lsgan
+    gp_weight: float = 10.0        # wgan-gp gradient penalty
+    r1_gamma: float = 0.0          # R1 penalty on reals (0 = off)
+    r1_every: int = 1              # lazy regularization interval
+    diffaug: str = ""              # comma list of translation, color, cutout
+    mode_seeking: float = 0.0      # MSGAN weight (0 = off)
+    acgan_weight: float = 1.0
+    n_critic: int = 1              # D steps per G step
+    phases: str = "standard"       # step logic: standard; matching (matching-aware D, multimodal)
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs"              # root for numbered run folders (the CLI's --out names the run itself)
+    steps: int = 2000
+    minutes: float = 0.0           # wall-clock budget (0 = none); whichever of steps/minutes ends first
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema: float = 0.999             # EMA decay of G (0 = off)
+    ema_start: int = 0
+    seed: int = 0
+    device: str = "auto"
+    sample_every: int = 500
+    ckpt_every: int = 500
+    log_every: int = 25
+    keep_checkpoints: int = 3
+    tensorboard: bool = True
+    channels_last: bool = True     # faster convolutions on CPU and GPU
+    bf16: bool = False             # bf16 autocast (opt-in)
+    progress: bool = True
+    eval_every: int = 0            # evaluate metrics during training every N steps (0 = off)
+    eval_metrics: list = field(default_factory=list)   # e.g. [fid2k]; the first picks the best checkpoint
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # ---- conversions -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "config") -> "Config":
+        cfg = cls()
+        for section, values in (d or {}).items():
+            if section not in SECTIONS:
+                raise ConfigError(f"{where}: unknown section {section!r}; valid: {', '.join(SECTIONS)}")
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                raise ConfigError(f"{where}: section {section!r} must be a mapping, got {type(values).__name__}")
+            for k, v in values.items():
+                _set_field(getattr(cfg, section), section, k, v, where)
+        return cfg
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        from .utils import atomic_write_text
+
+        atomic_write_text(path, self.to_yaml())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        return cls.from_dict(d, where=str(p))
+
+    def override(self, assignments: list[str]) -> "Config":
+        for a in assignments or []:
+            if "=" not in a:
+                raise ConfigError(f"--set {a!r}: expected key=value")
+            key, raw = a.split("=", 1)
+            try:
+                value = yaml.safe_load(raw) if raw != "" else ""
+            except yaml.YAMLError:
+                value = raw
+            key = key.strip()
+            if key.startswith(("model.extra.", "extra.")):
+                sub = key.split("extra.", 1)[1]
+                self.model.extra = {**self.model.extra, sub: value}
+                continue
+            section, name = _resolve_key(key)
+            _set_field(getattr(self, section), section, name, value, f"--set {a}")
+        return self
+
+
+SECTIONS = ("data", "model", "loss", "train")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _field_map(section: str) -> dict[str, dataclasses.Field]:
+    cls = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train": TrainConfig}[section]
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _resolve_key(key: str) -> tuple[str, str]:
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section {section!r} in {key!r}; valid: {', '.join(SECTIONS)}")
+        if name not in _field_map(section):
+            raise ConfigError(f"unknown key {key!r}; valid {section} keys: {', '.join(_field_map(section))}")
+        return section, name
+    hits = [s for s in SECTIONS if key in _field_map(s)]
+    if not hits:
+        every = sorted(f"{s}.{k}" for s in SECTIONS for k in _field_map(s))
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(every)}")
+    if len(hits) > 1:
+        raise ConfigError(f"config key {key!r} is ambiguous; write one of: {', '.join(f'{s}.{key}' for s in hits)}")
+    return hits[0], key
+
+
+def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
+    origin = typing.get_origin(typ) or typ
+    if typ in ("int", int) or origin is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
+        return int(value)
+    if typ in ("float", float) or origin is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if typ in ("bool", bool) or origin is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if typ in ("str", str) or origin is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+        return "" if value is None else str(value)
+    if typ in ("list", list) or origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return value
+    if typ in ("dict", dict) or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key} must be a mapping, got {value!r}")
+        return value
+    return value
+
+
+def _set_field(obj: Any, section: str, name: str, value: Any, where: str) -> None:
+    fields = _field_map(section)
+    if name not in fields:
+        raise ConfigError(f"{where}: unknown key {section}.{name}; valid {section} keys: {', '.join(fields)}")
+    if section == "model" and name == "extra" and isinstance(value, dict):
+        merged = dict(obj.extra)
+        merged.update(value)
+        value = merged
+    setattr(obj, name, _coerce(value, fields[name].type, where, f"{section}.{name}"))

@@ -1,0 +1,127 @@
+"""The G/D step logic by phase (StyleGAN2-ADA style): the loss owns it, the loop only orchestrates.
+
+Phases: "D" (main discriminator loss), "Dreg" (R1 / WGAN-GP penalties, lazily every r1_every
+steps), "G" (generator loss + AC-GAN + mode-seeking). Each call accumulates gradients and returns
+detached statistics; the loop zeroes grads and steps the optimizers.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import LossConfig
+from ..registry import build, register
+from .augment import DiffAugment
+
+
+@register("phases", "standard")
+class GANLoss:
+    def __init__(self, G: nn.Module, D: nn.Module, cfg: LossConfig, z_dim: int, pack: int = 1,
+                 autocast: Callable[[], contextlib.AbstractContextManager] | None = None, **_):
+        self.G, self.D, self.cfg, self.z_dim, self.pack = G, D, cfg, z_dim, pack
+        self.obj = build("loss", cfg.name)
+        self.augment = DiffAugment(cfg.diffaug)
+        self.autocast = autocast or contextlib.nullcontext
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def z(self, b: int, device) -> torch.Tensor:
+        return torch.randn(b, self.z_dim, device=device)
+
+    def run_d(self, x: torch.Tensor, c: torch.Tensor | None):
+        with self.autocast():
+            logits, aux = self.D(self.augment(x), c)
+        return logits.float(), (aux.float() if aux is not None else None)
+
+    def run_g(self, z: torch.Tensor, c: torch.Tensor | None, **kw) -> torch.Tensor:
+        with self.autocast():
+            return self.G(z, c, **kw).float()
+
+    def aux_loss(self, aux: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
+        if aux is None or labels is None:
+            return torch.zeros(())
+        return self.cfg.acgan_weight * F.cross_entropy(aux, labels)
+
+    # ---- phases ----------------------------------------------------------------------------
+    def accumulate(self, phase: str, real: torch.Tensor, c: torch.Tensor | None, labels: torch.Tensor | None,
+                   step: int, **cond_kw) -> dict[str, torch.Tensor]:
+        if phase == "D":
+            return self.d_main(real, c, labels, **cond_kw)
+        if phase == "Dreg":
+            return self.d_reg(real, c, step, **cond_kw)
+        if phase == "G":
+            return self.g_main(real.shape[0], real.device, c, labels, **cond_kw)
+        raise ValueError(f"unknown phase {phase!r}")
+
+    def d_main(self, real, c, labels, **cond_kw) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.run_g(self.z(real.shape[0], real.device), c, **cond_kw)
+        r_logits, r_aux = self.run_d(real, c)
+        f_logits, _ = self.run_d(fake, c)
+        adv = self.obj.d_loss(r_logits, f_logits)
+        aux = self.aux_loss(r_aux, labels).to(adv.device)
+        (adv + aux).backward()
+        return {"loss/D": adv.detach(), "loss/D_aux": aux.detach(),
+                "D/real": r_logits.detach().mean(), "D/fake": f_logits.detach().mean()}
+
+    def wants_reg(self, step: int) -> bool:
+        return self.obj.gradient_penalty or (self.cfg.r1_gamma > 0 and step % max(1, self.cfg.r1_every) == 0)
+
+    def d_reg(self, real, c, step, **cond_kw) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=real.device)
+        if self.obj.gradient_penalty:
+            with torch.no_grad():
+                fake = self.run_g(self.z(real.shape[0], real.device), c, **cond_kw)
+            # one mixing weight per pack, so a pack of reals blends with a pack of fakes
+            b = real.shape[0] // self.pack
+            alpha = torch.rand(b, *([1] * (real.dim() - 1)), device=real.device).repeat_interleave(self.pack, 0)
+            x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+            logits, _ = self.run_d(x, c)
+            (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+            gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            total = total + self.cfg.gp_weight * gp
+            stats["reg/gp"] = gp.detach()
+        if self.cfg.r1_gamma > 0 and step % max(1, self.cfg.r1_every) == 0:
+            x = real.detach().requires_grad_(True)
+            logits, _ = self.run_d(x, c)
+            (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+            r1 = g.flatten(1).pow(2).sum(1).mean()
+            total = total + 0.5 * self.cfg.r1_gamma * max(1, self.cfg.r1_every) * r1   # lazy: scale by interval
+            stats["reg/r1"] = r1.detach()
+        if total.requires_grad:
+            total.backward()
+        return stats
+
+    def g_main(self, b, device, c, labels, **cond_kw) -> dict[str, torch.Tensor]:
+        if self.cfg.mode_seeking > 0:
+            c, labels = ms_pairs(c), ms_pairs(labels)
+        z = self.z(b, device)
+        fake = self.run_g(z, c, **cond_kw)
+        logits, aux = self.run_d(fake, c)
+        adv = self.obj.g_loss(logits)
+        total = adv + self.aux_loss(aux, labels).to(adv.device)
+        stats = {"loss/G": adv.detach()}
+        if self.cfg.mode_seeking > 0 and b >= 2:
+            # MSGAN: two halves share conditions; reward image distance per latent distance
+            h = b // 2
+            d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
+            d_z = (z[:h] - z[h : 2 * h]).abs().mean()
+            ms = 1.0 / (d_img / d_z + 1e-5)
+            total = total + self.cfg.mode_seeking * ms
+            stats["loss/G_ms"] = ms.detach()
+        total.backward()
+        return stats
+
+
+def ms_pairs(c: torch.Tensor | None) -> torch.Tensor | None:
+    """Make the second half of a batch reuse the first half's conditions (for the mode-seeking loss)."""
+    if c is None:
+        return None
+    h = c.shape[0] // 2
+    out = c.clone()
+    out[h : 2 * h] = c[:h]
+    return out

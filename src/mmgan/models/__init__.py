@@ -1,0 +1,14 @@
+"""Model families, each registered by name under kind "model": factory(cfg, with_discriminator) -> (G, D)."""
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..registry import get, names
+from . import dcgan, mlp  # noqa: F401  (registration)
+
+
+def build_gan(cfg: ModelConfig, with_discriminator: bool = True):
+    return get("model", cfg.family)(cfg, with_discriminator=with_discriminator)
+
+
+def families() -> list[str]:
+    return names("model")

@@ -1,0 +1,126 @@
+"""DCGAN (Radford et al. 2016) for 8 to 64 pixel images, with label or embedding conditions.
+
+Generator: z -> linear -> (s0 x s0) -> ConvTranspose(4, 2, 1) blocks doubling the size -> image,
+where resolution = s0 * 2^k with s0 in 4..7 (16, 28, 32, 64 ...). Widths halve going up and the
+last block has `g_width` channels before the output layer, so mnist (28 px) with g_width 64 is
+z -> 128@7 -> 64@14 -> 1@28. The discriminator mirrors it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+from ..registry import register
+from .base import ConfigModule
+from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+
+
+def plan(resolution: int) -> tuple[int, int]:
+    """(start size s0, number of doublings k) with resolution = s0 * 2**k, s0 in 4..7, k >= 1."""
+    k, s = 0, resolution
+    while s > 7 and s % 2 == 0:
+        s //= 2
+        k += 1
+    if not 4 <= s <= 7 or k < 1:
+        raise ValueError(f"dcgan cannot make {resolution}x{resolution} images: use a size s0*2^k with "
+                         f"s0 in 4..7 (8, 14, 16, 28, 32, 56, 64, ...); set data.resolution")
+    return s, k
+
+
+def widths(base: int, k: int, cap: int = 8) -> list[int]:
+    """Channel widths from the s0 level up to the last hidden level: base*2^(k-1) ... base."""
+    return [base * min(2 ** (k - 1 - i), cap) for i in range(k)]
+
+
+class DCGANGenerator(ConfigModule):
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, cond_dim: int = 0,
+                 g_cond: str = "cbn"):
+        super().__init__(z_dim=z_dim, channels=channels, resolution=resolution, width=width,
+                         cond_dim=cond_dim, g_cond=g_cond)
+        self.z_dim, self.cond_dim, self.g_cond = z_dim, cond_dim, g_cond
+        s0, k = plan(resolution)
+        ch = widths(width, k)
+        self.s0, self.ch0 = s0, ch[0]
+        bn_cond = cond_dim if g_cond == "cbn" else 0
+        in_dim = z_dim + (cond_dim if g_cond == "concat" else 0)
+        self.fc = nn.Linear(in_dim, ch[0] * s0 * s0, bias=False)
+        self.norms = nn.ModuleList([CondBatchNorm(ch[0], bn_cond)])
+        self.ups = nn.ModuleList()
+        for i in range(1, k):
+            self.ups.append(nn.ConvTranspose2d(ch[i - 1], ch[i], 4, 2, 1, bias=False))
+            self.norms.append(CondBatchNorm(ch[i], bn_cond))
+        self.out = nn.ConvTranspose2d(ch[-1], channels, 4, 2, 1)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, **_) -> torch.Tensor:
+        h = torch.cat([z, c], dim=1) if self.cond_dim and self.g_cond == "concat" else z
+        h = self.fc(h).view(z.shape[0], self.ch0, self.s0, self.s0)
+        h = torch.relu(self.norms[0](h, c))
+        for up, norm in zip(self.ups, self.norms[1:]):
+            h = torch.relu(norm(up(h), c))
+        return torch.tanh(self.out(h))                   # (b, c, res, res)
+
+
+class DCGANDiscriminator(ConfigModule):
+    def __init__(self, channels: int, resolution: int, width: int = 64, cond_dim: int = 0,
+                 d_cond: str = "projection", num_classes: int = 0, acgan: bool = False,
+                 spectral_norm: bool = False, mbstd: bool = False, pack_size: int = 1, norm: str = "bn"):
+        super().__init__(channels=channels, resolution=resolution, width=width, cond_dim=cond_dim,
+                         d_cond=d_cond, num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm,
+                         mbstd=mbstd, pack_size=pack_size, norm=norm)
+        s0, k = plan(resolution)
+        ch = list(reversed(widths(width, k)))           # base ... base*2^(k-1)
+        self.m, self.d_cond = pack_size, d_cond
+        self.cond_dim = cond_dim if d_cond != "none" else 0
+        in_ch = channels * pack_size
+        if self.cond_dim and d_cond == "concat":
+            in_ch += cond_dim * pack_size                # condition broadcast as extra planes
+        layers: list[nn.Module] = []
+        for i, c_out in enumerate(ch):
+            layers.append(maybe_sn(nn.Conv2d(in_ch, c_out, 4, 2, 1, bias=norm != "bn" or i == 0), spectral_norm))
+            if i > 0 and norm == "bn":
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2))
+            in_ch = c_out
+        if mbstd:
+            layers.append(MinibatchStd())
+            in_ch += 1
+        self.body = nn.Sequential(*layers)
+        feat = ch[-1]
+        self.final = nn.Sequential(maybe_sn(nn.Conv2d(in_ch, feat, s0), spectral_norm), nn.LeakyReLU(0.2))
+        self.head = maybe_sn(nn.Linear(feat, 1), spectral_norm)
+        self.proj = Projection(cond_dim * pack_size, feat, spectral_norm) if self.cond_dim and d_cond == "projection" else None
+        self.aux = maybe_sn(nn.Linear(feat, num_classes), spectral_norm) if acgan and num_classes else None
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
+        x = pack(x, self.m)                              # (b/m, m*c, h, w)
+        cp = pack(c, self.m) if (c is not None and self.cond_dim) else None
+        if self.d_cond == "concat" and cp is not None:
+            planes = cp[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)
+            x = torch.cat([x, planes], dim=1)
+        h = self.final(self.body(x)).flatten(1)          # (b/m, feat)
+        out = self.head(h).squeeze(1)
+        if self.proj is not None:
+            if cp is None:
+                raise ValueError("this discriminator is conditional: pass c")
+            out = out + self.proj(h, cp)
+        aux = self.aux(h) if self.aux is not None else None
+        return out, aux
+
+
+def d_norm(cfg: ModelConfig, loss_name: str = "") -> str:
+    """BatchNorm in D unless a per-sample gradient penalty or spectral norm makes it harmful."""
+    norm = cfg.extra.get("d_norm", "auto")
+    if norm != "auto":
+        return norm
+    return "none" if (cfg.spectral_norm or cfg.extra.get("gradient_penalty")) else "bn"
+
+
+@register("model", "dcgan")
+def build_dcgan(cfg: ModelConfig, with_discriminator: bool = True):
+    g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, cfg.g_cond)
+    if not with_discriminator:
+        return g, None
+    d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, cfg.d_cond, cfg.num_classes,
+                           cfg.acgan, cfg.spectral_norm, cfg.mbstd, cfg.pack, d_norm(cfg))
+    return g, d

@@ -1,0 +1,98 @@
+"""The classic fully connected GAN (Goodfellow et al. 2014), for vectors and small images.
+
+G: z -> 256 -> 512 -> 1024 -> data (ReLU, tanh out); D: data -> 1024 -> 512 -> 256 -> 1 (LeakyReLU).
+Conditions: G takes them by conditional batch-norm or concatenation to z; D by projection or
+concatenation; an optional auxiliary classifier head (AC-GAN).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from ..config import ModelConfig
+from ..registry import register
+from .base import ConfigModule
+from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+
+
+class MLPGenerator(ConfigModule):
+    def __init__(self, z_dim: int, out_shape: list, hidden: list, cond_dim: int = 0, g_cond: str = "cbn"):
+        super().__init__(z_dim=z_dim, out_shape=list(out_shape), hidden=list(hidden), cond_dim=cond_dim, g_cond=g_cond)
+        self.z_dim, self.out_shape, self.cond_dim, self.g_cond = z_dim, tuple(out_shape), cond_dim, g_cond
+        in_dim = z_dim + (cond_dim if g_cond == "concat" else 0)
+        bn_cond = cond_dim if g_cond == "cbn" else 0
+        self.linears = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for h in hidden:
+            self.linears.append(nn.Linear(in_dim, h))
+            self.norms.append(CondBatchNorm(h, bn_cond, dims=1))
+            in_dim = h
+        self.out = nn.Linear(in_dim, math.prod(out_shape))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, **_) -> torch.Tensor:
+        h = torch.cat([z, c], dim=1) if self.cond_dim and self.g_cond == "concat" else z
+        for lin, norm in zip(self.linears, self.norms):
+            h = torch.relu(norm(lin(h), c))
+        return torch.tanh(self.out(h)).view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(ConfigModule):
+    def __init__(self, in_shape: list, hidden: list, cond_dim: int = 0, d_cond: str = "projection",
+                 num_classes: int = 0, acgan: bool = False, spectral_norm: bool = False,
+                 mbstd: bool = False, pack_size: int = 1):
+        super().__init__(in_shape=list(in_shape), hidden=list(hidden), cond_dim=cond_dim, d_cond=d_cond,
+                         num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm, mbstd=mbstd,
+                         pack_size=pack_size)
+        self.m = pack_size
+        self.cond_dim = cond_dim if d_cond != "none" else 0
+        self.d_cond = d_cond
+        in_dim = math.prod(in_shape) * pack_size
+        if self.cond_dim and d_cond == "concat":
+            in_dim += cond_dim * pack_size
+        layers: list[nn.Module] = []
+        for i, h in enumerate(hidden):
+            if mbstd and i == len(hidden) - 1:
+                layers.append(_FlatMbstd())
+                in_dim += 1
+            layers += [maybe_sn(nn.Linear(in_dim, h), spectral_norm), nn.LeakyReLU(0.2)]
+            in_dim = h
+        self.body = nn.Sequential(*layers)
+        self.head = maybe_sn(nn.Linear(in_dim, 1), spectral_norm)
+        self.proj = Projection(cond_dim * pack_size, in_dim, spectral_norm) if self.cond_dim and d_cond == "projection" else None
+        self.aux = maybe_sn(nn.Linear(in_dim, num_classes), spectral_norm) if acgan and num_classes else None
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
+        x = pack(x.flatten(1), self.m)                  # (b/m, m*d)
+        cp = pack(c, self.m) if (c is not None and self.cond_dim) else None
+        if self.d_cond == "concat" and cp is not None:
+            x = torch.cat([x, cp], dim=1)
+        h = self.body(x)
+        out = self.head(h).squeeze(1)
+        if self.proj is not None:
+            if cp is None:
+                raise ValueError("this discriminator is conditional: pass c")
+            out = out + self.proj(h, cp)
+        aux = self.aux(h) if self.aux is not None else None
+        return out, aux
+
+
+class _FlatMbstd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = MinibatchStd()
+
+    def forward(self, x):
+        return self.inner(x.unsqueeze(-1)).squeeze(-1)
+
+
+@register("model", "mlp")
+def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
+    shape = [cfg.data_dim] if cfg.data_dim else [cfg.channels, cfg.resolution, cfg.resolution]
+    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond)
+    if not with_discriminator:
+        return g, None
+    d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,
+                         cfg.spectral_norm, cfg.mbstd, cfg.pack)
+    return g, d

@@ -1,0 +1,189 @@
+"""Pipeline: the one inference path. The CLI, the server, the demo and the trainer's sample grids
+all call it.
+
+    pipe = Pipeline.from_pretrained("runs/00001-mnist")      # a run, a checkpoint or an export
+    out = pipe(labels=[7], num_images=8, seed=0)
+    out.images[0].save("seven.png")
+    pipe.save_pretrained("export/")                          # slim: EMA generator + config
+
+An exported folder holds config.json (the generator's, the conditioner's and the data's config)
+and generator.safetensors (+ conditioner.safetensors when it has weights). Loading never
+unpickles code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .conditioning import Conditioner, build_conditioner
+from .config import ModelConfig
+from .models import build_gan
+from .models.base import load_json, load_weights, save_json, save_weights, state_to_cpu
+from .training.checkpoint import latest_checkpoint
+from .utils import auto_device
+
+EXPORT_VERSION = 1
+
+
+@dataclass
+class PipelineOutput:
+    images: list = field(default_factory=list)        # PIL images (image models)
+    tensor: torch.Tensor | None = None                 # (b, c, h, w) in [-1, 1] or (b, d) vectors in data units
+    samples: np.ndarray | None = None                  # vector data, in data units
+    seeds: list = field(default_factory=list)
+    conditions: dict = field(default_factory=dict)
+
+
+class Pipeline:
+    def __init__(self, generator: torch.nn.Module, conditioner: Conditioner, config: dict,
+                 device: str | torch.device = "cpu"):
+        self.generator = generator.eval()
+        self.conditioner = conditioner.eval()
+        self.config = config                          # {"model": ModelConfig dict, "generator": ..., "data": ...}
+        self.device = torch.device(device)
+        self.generator.to(self.device)
+        self.conditioner.to(self.device)
+
+    # ---- loading / saving ----------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema") -> "Pipeline":
+        """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no such run, checkpoint or exported pipeline: {path}")
+        dev = auto_device(device)
+        if (path / "config.json").exists() and (path / "generator.safetensors").exists():
+            cfg = load_json(path / "config.json")
+            if cfg.get("format") != "mmgan-pipeline":
+                raise ValueError(f"{path}/config.json is not an mmgan pipeline config")
+            gen_file, cond_file = path / "generator.safetensors", path / "conditioner.safetensors"
+        else:
+            ckpt = path if (path / "meta.json").exists() else latest_checkpoint(path)
+            if ckpt is None:
+                raise FileNotFoundError(f"{path} holds no checkpoint (checkpoints/step-*/meta.json) and no exported "
+                                        f"pipeline (config.json + generator.safetensors)")
+            meta = load_json(ckpt / "meta.json")
+            cfg = _pipeline_config(meta)
+            gen_file = ckpt / f"{weights}.safetensors"
+            if not gen_file.exists():
+                gen_file = ckpt / "G.safetensors"
+            cond_file = ckpt / "conditioner.safetensors"
+        model_cfg = ModelConfig(**cfg["model"])
+        conditioner = build_conditioner(cfg["conditioner"])
+        model_cfg.cond_dim = conditioner.cond_dim
+        G, _ = build_gan(model_cfg, with_discriminator=False)
+        load_weights(G, gen_file)
+        if cond_file.exists():
+            load_weights(conditioner, cond_file, strict=False)
+        return cls(G, conditioner, cfg, dev)
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        save_weights(self.generator, out / "generator.safetensors")
+        if state_to_cpu(self.conditioner):
+            save_weights(self.conditioner, out / "conditioner.safetensors")
+        save_json(self.config, out / "config.json")
+        return out
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def model_config(self) -> dict:
+        return self.config["model"]
+
+    @property
+    def is_image(self) -> bool:
+        return self.config["data"].get("kind", "image") == "image"
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.conditioner.modalities)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.config["data"].get("class_names", []))
+
+    def label_index(self, label: Any) -> int:
+        """A label given as an index or as a class name."""
+        names = self.class_names
+        if isinstance(label, str) and not label.lstrip("-").isdigit():
+            if label not in names:
+                raise ValueError(f"unknown label {label!r}; valid labels: {', '.join(names) or '(none)'}")
+            return names.index(label)
+        return int(label)
+
+    # ---- generation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(self, labels: Any = None, text: Sequence[str] | str | None = None, audio: Any = None,
+                 image: Any = None, num_images: int = 1, seed: int | None = None, z: torch.Tensor | None = None,
+                 truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, **cond_extra) -> PipelineOutput:
+        if num_images < 1:
+            raise ValueError(f"num_images must be at least 1, got {num_images}")
+        inputs: dict[str, Any] = {}
+        if labels is not None:
+            labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(np.asarray(labels).reshape(-1))
+            inputs["labels"] = torch.tensor([self.label_index(l) for l in labels], dtype=torch.long)
+        if text is not None:
+            inputs["text"] = [text] if isinstance(text, str) else list(text)
+        if audio is not None:
+            inputs["audio"] = audio
+        if image is not None:
+            inputs["image"] = image
+        inputs.update(cond_extra)
+        missing = [m for m in self.modalities if m == "label" and "labels" not in inputs]
+        if missing and not inputs:
+            raise ValueError(f"this model is conditioned on {self.modalities}: pass at least one of them")
+        unknown = [k for k in ("labels", "text", "audio", "image") if k in inputs
+                   and (k.rstrip("s") if k == "labels" else k) not in self.modalities]
+        if unknown:
+            raise ValueError(f"this model takes {self.modalities or 'no conditions'}; got {unknown}")
+        inputs = self.conditioner.expand(num_images, **inputs)
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        zdim = int(self.model_config["z_dim"])
+        if z is None:
+            z = torch.randn(num_images, zdim, generator=gen)
+            if truncation != 1.0:
+                z = z * truncation                 # latent truncation toward the mean (0 = mode, 1 = off)
+        z = z.to(self.device)
+        outs = []
+        for i in range(0, num_images, batch_size):
+            sl = slice(i, i + batch_size)
+            part = {k: (v[sl] if hasattr(v, "__getitem__") else v) for k, v in inputs.items()}
+            cond = self.conditioner(**{k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in part.items()}) \
+                if self.modalities else None
+            c = cond.vec if cond is not None else None
+            kw = cond.kwargs() if cond is not None else {}
+            outs.append(self.generator(z[sl], c, **kw).float().cpu())
+        x = torch.cat(outs)
+        out = PipelineOutput(tensor=x, seeds=[seed] * num_images if seed is not None else [],
+                             conditions={k: (v.tolist() if torch.is_tensor(v) else v) for k, v in inputs.items()
+                                         if k != "audio" and k != "image"})
+        if not self.is_image:
+            scale = float(self.model_config.get("extra", {}).get("data_scale", 1.0))
+            out.samples = (x / scale).numpy()
+            out.tensor = x / scale
+            return out
+        if output_type == "pil":
+            from .data.transforms import to_pil
+
+            out.images = [to_pil(img) for img in x]
+        elif output_type == "np":
+            out.samples = x.numpy()
+        return out
+
+
+def _pipeline_config(meta: dict) -> dict:
+    data = dict(meta.get("data", {}))
+    keep = ("name", "kind", "shape", "num_classes", "class_names", "attributes", "modalities", "extra", "version")
+    return {
+        "format": "mmgan-pipeline",
+        "version": EXPORT_VERSION,
+        "model": meta["config"]["model"],
+        "conditioner": meta["conditioner"],
+        "data": {k: data[k] for k in keep if k in data},
+        "step": meta.get("step", 0),
+    }

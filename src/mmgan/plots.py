@@ -1,0 +1,69 @@
+"""Pictures people would rather look at: loss curves, 2-D sample scatters over mixture modes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .utils import atomic_write, read_jsonl
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    _plt().close(fig)
+    return path
+
+
+def loss_curves(log_path: str | Path, out_png: str | Path, title: str = "") -> Path | None:
+    rows = [r for r in read_jsonl(log_path) if "step" in r]
+    if not rows:
+        return None
+    plt = _plt()
+    keys = sorted({k for r in rows for k in r if k.startswith(("loss/", "reg/", "D/"))})
+    groups = {"losses": [k for k in keys if k.startswith("loss/")],
+              "discriminator outputs and penalties": [k for k in keys if not k.startswith("loss/")]}
+    groups = {g: ks for g, ks in groups.items() if ks}
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 3.2 * len(groups)), squeeze=False)
+    for ax, (name, ks) in zip(axes[:, 0], groups.items()):
+        for k in ks:
+            pts = [(r["step"], r[k]) for r in rows if k in r and np.isfinite(r[k])]
+            if pts:
+                s, v = zip(*pts)
+                ax.plot(s, v, label=k, lw=1.2)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out_png)
+
+
+def scatter_modes(samples: np.ndarray, means: np.ndarray, sigma: float, out_png: str | Path, title: str = "",
+                  real: np.ndarray | None = None) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="#bbbbbb", alpha=0.5, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="#1f77b4", alpha=0.6, label="generated")
+    theta = np.linspace(0, 2 * np.pi, 60)
+    for m in np.asarray(means):
+        ax.plot(m[0] + 3 * sigma * np.cos(theta), m[1] + 3 * sigma * np.sin(theta), c="#d62728", lw=0.8)
+    ax.scatter(np.asarray(means)[:, 0], np.asarray(means)[:, 1], marker="x", c="#d62728", s=25, label="modes (3σ)")
+    span = np.abs(np.asarray(means)).max() * 1.35 + 6 * sigma
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title or "generated samples over the mixture's modes")
+    return _save(fig, out_png)

@@ -1,0 +1,68 @@
+"""train(): resolve every option into one Config, print it, save it in a numbered run folder, train."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .config import Config, ConfigError
+from .training.checkpoint import latest_checkpoint, read_meta
+from .utils import next_run_dir
+
+
+def load_config(config: str | None = None, overrides: list[str] | None = None) -> Config:
+    cfg = Config.load(config) if config else Config()
+    return cfg.override(overrides or [])
+
+
+def train(data: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
+          out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
+          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
+    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run."""
+    from .data import load_dataset
+    from .training import Trainer, distributed
+    from .training.setup import resolve
+
+    if resume:
+        if not out:
+            raise ConfigError("--resume needs --out RUN: the run folder to continue")
+        last = latest_checkpoint(out)
+        if last is None:
+            raise FileNotFoundError(f"--resume: no checkpoint found in {out}/checkpoints")
+        cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+        if overrides or config:
+            cfg = (Config.load(config) if config else cfg).override(overrides or [])
+    else:
+        cfg = cfg or load_config(str(config) if config else None, overrides)
+    if data:
+        cfg.data.name = str(data)
+    if steps is not None:
+        cfg.train.steps = int(steps)
+    if minutes is not None:
+        cfg.train.minutes = float(minutes)
+    if skip_bad:
+        cfg.data.skip_bad = True
+    if not cfg.data.name:
+        raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
+    distributed.init()
+    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+    if ds.info.skipped:
+        log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
+    resolve(cfg, ds)
+    if out:
+        run_dir = Path(out)
+    else:
+        tag = f"{Path(cfg.data.name).stem or cfg.data.name}-{cfg.model.family}"
+        run_dir = next_run_dir(cfg.train.out, tag)
+    if not resume and latest_checkpoint(run_dir) is not None:
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    text = cfg.to_yaml()
+    if distributed.rank() == 0:
+        log(f"run folder: {run_dir}\ndata: {ds}\nresolved config:\n{text}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"))
+    if dry_run:
+        log("dry run: stopping before training")
+        return None
+    trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None)
+    return trainer.fit(resume=resume)

@@ -1,0 +1,132 @@
+"""Run logging: progress bar, JSON lines, TensorBoard, sample grids / scatters, the loss-curve PNG."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..utils import append_jsonl
+
+if TYPE_CHECKING:
+    from .loop import Trainer
+
+
+class _NullBar:
+    def update(self, n=1): ...
+    def set_postfix(self, *a, **k): ...
+    def close(self): ...
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, trainer: "Trainer", enabled: bool = True):
+        self.run_dir, self.tr, self.enabled = Path(run_dir), trainer, enabled
+        self.log_path = self.run_dir / "log.jsonl"
+        self.tb = None
+        if enabled and trainer.cfg.train.tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            except ImportError:
+                trainer.log("tensorboard is not installed; scalars go to log.jsonl only (pip install tensorboard)")
+        self._last_t, self._last_step = time.time(), None
+        # fixed latents and conditions so sample grids are comparable across steps
+        g = torch.Generator().manual_seed(1234)
+        kind = trainer.ds.info.kind
+        self.n_samples = 2500 if kind == "vector" else 64
+        self.z = torch.randn(self.n_samples, trainer.cfg.model.z_dim, generator=g)
+        self.sample_inputs = _grid_conditions(trainer, self.n_samples)
+
+    def progress(self, total: int, initial: int):
+        if not (self.enabled and self.tr.cfg.train.progress):
+            return _NullBar()
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True, smoothing=0.1)
+
+    def step(self, step: int, stats: dict[str, torch.Tensor], bar) -> None:
+        bar.update(1)
+        t = self.tr.cfg.train
+        if not self.enabled or (step % t.log_every and step != 1):
+            return
+        vals = {k: float(v) for k, v in stats.items()}
+        now = time.time()
+        if self._last_step is not None and step > self._last_step:
+            vals["speed/img_per_s"] = (step - self._last_step) * t.batch_size / max(now - self._last_t, 1e-9)
+        self._last_t, self._last_step = now, step
+        append_jsonl(self.log_path, {"step": step, "time": now, **vals})
+        if self.tb is not None:
+            for k, v in vals.items():
+                self.tb.add_scalar(k, v, step)
+        short = {k.split("/")[-1]: f"{v:.3g}" for k, v in vals.items() if k.startswith("loss/") and not k.endswith("aux")}
+        if "speed/img_per_s" in vals:
+            short["img/s"] = f"{vals['speed/img_per_s']:.0f}"
+        bar.set_postfix(short, refresh=False)
+
+    def pipeline(self):
+        from ..pipeline import Pipeline, _pipeline_config
+
+        meta = self.tr.meta() | {"step": self.tr.step}
+        return Pipeline(self.tr.G_ema, self.tr.conditioner, _pipeline_config(meta), self.tr.device)
+
+    def samples(self, step: int, final: bool = False) -> Path | None:
+        if not self.enabled:
+            return None
+        was_training = self.tr.conditioner.training
+        try:
+            pipe = self.pipeline()
+            out = pipe(z=self.z, num_images=self.n_samples, output_type="pt", **self.sample_inputs)
+        finally:
+            self.tr.conditioner.train(was_training)
+        d = self.run_dir / "samples"
+        d.mkdir(parents=True, exist_ok=True)
+        name = "final.png" if final else f"step-{step:08d}.png"
+        if self.tr.ds.info.kind == "vector":
+            from ..plots import scatter_modes
+
+            extra = self.tr.ds.info.extra
+            means = extra.get("means")
+            if means is None:
+                import numpy as np
+
+                means = np.zeros((0, 2))
+            path = scatter_modes(out.samples, means, float(extra.get("sigma", 0.0)), d / name,
+                                 title=f"{self.tr.ds.info.name}: step {step}")
+        else:
+            from ..data.transforms import save_grid
+
+            path = save_grid(out.tensor, d / name, nrow=8)
+            if self.tb is not None:
+                self.tb.add_images("samples", (out.tensor[:32] + 1) / 2, step)
+        return path
+
+    def evaluate(self, step: int) -> None:
+        if not self.enabled:
+            return
+        from ..metrics.training import evaluate_during_training
+
+        evaluate_during_training(self.tr, step)
+
+    def finish(self, step: int) -> None:
+        if not self.enabled:
+            return
+        self.samples(step, final=True)
+        from ..plots import loss_curves
+
+        loss_curves(self.log_path, self.run_dir / "loss.png", title=self.run_dir.name)
+        if self.tb is not None:
+            self.tb.flush()
+            self.tb.close()
+
+
+def _grid_conditions(trainer: "Trainer", n: int) -> dict:
+    """Conditions for the sample grid: each row a class for label models; dataset captions otherwise."""
+    mods = trainer.conditioner.modalities
+    if not mods:
+        return {}
+    if hasattr(trainer.conditioner, "sample_inputs"):
+        return trainer.conditioner.sample_inputs(trainer.ds, n)
+    k = max(1, trainer.cfg.model.num_classes)
+    return {"labels": torch.arange(n) // 8 % k}

@@ -1,0 +1,237 @@
+"""The training loop: a readable orchestration of capable parts.
+
+    for each step:  D phase (x n_critic) -> D regularization (lazy) -> G phase -> EMA
+                    log / sample grid / checkpoint on their intervals
+A non-finite loss rolls back to the last good checkpoint with half the learning rate; a second
+one stops the run with a clear message. Nothing already saved is lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..config import Config
+from ..data.base import MemoryDataset
+from ..models import build_gan
+from ..models.base import num_params
+from ..registry import get
+from ..utils import auto_device, exists, seed_all
+from . import distributed as dist
+from .checkpoint import CheckpointManager, latest_checkpoint
+from .ema import make_ema, update_ema
+from .logger import RunLogger
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    seconds: float
+    images_per_second: float
+    checkpoint: Path | None
+    rollbacks: int = 0
+    stopped_by: str = "steps"
+    last: dict = field(default_factory=dict)
+
+
+def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path):
+    mods = list(cfg.model.condition)
+    if not set(mods) <= {"label"}:
+        from ..multimodal import make_conditioner as mm  # text / audio / image conditions
+
+        return mm(cfg, ds, run_dir)
+    from ..conditioning import Conditioner
+
+    return Conditioner(mods, cfg.model.num_classes)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, ds: MemoryDataset, log: Callable[[str], None] = print):
+        self.cfg, self.ds, self.log = cfg, ds, log
+        self.run_dir = Path(run_dir)
+        self.rank, self.world = dist.rank(), dist.world_size()
+        self.device = dist.device_for_rank(auto_device(cfg.train.device))
+        seed_all(cfg.train.seed)
+        t = cfg.train
+        self.conditioner = make_conditioner(cfg, ds, self.run_dir).to(self.device)
+        cfg.model.cond_dim = self.conditioner.cond_dim
+        self.G, self.D = build_gan(cfg.model)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.image_data = ds.info.kind == "image"
+        if t.channels_last and self.image_data and cfg.model.family not in ("mlp",):
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = make_ema(self.G)
+        self.G_ddp, self.D_ddp = dist.wrap(self.G, self.device), dist.wrap(self.D, self.device)
+        fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        g_params = list(self.G.parameters()) + [p for p in self.conditioner.parameters() if p.requires_grad]
+        self.opt_G = torch.optim.Adam(g_params, lr=t.lr_g, betas=(t.beta1, t.beta2), **fused)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), **fused)
+        self.loss = get("phases", cfg.loss.phases)(self.G_ddp, self.D_ddp, cfg.loss, cfg.model.z_dim, cfg.model.pack,
+                                                   autocast=self._autocast_factory(), conditioner=self.conditioner)
+        self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
+        self.ckpt = CheckpointManager(self.run_dir, t.keep_checkpoints)
+        self.step, self.lr_scale, self.rollbacks = 0, 1.0, 0
+        self.best: dict = {}
+        self._data_on_device = self._stage_data()
+
+    # ---- set-up helpers --------------------------------------------------------------------
+    def _autocast_factory(self):
+        if not self.cfg.train.bf16:
+            return contextlib.nullcontext
+        dev = self.device.type
+        return lambda: torch.autocast(device_type=dev, dtype=torch.bfloat16)
+
+    def _stage_data(self) -> dict:
+        """Put tensor columns on the device once (small datasets), scaled for the generator's range."""
+        cols = {}
+        for k in ("image", "vector", "label"):
+            if k in self.ds.columns:
+                v = self.ds.columns[k]
+                if k == "vector":
+                    v = v * float(self.cfg.model.extra.get("data_scale", 1.0))
+                if k == "image" and v.shape[-1] != self.cfg.model.resolution:
+                    v = torch.nn.functional.interpolate(v, size=self.cfg.model.resolution, mode="bilinear",
+                                                        antialias=True, align_corners=False).clamp(-1, 1)
+                cols[k] = v.to(self.device)
+        return cols
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"G": self.G, "G_ema": self.G_ema, "D": self.D, "conditioner": self.conditioner}
+
+    def meta(self) -> dict:
+        return {"config": self.cfg.to_dict(), "data": self.ds.info.to_dict() | {"extra": _slim(self.ds.info.extra)},
+                "generator": {"family": self.cfg.model.family, **self.G.config},
+                "discriminator": self.D.config, "conditioner": self.conditioner.config,
+                "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "best": self.best}
+
+    def save(self) -> Path | None:
+        if self.rank != 0:
+            return None
+        return self.ckpt.save(self.step, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen, self.meta())
+
+    def restore(self, path: Path) -> None:
+        meta = self.ckpt.load(path, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen)
+        self.step = int(meta["step"])
+        self.lr_scale = float(meta.get("lr_scale", 1.0))
+        self.rollbacks = int(meta.get("rollbacks", 0))
+        self.best = meta.get("best", {}) or {}
+        self._apply_lr()
+
+    def _apply_lr(self) -> None:
+        for opt, lr in ((self.opt_G, self.cfg.train.lr_g), (self.opt_D, self.cfg.train.lr_d)):
+            for g in opt.param_groups:
+                g["lr"] = lr * self.lr_scale
+
+    # ---- one step ----------------------------------------------------------------------------
+    def sample_batch(self) -> dict:
+        b = self.cfg.train.batch_size // self.world
+        n = len(self.ds)
+        idx = torch.randint(0, n, (self.cfg.train.batch_size,), generator=self.data_gen)
+        idx = idx[self.rank * b : (self.rank + 1) * b]       # every rank draws the same global batch, keeps its shard
+        batch = {k: v[idx.to(v.device)] for k, v in self._data_on_device.items()}
+        for k in ("text", "audio", "attributes"):
+            if k in self.ds.columns:
+                col = self.ds.columns[k]
+                batch[k] = col[idx] if torch.is_tensor(col) else [col[int(i)] for i in idx]
+        batch["index"] = idx
+        return batch
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
+        cf = self.cfg
+        for _ in range(max(1, cf.loss.n_critic)):
+            batch = self.sample_batch()
+            real = batch["image"] if self.image_data else batch["vector"]
+            if cf.train.channels_last and real.dim() == 4:
+                real = real.contiguous(memory_format=torch.channels_last)
+            cond = self.conditioner.from_batch(batch, self.device)
+            self.opt_D.zero_grad(set_to_none=True)
+            stats.update(self.loss.accumulate("D", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
+            if self.loss.wants_reg(self.step):
+                stats.update(self.loss.accumulate("Dreg", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
+            self.opt_D.step()
+        self.opt_G.zero_grad(set_to_none=True)
+        cond = self.conditioner.from_batch(batch, self.device)
+        stats.update(self.loss.accumulate("G", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
+        self.opt_G.step()
+        decay = cf.train.ema if self.step >= cf.train.ema_start else 0.0
+        update_ema(self.G_ema, self.G, decay)
+        return stats
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainResult:
+        t = self.cfg.train
+        logger = RunLogger(self.run_dir, self, enabled=self.rank == 0)
+        if resume:
+            last = latest_checkpoint(self.run_dir)
+            if last is None:
+                self.log(f"no checkpoint in {self.run_dir}; starting from scratch")
+            else:
+                self.restore(last)
+                self.log(f"resumed from {last} (step {self.step})")
+        if self.step == 0 and latest_checkpoint(self.run_dir) is None:
+            self.save()                              # a good state to roll back to from the first step
+        self.log(f"G {num_params(self.G) / 1e6:.2f}M params, D {num_params(self.D) / 1e6:.2f}M params, "
+                 f"device {self.device}, batch {t.batch_size}")
+        start, start_step = time.time(), self.step
+        deadline = start + t.minutes * 60 if t.minutes > 0 else math.inf
+        stopped_by, last_ckpt, stats = "steps", None, {}
+        bar = logger.progress(total=t.steps, initial=self.step)
+        try:
+            while self.step < t.steps:
+                if time.time() >= deadline:
+                    stopped_by = "minutes"
+                    break
+                stats = self.train_step()
+                if not bool(torch.isfinite(torch.stack([v.float() for v in stats.values()])).all()):
+                    self._roll_back(stats)
+                    continue
+                self.step += 1
+                logger.step(self.step, stats, bar)
+                if self.step % t.sample_every == 0:
+                    logger.samples(self.step)
+                if t.eval_every and self.step % t.eval_every == 0:
+                    logger.evaluate(self.step)
+                if self.step % t.ckpt_every == 0:
+                    last_ckpt = self.save()
+        finally:
+            bar.close()
+        if latest_checkpoint(self.run_dir) is None or last_ckpt is None or int(last_ckpt.name.split("-")[1]) != self.step:
+            last_ckpt = self.save()
+        logger.finish(self.step)
+        secs = time.time() - start
+        done = self.step - start_step
+        return TrainResult(self.run_dir, self.step, secs, done * t.batch_size / max(secs, 1e-9), last_ckpt,
+                           self.rollbacks, stopped_by, {k: float(v) for k, v in stats.items()})
+
+    def _roll_back(self, stats: dict) -> None:
+        bad = {k: float(v) for k, v in stats.items() if not math.isfinite(float(v))}
+        last = latest_checkpoint(self.run_dir)
+        if self.rollbacks >= 1:
+            raise TrainingDiverged(
+                f"non-finite loss again at step {self.step} ({bad}) after one roll-back; the run stopped. "
+                f"The last good checkpoint is {last}. Try a lower learning rate (train.lr_g / train.lr_d), "
+                f"loss.r1_gamma > 0, model.spectral_norm=true or loss.name=hinge.")
+        self.log(f"non-finite loss at step {self.step} ({bad}): rolling back to {last} with half the learning rate")
+        rollbacks = self.rollbacks + 1
+        self.restore(last)
+        self.rollbacks = rollbacks
+        self.lr_scale *= 0.5
+        self._apply_lr()
+
+
+def _slim(extra: dict) -> dict:
+    """Keep small JSON-able dataset extras in checkpoints (mixture means, sigma), not bulky reports."""
+    return {k: v for k, v in extra.items() if k != "bad_rows"}

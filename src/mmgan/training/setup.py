@@ -1,0 +1,52 @@
+"""Resolve a config against its dataset: every derived value is filled in before the run prints it."""
+from __future__ import annotations
+
+from ..config import Config, ConfigError
+from ..data.base import MemoryDataset
+from ..registry import get, names
+
+
+def resolve(cfg: Config, ds: MemoryDataset) -> Config:
+    info, m = ds.info, cfg.model
+    get("model", m.family)                      # fail early, listing the valid families
+    get("loss", cfg.loss.name)
+    for a in filter(None, (p.strip() for p in cfg.loss.diffaug.split(","))):
+        get("augment", a)
+    if info.kind == "vector":
+        m.data_dim = int(info.shape[0])
+        m.channels = m.resolution = 0
+        if m.family != "mlp":
+            raise ConfigError(f"dataset {info.name!r} holds vectors; only model.family=mlp fits it (got {m.family!r})")
+        if cfg.loss.diffaug:
+            raise ConfigError("loss.diffaug works on images; set loss.diffaug='' for vector data")
+        if "data_scale" not in m.extra:
+            # tanh output: map the data into (-0.9, 0.9) and remember the scale to undo it
+            peak = float(ds.columns["vector"].abs().max())
+            m.extra["data_scale"] = round(0.9 / max(peak, 1e-6), 6)
+    else:
+        c, h, w = info.shape
+        m.channels = m.channels or int(c)
+        if m.channels != c:
+            raise ConfigError(f"model.channels={m.channels} but the data has {c} channels")
+        want = cfg.data.resolution or m.resolution or int(h)
+        m.resolution = want
+        if h != w:
+            raise ConfigError(f"images are {h}x{w}; mmgan trains on square images: set data.resolution")
+    for mod in m.condition:
+        if mod == "label" and "label" not in info.modalities:
+            raise ConfigError(f"model.condition includes 'label' but dataset {info.name!r} has no labels")
+        if mod in ("text", "audio") and mod not in info.modalities:
+            raise ConfigError(f"model.condition includes {mod!r} but dataset {info.name!r} has no {mod} column")
+    if "label" in m.condition or m.acgan:
+        m.num_classes = m.num_classes or int(info.num_classes)
+    if m.acgan and "label" not in m.condition:
+        raise ConfigError("model.acgan needs labels as a condition: add label to model.condition")
+    if m.acgan and m.pack > 1:
+        raise ConfigError("model.acgan cannot be combined with model.pack > 1 (a pack has no single label)")
+    if cfg.train.batch_size % max(1, m.pack):
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be divisible by model.pack={m.pack}")
+    if cfg.loss.name == "wgan-gp" or cfg.loss.r1_gamma > 0:
+        m.extra.setdefault("d_norm", "none")    # per-sample gradient penalties and batch-norm in D do not mix
+    if cfg.loss.phases not in names("phases"):
+        raise ConfigError(f"unknown loss.phases {cfg.loss.phases!r}; valid: {', '.join(names('phases'))}")
+    return cfg

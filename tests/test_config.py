@@ -1,0 +1,49 @@
+import pytest
+
+from mmgan.config import Config, ConfigError
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = Config().override(["model.family=mlp", "steps=123", "condition=[text,audio]", "loss.r1_gamma=0.5"])
+    cfg.save(tmp_path / "c.yaml")
+    back = Config.load(tmp_path / "c.yaml")
+    assert back.to_dict() == cfg.to_dict()
+    assert back.model.condition == ["text", "audio"]
+    assert back.train.steps == 123
+
+
+def test_bare_and_dotted_keys():
+    cfg = Config().override(["family=mlp", "train.lr_g=0.001", "ema=0", "extra.d_norm=none"])
+    assert cfg.model.family == "mlp" and cfg.train.lr_g == 0.001 and cfg.train.ema == 0.0
+    assert cfg.model.extra["d_norm"] == "none"
+
+
+def test_unknown_key_lists_valid():
+    with pytest.raises(ConfigError, match="valid keys"):
+        Config().override(["nosuchkey=1"])
+    with pytest.raises(ConfigError, match="valid model keys"):
+        Config().override(["model.nosuch=1"])
+
+
+def test_ambiguous_key(monkeypatch):
+    # "resolution" exists in data and model: a bare key must be refused, naming both
+    with pytest.raises(ConfigError, match="data.resolution.*model.resolution"):
+        Config().override(["resolution=32"])
+
+
+@pytest.mark.parametrize("bad", ["steps=abc", "steps=1.5", "ema=yes", "spectral_norm=3"])
+def test_type_errors(bad):
+    with pytest.raises(ConfigError):
+        Config().override([bad])
+
+
+def test_yaml_errors(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("model: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        Config.load(p)
+    p.write_text("nosection: {a: 1}\n")
+    with pytest.raises(ConfigError, match="unknown section"):
+        Config.load(p)
+    with pytest.raises(ConfigError, match="not found"):
+        Config.load(tmp_path / "missing.yaml")

@@ -1,0 +1,126 @@
+"""Training smoke tests per family, resume equivalence, roll-back on non-finite losses, checkpoints."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import image_dataset, ring_dataset, tiny_config
+from mmgan.training import Trainer, TrainingDiverged, latest_checkpoint
+from mmgan.training.setup import resolve
+
+
+def _fit(cfg, ds, run, resume=False):
+    resolve(cfg, ds)
+    return Trainer(cfg, run, ds, log=lambda m: None).fit(resume=resume)
+
+
+@pytest.mark.parametrize("family,ds_fn,extra", [
+    ("mlp", ring_dataset, []),
+    ("mlp", ring_dataset, ["condition=[label]", "loss.name=wgan-gp", "pack=2"]),
+    ("dcgan", image_dataset, []),
+    ("dcgan", image_dataset, ["condition=[label]", "acgan=true", "diffaug=translation,color,cutout",
+                              "r1_gamma=1", "mode_seeking=1", "mbstd=true", "spectral_norm=true"]),
+    ("dcgan", image_dataset, ["loss.name=lsgan", "train.bf16=true", "n_critic=2"]),
+    ("mlp", image_dataset, ["loss.name=ns", "condition=[label]", "g_cond=concat", "d_cond=concat"]),
+])
+def test_two_step_smoke(tmp_path, family, ds_fn, extra):
+    cfg = tiny_config(f"model.family={family}", *extra)
+    res = _fit(cfg, ds_fn(), tmp_path / "run")
+    assert res.step == 2
+    ck = latest_checkpoint(tmp_path / "run")
+    assert ck is not None and ck.name == "step-00000002"
+    for f in ("G.safetensors", "G_ema.safetensors", "D.safetensors", "meta.json", "resume.safetensors"):
+        assert (ck / f).exists()
+    assert (tmp_path / "run" / "samples" / "final.png").exists()
+    assert (tmp_path / "run" / "loss.png").exists()
+
+
+def _weights(run):
+    ck = latest_checkpoint(run)
+    return {f: load_file(str(ck / f)) for f in ("G.safetensors", "G_ema.safetensors", "D.safetensors")}
+
+
+@pytest.mark.parametrize("family,ds_fn,extra", [
+    ("mlp", ring_dataset, ["condition=[label]"]),
+    ("dcgan", image_dataset, ["diffaug=translation,cutout", "r1_gamma=0.5", "r1_every=2"]),
+])
+def test_resume_equivalence(tmp_path, family, ds_fn, extra):
+    """On CPU with a fixed seed, 6 steps + resume to 12 ends with the same weights as 12 straight."""
+    over = [f"model.family={family}", "train.ckpt_every=3", "train.seed=7", *extra]
+    ds = ds_fn()
+    _fit(tiny_config(*over, "train.steps=12"), ds, tmp_path / "straight")
+    _fit(tiny_config(*over, "train.steps=6"), ds, tmp_path / "split")
+    res = _fit(tiny_config(*over, "train.steps=12"), ds, tmp_path / "split", resume=True)
+    assert res.step == 12
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    for f in a:
+        for k in a[f]:
+            assert torch.equal(a[f][k], b[f][k]), f"{f}:{k} differs after resume"
+
+
+def test_checkpoints_pruned_and_latest(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=10", "train.ckpt_every=2", "train.keep_checkpoints=2")
+    _fit(cfg, ring_dataset(), tmp_path / "r")
+    steps = sorted(p.name for p in (tmp_path / "r" / "checkpoints").glob("step-*"))
+    assert steps == ["step-00000008", "step-00000010"]
+    assert (tmp_path / "r" / "checkpoints" / "latest").read_text().strip() == "step-00000010"
+
+
+def test_leftover_partial_checkpoint_is_ignored(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=4", "train.ckpt_every=2")
+    _fit(cfg, ring_dataset(), tmp_path / "r")
+    root = tmp_path / "r" / "checkpoints"
+    # a write killed half-way: temp folder and a step folder without meta.json
+    (root / ".tmp-step-00000006-1").mkdir()
+    (root / "step-00000006").mkdir()
+    (root / "step-00000006" / "G.safetensors").write_bytes(b"partial")
+    (root / "latest").write_text("step-00000006\n")
+    assert latest_checkpoint(tmp_path / "r").name == "step-00000004"
+    res = _fit(tiny_config("model.family=mlp", "train.steps=6", "train.ckpt_every=2"), ring_dataset(),
+               tmp_path / "r", resume=True)
+    assert res.step == 6 and not (root / ".tmp-step-00000006-1").exists()
+
+
+class _NaNOnce:
+    """Make train_step report a non-finite loss on chosen calls."""
+
+    def __init__(self, trainer, bad_calls):
+        self.trainer, self.bad, self.calls = trainer, set(bad_calls), 0
+        self.orig = trainer.train_step
+
+    def __call__(self):
+        self.calls += 1
+        stats = self.orig()
+        if self.calls in self.bad:
+            stats["loss/G"] = torch.tensor(float("nan"))
+        return stats
+
+
+def test_nonfinite_rolls_back_with_lower_lr(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=8", "train.ckpt_every=2", "train.lr_g=0.001")
+    ds = ring_dataset()
+    resolve(cfg, ds)
+    tr = Trainer(cfg, tmp_path / "r", ds, log=lambda m: None)
+    tr.train_step = _NaNOnce(tr, {5})
+    res = tr.fit()
+    assert res.step == 8 and res.rollbacks == 1
+    assert tr.opt_G.param_groups[0]["lr"] == pytest.approx(0.0005)
+    meta = json.loads((latest_checkpoint(tmp_path / "r") / "meta.json").read_text())
+    assert meta["lr_scale"] == 0.5 and meta["rollbacks"] == 1
+
+
+def test_second_nonfinite_stops_and_keeps_checkpoint(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=20", "train.ckpt_every=2")
+    ds = ring_dataset()
+    resolve(cfg, ds)
+    tr = Trainer(cfg, tmp_path / "r", ds, log=lambda m: None)
+    tr.train_step = _NaNOnce(tr, {5, 8})
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        tr.fit()
+    ck = latest_checkpoint(tmp_path / "r")
+    assert ck is not None
+    w = load_file(str(ck / "G.safetensors"))
+    assert all(torch.isfinite(v).all() for v in w.values())
