@@ -89,6 +89,10 @@ def _run_train(args) -> int:
                    minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad)
     if result is None:
         return 0
+    from .training import distributed
+
+    if distributed.rank() != 0:
+        return 0
     print(f"done: {result.step} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s, stopped by "
           f"{result.stopped_by}); run folder {result.run_dir}")
     print(f"  samples: {result.run_dir / 'samples'}  loss curves: {result.run_dir / 'loss.png'}  "

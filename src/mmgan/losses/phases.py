@@ -29,7 +29,13 @@ class GANLoss:
 
     # ---- helpers ---------------------------------------------------------------------------
     def z(self, b: int, device) -> torch.Tensor:
-        return torch.randn(b, self.z_dim, device=device)
+        """Latents for this rank's share of the global batch: every rank draws the global batch
+        from the same RNG stream and keeps its slice, so N processes match one process."""
+        from ..training import distributed as dist
+
+        w = dist.world_size()
+        z = torch.randn(b * w, self.z_dim, device=device)
+        return z if w == 1 else z[dist.rank() * b : (dist.rank() + 1) * b]
 
     def run_d(self, x: torch.Tensor, c: torch.Tensor | None):
         with self.autocast():

@@ -13,7 +13,7 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..registry import register
 from .base import ConfigModule
-from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
 
 
 def plan(resolution: int) -> tuple[int, int]:
@@ -79,7 +79,7 @@ class DCGANDiscriminator(ConfigModule):
         for i, c_out in enumerate(ch):
             layers.append(maybe_sn(nn.Conv2d(in_ch, c_out, 4, 2, 1, bias=norm != "bn" or i == 0), spectral_norm))
             if i > 0 and norm == "bn":
-                layers.append(nn.BatchNorm2d(c_out))
+                layers.append(BatchNorm(c_out))
             layers.append(nn.LeakyReLU(0.2))
             in_ch = c_out
         if mbstd:

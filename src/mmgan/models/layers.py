@@ -9,6 +9,49 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class BatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm (1-D or 2-D input) that, under multi-process DDP, normalises with the statistics of
+    the global batch: sums are all-reduced with the differentiable torch.distributed.nn all_reduce.
+    Unlike nn.SyncBatchNorm it runs on CPU (gloo) as well, so N processes reproduce one process
+    with the same global batch. State-dict compatible with nn.BatchNorm1d/2d."""
+
+    def _check_input_dim(self, x):
+        if x.dim() not in (2, 3, 4):
+            raise ValueError(f"expected 2-D, 3-D or 4-D input, got {x.dim()}-D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            from torch.distributed.nn.functional import all_reduce
+
+        dims = [0] + list(range(2, x.dim()))
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        n_local = x.numel() // x.shape[1]
+        stats = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([float(n_local)])])
+        with warnings.catch_warnings():    # the differentiable all_reduce is what we need here
+            warnings.simplefilter("ignore", FutureWarning)
+            stats = all_reduce(stats)
+        c = x.shape[1]
+        n = stats[-1]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            m = self.momentum
+            self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+            self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
+        y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
 def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(module) if enabled else module
 
@@ -22,9 +65,8 @@ class CondBatchNorm(nn.Module):
 
     def __init__(self, num_features: int, cond_dim: int, dims: int = 2):
         super().__init__()
-        bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
         self.cond_dim = cond_dim
-        self.bn = bn(num_features, affine=cond_dim == 0)
+        self.bn = BatchNorm(num_features, affine=cond_dim == 0)
         if cond_dim:
             self.gamma = nn.Linear(cond_dim, num_features)
             self.beta = nn.Linear(cond_dim, num_features)

@@ -71,12 +71,13 @@ def set_rng_state(tensors: dict[str, torch.Tensor], data_gen: torch.Generator) -
 
 # ---- checkpoint folders --------------------------------------------------------------------------
 class CheckpointManager:
-    def __init__(self, run_dir: str | Path, keep: int = 3):
+    def __init__(self, run_dir: str | Path, keep: int = 3, writer: bool = True):
         self.root = Path(run_dir) / "checkpoints"
         self.keep = max(1, keep)
-        self.root.mkdir(parents=True, exist_ok=True)
-        for tmp in self.root.glob(".tmp-*"):          # leftovers of a killed write
-            shutil.rmtree(tmp, ignore_errors=True)
+        if writer:                                     # only the writing rank touches the folder
+            self.root.mkdir(parents=True, exist_ok=True)
+            for tmp in self.root.glob(".tmp-*"):      # leftovers of a killed write
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def save(self, step: int, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
              data_gen: torch.Generator, meta: dict) -> Path:

@@ -6,6 +6,7 @@ process group is started with gloo on CPU and NCCL on GPU.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 import torch.distributed as tdist
@@ -43,9 +44,20 @@ def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(module, device_ids=ids, broadcast_buffers=False)
+    with warnings.catch_warnings():  # broadcast_buffers=False: BatchNorm stats are already global
+        warnings.simplefilter("ignore", FutureWarning)
+        return DDP(module, device_ids=ids, broadcast_buffers=False)
 
 
 def barrier() -> None:
     if tdist.is_initialized():
         tdist.barrier()
+
+
+def all_finite(values: list[torch.Tensor]) -> bool:
+    """True when every value is finite on every rank (so all ranks roll back together)."""
+    ok = torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values])).all().float()
+    if tdist.is_initialized() and tdist.get_world_size() > 1:
+        ok = ok.to("cuda" if torch.cuda.is_available() and tdist.get_backend() == "nccl" else "cpu")
+        tdist.all_reduce(ok, op=tdist.ReduceOp.MIN)
+    return bool(ok.item())

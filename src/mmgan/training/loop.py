@@ -81,8 +81,8 @@ class Trainer:
         self.loss = get("phases", cfg.loss.phases)(self.G_ddp, self.D_ddp, cfg.loss, cfg.model.z_dim, cfg.model.pack,
                                                    autocast=self._autocast_factory(), conditioner=self.conditioner)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
-        self.ckpt = CheckpointManager(self.run_dir, t.keep_checkpoints)
-        self.step, self.lr_scale, self.rollbacks = 0, 1.0, 0
+        self.ckpt = CheckpointManager(self.run_dir, t.keep_checkpoints, writer=self.rank == 0)
+        self.step, self.lr_scale, self.rollbacks, self.saved_step = 0, 1.0, 0, -1
         self.best: dict = {}
         self._data_on_device = self._stage_data()
 
@@ -117,13 +117,18 @@ class Trainer:
                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "best": self.best}
 
     def save(self) -> Path | None:
-        if self.rank != 0:
-            return None
-        return self.ckpt.save(self.step, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen, self.meta())
+        """Rank 0 writes; every rank waits, so a roll-back on any rank finds the checkpoint complete."""
+        path = None
+        if self.rank == 0:
+            path = self.ckpt.save(self.step, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen,
+                                  self.meta())
+        dist.barrier()
+        self.saved_step = self.step
+        return path
 
     def restore(self, path: Path) -> None:
         meta = self.ckpt.load(path, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen)
-        self.step = int(meta["step"])
+        self.step = self.saved_step = int(meta["step"])
         self.lr_scale = float(meta.get("lr_scale", 1.0))
         self.rollbacks = int(meta.get("rollbacks", 0))
         self.best = meta.get("best", {}) or {}
@@ -181,7 +186,7 @@ class Trainer:
             else:
                 self.restore(last)
                 self.log(f"resumed from {last} (step {self.step})")
-        if self.step == 0 and latest_checkpoint(self.run_dir) is None:
+        if self.step == 0:
             self.save()                              # a good state to roll back to from the first step
         self.log(f"G {num_params(self.G) / 1e6:.2f}M params, D {num_params(self.D) / 1e6:.2f}M params, "
                  f"device {self.device}, batch {t.batch_size}")
@@ -195,7 +200,7 @@ class Trainer:
                     stopped_by = "minutes"
                     break
                 stats = self.train_step()
-                if not bool(torch.isfinite(torch.stack([v.float() for v in stats.values()])).all()):
+                if not dist.all_finite(list(stats.values())):
                     self._roll_back(stats)
                     continue
                 self.step += 1
@@ -208,8 +213,10 @@ class Trainer:
                     last_ckpt = self.save()
         finally:
             bar.close()
-        if latest_checkpoint(self.run_dir) is None or last_ckpt is None or int(last_ckpt.name.split("-")[1]) != self.step:
+        if self.saved_step != self.step:
             last_ckpt = self.save()
+        elif last_ckpt is None and self.rank == 0:
+            last_ckpt = latest_checkpoint(self.run_dir)
         logger.finish(self.step)
         secs = time.time() - start
         done = self.step - start_step
