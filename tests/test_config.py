@@ -18,6 +18,11 @@ def test_bare_and_dotted_keys():
     assert cfg.model.extra["d_norm"] == "none"
 
 
+def test_scientific_notation_numbers():
+    cfg = Config().override(["lr_g=1e-3", "train.lr_d=2E-4", "steps=1e3"])
+    assert cfg.train.lr_g == 0.001 and cfg.train.lr_d == 0.0002 and cfg.train.steps == 1000
+
+
 def test_unknown_key_lists_valid():
     with pytest.raises(ConfigError, match="valid keys"):
         Config().override(["nosuchkey=1"])

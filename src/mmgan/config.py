@@ -71,6 +71,7 @@ class TrainConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay: str = "none"         # none, linear or cosine decay of both learning rates to 0 at train.steps
     ema: float = 0.999             # EMA decay of G (0 = off)
     ema_start: int = 0
     seed: int = 0
@@ -123,8 +124,10 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> "Config":
         p = Path(path)
+        if not p.exists() and (PRESETS / f"{p.name}.yaml").exists() and len(p.parts) == 1:
+            p = PRESETS / f"{p.name}.yaml"        # a preset name: --config grid25-mlp
         if not p.exists():
-            raise ConfigError(f"config file not found: {p}")
+            raise ConfigError(f"config file not found: {p}; presets: {', '.join(presets())}")
         try:
             d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
@@ -151,6 +154,11 @@ class Config:
 
 
 SECTIONS = ("data", "model", "loss", "train")
+PRESETS = Path(__file__).parent / "configs"
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS.glob("*.yaml"))
 
 
 class ConfigError(ValueError):
@@ -179,8 +187,21 @@ def _resolve_key(key: str) -> tuple[str, str]:
     return hits[0], key
 
 
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads 1e-3 as a string; accept any numeric string for numeric fields."""
+    if isinstance(value, str):
+        try:
+            f = float(value)
+        except ValueError:
+            return value
+        return int(f) if f.is_integer() and "." not in value and "e" not in value.lower() else f
+    return value
+
+
 def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
     origin = typing.get_origin(typ) or typ
+    if typ in ("int", int, "float", float):
+        value = _number(value)
     if typ in ("int", int) or origin is int:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")

@@ -63,10 +63,12 @@ class CondBatchNorm(nn.Module):
     embedding it is FiLM on normalized features.
     """
 
-    def __init__(self, num_features: int, cond_dim: int, dims: int = 2):
+    def __init__(self, num_features: int, cond_dim: int, dims: int = 2, norm: str = "bn"):
         super().__init__()
+        if norm not in ("bn", "none"):
+            raise ValueError(f"generator norm must be bn or none, got {norm!r}")
         self.cond_dim = cond_dim
-        self.bn = BatchNorm(num_features, affine=cond_dim == 0)
+        self.bn = BatchNorm(num_features, affine=cond_dim == 0) if norm == "bn" else nn.Identity()
         if cond_dim:
             self.gamma = nn.Linear(cond_dim, num_features)
             self.beta = nn.Linear(cond_dim, num_features)

@@ -18,8 +18,10 @@ from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
 
 
 class MLPGenerator(ConfigModule):
-    def __init__(self, z_dim: int, out_shape: list, hidden: list, cond_dim: int = 0, g_cond: str = "cbn"):
-        super().__init__(z_dim=z_dim, out_shape=list(out_shape), hidden=list(hidden), cond_dim=cond_dim, g_cond=g_cond)
+    def __init__(self, z_dim: int, out_shape: list, hidden: list, cond_dim: int = 0, g_cond: str = "cbn",
+                 norm: str = "bn"):
+        super().__init__(z_dim=z_dim, out_shape=list(out_shape), hidden=list(hidden), cond_dim=cond_dim, g_cond=g_cond,
+                         norm=norm)
         self.z_dim, self.out_shape, self.cond_dim, self.g_cond = z_dim, tuple(out_shape), cond_dim, g_cond
         in_dim = z_dim + (cond_dim if g_cond == "concat" else 0)
         bn_cond = cond_dim if g_cond == "cbn" else 0
@@ -27,7 +29,7 @@ class MLPGenerator(ConfigModule):
         self.norms = nn.ModuleList()
         for h in hidden:
             self.linears.append(nn.Linear(in_dim, h))
-            self.norms.append(CondBatchNorm(h, bn_cond, dims=1))
+            self.norms.append(CondBatchNorm(h, bn_cond, dims=1, norm=norm))
             in_dim = h
         self.out = nn.Linear(in_dim, math.prod(out_shape))
 
@@ -90,7 +92,7 @@ class _FlatMbstd(nn.Module):
 @register("model", "mlp")
 def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
     shape = [cfg.data_dim] if cfg.data_dim else [cfg.channels, cfg.resolution, cfg.resolution]
-    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond)
+    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond, cfg.extra.get("g_norm", "bn"))
     if not with_discriminator:
         return g, None
     d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,

@@ -68,25 +68,28 @@ class EqualLinear(nn.Module):
 
 
 class EqualConv2d(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, bias: bool = True, act: bool = False):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, bias: bool = True, act: bool = False, stride: int = 1):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
-        self.scale, self.pad, self.act = 1 / math.sqrt(in_ch * kernel * kernel), kernel // 2, act
+        self.scale, self.pad, self.act, self.stride = 1 / math.sqrt(in_ch * kernel * kernel), kernel // 2, act, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.scale, self.bias, padding=self.pad)
+        x = F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.pad)
         return lrelu(x) if self.act else x
 
 
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated/demodulated convolution, in its non-fused form (one ordinary convolution
     for the whole batch: scale inputs by the style, convolve, scale outputs by the demodulation
-    coefficient); mathematically the same as the grouped per-sample weights."""
+    coefficient); mathematically the same as the grouped per-sample weights. `up=True` doubles the
+    size with a 4x4 stride-2 transposed convolution (computed at the input size: 4x cheaper than
+    upsampling first; even overlap, so no checkerboard)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, style_dim: int, demodulate: bool = True,
                  up: bool = False):
         super().__init__()
+        kernel = 4 if up else kernel
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
         self.affine = EqualLinear(style_dim, in_ch, bias_init=1.0)    # styles start at 1
         self.scale, self.pad = 1 / math.sqrt(in_ch * kernel * kernel), kernel // 2
@@ -95,13 +98,16 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         s = self.affine(w)                                          # (b, in)
         weight = self.weight * self.scale                            # (out, in, k, k)
-        if self.up:
-            x = up2(x)
         x = x * s[:, :, None, None].to(x.dtype)
-        y = F.conv2d(x, weight.to(x.dtype), padding=self.pad)       # (b, out, h, w)
+        if self.up:
+            y = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2, padding=1)
+        else:
+            y = F.conv2d(x, weight.to(x.dtype), padding=self.pad)   # (b, out, h, w)
         if self.demodulate:
             # sum over in, k, k of (weight * s)^2 = weight^2 summed over k, k, times s^2, summed over in
             d = (s.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8).rsqrt()   # (b, out)
+            if self.up:
+                d = d * 2                                            # each output sums ~1/4 of the taps
             y = y * d[:, :, None, None].to(y.dtype)
         return y
 
@@ -168,16 +174,17 @@ class MappingNetwork(nn.Module):
 
 
 class DBlock(nn.Module):
-    """StyleGAN2 residual discriminator block: two 3x3 convs and a 2x downsample, with a 1x1 skip."""
+    """StyleGAN2 residual discriminator block: a 3x3 conv, a 3x3 stride-2 conv (computed at the
+    output size), and a 1x1 skip on the 2x average-pooled input."""
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__()
         self.conv0 = EqualConv2d(in_ch, in_ch, 3, act=True)
-        self.conv1 = EqualConv2d(in_ch, out_ch, 3, act=True)
+        self.conv1 = EqualConv2d(in_ch, out_ch, 3, act=True, stride=2)
         self.skip = EqualConv2d(in_ch, out_ch, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = down2(self.conv1(self.conv0(x)))
+        y = self.conv1(self.conv0(x))
         return (self.skip(down2(x)) + y) / SQRT2
 
 

@@ -66,6 +66,8 @@ class Trainer:
         self.conditioner = make_conditioner(cfg, ds, self.run_dir).to(self.device)
         cfg.model.cond_dim = self.conditioner.cond_dim
         self.G, self.D = build_gan(cfg.model)
+        if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
+            cfg.loss.phases = getattr(self.G, "phases", "standard")
         self.G.to(self.device)
         self.D.to(self.device)
         self.image_data = ds.info.kind == "image"
@@ -134,10 +136,20 @@ class Trainer:
         self.best = meta.get("best", {}) or {}
         self._apply_lr()
 
+    def lr_factor(self) -> float:
+        """Roll-back scale times the decay schedule (a function of the step, so resume is exact)."""
+        t = self.cfg.train
+        frac = min(1.0, self.step / max(1, t.steps))
+        sched = {"none": 1.0, "linear": 1.0 - frac, "cosine": 0.5 * (1 + math.cos(math.pi * frac))}
+        if t.lr_decay not in sched:
+            raise ValueError(f"unknown train.lr_decay {t.lr_decay!r}; valid: {', '.join(sched)}")
+        return self.lr_scale * max(sched[t.lr_decay], 0.01)
+
     def _apply_lr(self) -> None:
+        f = self.lr_factor()
         for opt, lr in ((self.opt_G, self.cfg.train.lr_g), (self.opt_D, self.cfg.train.lr_d)):
             for g in opt.param_groups:
-                g["lr"] = lr * self.lr_scale
+                g["lr"] = lr * f
 
     # ---- one step ----------------------------------------------------------------------------
     def sample_batch(self) -> dict:
@@ -199,6 +211,8 @@ class Trainer:
                 if time.time() >= deadline:
                     stopped_by = "minutes"
                     break
+                if self.cfg.train.lr_decay != "none":
+                    self._apply_lr()
                 stats = self.train_step()
                 if not dist.all_finite(list(stats.values())):
                     self._roll_back(stats)
