@@ -86,8 +86,7 @@ class DCGANDiscriminator(ConfigModule):
             layers.append(MinibatchStd())
             in_ch += 1
         self.body = nn.Sequential(*layers)
-        feat = ch[-1]
-        self.final = nn.Sequential(maybe_sn(nn.Conv2d(in_ch, feat, s0), spectral_norm), nn.LeakyReLU(0.2))
+        feat = in_ch * s0 * s0                           # DCGAN's head: the last feature map, flattened
         self.head = maybe_sn(nn.Linear(feat, 1), spectral_norm)
         self.proj = Projection(cond_dim * pack_size, feat, spectral_norm) if self.cond_dim and d_cond == "projection" else None
         self.aux = maybe_sn(nn.Linear(feat, num_classes), spectral_norm) if acgan and num_classes else None
@@ -98,7 +97,7 @@ class DCGANDiscriminator(ConfigModule):
         if self.d_cond == "concat" and cp is not None:
             planes = cp[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)
             x = torch.cat([x, planes], dim=1)
-        h = self.final(self.body(x)).flatten(1)          # (b/m, feat)
+        h = self.body(x).flatten(1)                      # (b/m, c*s0*s0)
         out = self.head(h).squeeze(1)
         if self.proj is not None:
             if cp is None:
