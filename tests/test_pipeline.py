@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from conftest import image_dataset, ring_dataset, tiny_config
+from _tiny import image_dataset, ring_dataset, tiny_config
 from mmgan.pipeline import Pipeline
 from mmgan.training import Trainer, latest_checkpoint
 from mmgan.training.setup import resolve

@@ -1,7 +1,7 @@
 """Subprocess for test_crash: index a dataset in small batches, printing each committed batch's ids."""
 import sys
 
-from conftest import HashEmbedder
+from _hash_embedder import HashEmbedder
 from mmgan.data import load_dataset
 from mmgan.store import Store, index_dataset
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import HashEmbedder
+from _hash_embedder import HashEmbedder
 from helpers import tiny_pipeline
 from mmgan.store import index_dataset, index_run, retrieve_conditions
 

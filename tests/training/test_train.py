@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import image_dataset, ring_dataset, tiny_config
+from _tiny import image_dataset, ring_dataset, tiny_config
 from mmgan.training import Trainer, TrainingDiverged, latest_checkpoint
 from mmgan.training.setup import resolve
 
