@@ -1,0 +1,99 @@
+"""POST /v1/generate: text, audio, image and/or label -> PNGs, stored with provenance under the returned ids.
+
+JSON (uploads as base64 in audio_b64 / image_b64) or multipart/form-data (uploads as files `audio`, `image`).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..deps import GeneratorDep, ModelsDep, OptionalStoreDep, SettingsDep, field_error, read_body
+from ..generation import GenerateJob, ServedModel, random_seed, sha256
+from ..limits import LimitExceeded, check_max, read_audio, read_image
+from ..schemas import ErrorOut, GeneratedItemOut, GenerateRequest, GenerateResponse, LimitErrorOut
+from .items import asset_url
+from .openapi import body_doc
+
+router = APIRouter(prefix="/v1", tags=["generate"])
+
+
+@router.post("/generate", response_model=GenerateResponse, openapi_extra=body_doc("GenerateRequest", "GenerateForm"),
+             responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": LimitErrorOut},
+                        422: {"model": LimitErrorOut}, 429: {"model": LimitErrorOut}, 503: {"model": LimitErrorOut},
+                        504: {"model": LimitErrorOut}})
+async def generate(request: Request, principal: GeneratorDep, models: ModelsDep, store: OptionalStoreDep,
+                   settings: SettingsDep) -> GenerateResponse:
+    t0 = time.perf_counter()
+    req, uploads = await read_body(request, GenerateRequest, files=("audio", "image"))
+    limits = settings.limits
+    check_max("max_n", req.n, limits.max_n, "n")
+    if req.text is not None:
+        check_max("max_text_chars", len(req.text), limits.max_text_chars, "text length")
+    try:
+        model = models.get(req.model)
+    except KeyError as e:
+        raise field_error("model", e.args[0]) from None
+    job = GenerateJob(n=req.n, seed=req.seed if req.seed is not None else random_seed(), truncation=req.truncation,
+                      text=req.text, store=store if req.store else None, requested_by=principal.key_id)
+    _check_conditions(model, req, uploads)
+    if req.label is not None:
+        job.label = _label_index(model, req.label)
+    if "audio" in uploads:
+        job.audio = await run_in_threadpool(read_audio, uploads["audio"], limits, model.audio_sample_rate)
+        job.audio_sha256 = sha256(uploads["audio"])
+    if "image" in uploads:
+        job.image = await run_in_threadpool(read_image, uploads["image"], limits)
+        job.image_sha256 = sha256(uploads["image"])
+    await models.ensure_started(model)
+    if model.batcher.queued + job.n > limits.max_queue:
+        raise LimitExceeded("max_queue", f"the service is busy: {model.batcher.queued} images are waiting for model "
+                            f"{model.name!r}; the limit max_queue is {limits.max_queue}; retry shortly", 503,
+                            value=model.batcher.queued + job.n, maximum=limits.max_queue, headers={"Retry-After": "2"})
+    try:
+        results = await asyncio.wait_for(model.generate(job), limits.generate_timeout_s)
+    except asyncio.TimeoutError:
+        raise LimitExceeded("generate_timeout_s", f"generation took longer than the limit generate_timeout_s of "
+                            f"{limits.generate_timeout_s:g} s (the service is overloaded)", 504,
+                            maximum=limits.generate_timeout_s) from None
+    items = []
+    for g in results:
+        inline = req.response == "base64" or g.id is None
+        items.append(GeneratedItemOut(
+            id=g.id, index=g.index, seed=g.seed, provenance=g.provenance, vector=g.vector,
+            media_type="image/png" if g.png is not None else "application/json",
+            url=asset_url(settings, g.id, "image.png") if g.id else None,
+            image_base64=base64.b64encode(g.png).decode() if inline and g.png is not None else None))
+    stored = job.store is not None and model.pipe.is_image
+    return GenerateResponse(model=model.name, n=req.n, seed=job.seed, stored=stored,
+                            elapsed_ms=round((time.perf_counter() - t0) * 1000, 2), items=items)
+
+
+def _check_conditions(model: ServedModel, req: GenerateRequest, uploads: dict) -> None:
+    takes = set(model.pipe.modalities)
+    given = {"label": req.label is not None, "text": req.text is not None, "audio": "audio" in uploads,
+             "image": "image" in uploads}
+    for modality, present in given.items():
+        if present and modality not in takes:
+            raise field_error(modality, f"model {model.name!r} is not conditioned on {modality}; it takes "
+                                     f"{', '.join(sorted(takes)) or 'no conditions'}")
+    if takes and not any(given.values()):
+        need = " or ".join(sorted(takes))
+        raise field_error(sorted(takes)[0], f"model {model.name!r} is conditioned on {', '.join(sorted(takes))}: "
+                                            f"give {need}", "missing")
+
+
+def _label_index(model: ServedModel, label: int | str) -> int:
+    names = model.pipe.class_names
+    num = len(names) or int(getattr(getattr(model.pipe, "conditioner", None), "num_classes", 0) or 0)
+    try:
+        idx = model.pipe.label_index(label)
+    except ValueError as e:
+        raise field_error("label", str(e)) from None
+    if num and not 0 <= idx < num:
+        valid = f"0..{num - 1}" + (f" or a name: {', '.join(names)}" if names else "")
+        raise field_error("label", f"label {label!r} is out of range; valid: {valid}")
+    return idx

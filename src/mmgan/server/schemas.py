@@ -1,0 +1,225 @@
+"""Request and response models, in families: *Request (JSON body), *Form (the same as multipart form fields
+with file uploads), *Response / *Out (what comes back).
+
+Uploads travel either as multipart files (`audio`, `image`) or, in JSON, base64 in `audio_b64` / `image_b64`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_SEED = 2**63 - 1
+
+Scalar = Union[int, float, str, bool]
+
+
+def _printable(text: str | None) -> str | None:
+    if text is not None and any(ord(c) < 32 and c not in "\t\n\r" for c in text):
+        raise ValueError("text must not contain control characters")
+    return text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- errors --------------------------------------------------------------------------------------------
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class LimitErrorOut(BaseModel):
+    detail: str
+    limit: str = Field(description="the name of the limit that was exceeded (a Settings.limits field)")
+    value: Any = None
+    max: Any = None
+
+
+# ---- generate ----------------------------------------------------------------------------------------------
+class GenerateRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"label": 3, "n": 4, "seed": 0}, {"text": "a red circle above a blue square", "n": 2}]})
+
+    model: str | None = Field(None, description="served model name (default: the only or first model)",
+                              pattern=MODEL_NAME_RE.pattern)
+    text: str | None = Field(None, min_length=1, description="prompt, for models conditioned on text")
+    label: int | str | None = Field(None, description="class index or class name, for models with labels")
+    n: int = Field(1, ge=1, description="number of images (at most limits.max_n)")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="random seed (default: a fresh one, returned)")
+    truncation: float = Field(1.0, ge=0.0, le=2.0, description="latent truncation: 0 = mode, 1 = off")
+    response: Literal["base64", "url"] = Field("base64", description="PNG inline as base64, or only a URL to it")
+    store: bool = Field(True, description="store the images (with provenance) when the service has a store")
+    audio_b64: str | None = Field(None, description="audio clip (WAV/FLAC/OGG), base64")
+    image_b64: str | None = Field(None, description="reference image (PNG/JPEG), base64")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v):
+        return _printable(v)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v):
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("label must not be empty")
+        return v
+
+
+class GenerateForm(_Strict):
+    """multipart/form-data version of GenerateRequest: the same fields, uploads as files."""
+
+    model: str | None = None
+    text: str | None = None
+    label: str | None = None
+    n: int = 1
+    seed: int | None = None
+    truncation: float = 1.0
+    response: Literal["base64", "url"] = "base64"
+    store: bool = True
+    audio: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+    image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+
+
+class GeneratedItemOut(BaseModel):
+    id: str | None = Field(description="id under which the image is stored (null when not stored)")
+    index: int
+    seed: int
+    media_type: str = "image/png"
+    url: str | None = Field(None, description="the stored PNG: GET it with the same API key")
+    image_base64: str | None = None
+    vector: list[float] | None = Field(None, description="for models of vector data")
+    provenance: dict
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    n: int
+    seed: int
+    stored: bool
+    elapsed_ms: float
+    items: list[GeneratedItemOut]
+
+
+# ---- search --------------------------------------------------------------------------------------------------
+class SearchRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "three", "k": 8, "filters": {"kind": "synthetic"}}]})
+
+    text: str | None = Field(None, min_length=1, description="text query")
+    id: str | None = Field(None, description="find items near a stored item")
+    audio_b64: str | None = Field(None, description="audio query, base64")
+    image_b64: str | None = Field(None, description="image query, base64")
+    filters: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="metadata equality filters, e.g. {\"model\": \"digits\", \"label\": [3, 5]} "
+                                          "(a list means any of); fields: kind, caption, label, class_name, dataset, "
+                                          "dataset_version, model, model_version, step, seed, user, embedder")
+    k: int = Field(10, ge=1, description="number of results (at most limits.max_k)")
+    inline: bool = Field(False, description="include each hit's PNG as base64")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v):
+        return _printable(v)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, v: dict) -> dict:
+        from .items import FILTER_KEYS
+
+        for key, val in v.items():
+            if key not in FILTER_KEYS:
+                raise ValueError(f"cannot filter on {key!r}; filter fields: {', '.join(FILTER_KEYS)}")
+            if isinstance(val, list) and not val:
+                raise ValueError(f"filter {key!r}: an empty list matches nothing")
+        if len(v) > 16:
+            raise ValueError("at most 16 filters")
+        return v
+
+    @model_validator(mode="after")
+    def _one_query(self):
+        given = [f for f in ("text", "id", "audio_b64", "image_b64") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one query of text, id, audio, image; got {given or 'none'}")
+        return self
+
+
+class SearchForm(_Strict):
+    """multipart/form-data version of SearchRequest; `filters` is a JSON object in a string."""
+
+    text: str | None = None
+    id: str | None = None
+    filters: str | None = Field(None, description='JSON object, e.g. {"model": "digits", "label": 3}')
+    k: int = 10
+    inline: bool = False
+    audio: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+    image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+
+
+class ItemOut(BaseModel):
+    id: str
+    kind: str = Field(description="real (indexed from a dataset) or synthetic (generated)")
+    modalities: list[str] = Field(description="the embeddings the item has in the store")
+    metadata: dict
+    provenance: dict
+    assets: list[str]
+    urls: dict[str, str] = Field(default_factory=dict, description="asset name -> URL")
+    created: float | None = None
+
+
+class SearchHitOut(BaseModel):
+    id: str
+    score: float
+    item: ItemOut
+    image_base64: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: Literal["text", "id", "audio", "image"]
+    k: int
+    filters: dict
+    hits: list[SearchHitOut]
+
+
+class DeletedOut(BaseModel):
+    id: str
+    deleted: bool
+
+
+# ---- models and health -----------------------------------------------------------------------------------
+class ModelOut(BaseModel):
+    name: str
+    modalities: list[str]
+    class_names: list[str]
+    is_image: bool
+    family: str | None = None
+    resolution: int | None = None
+    channels: int | None = None
+    data: str | None = None
+    step: int | None = None
+    source: str = ""
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelOut]
+    default: str | None
+
+
+class ModelLoadRequest(_Strict):
+    name: str = Field(pattern=MODEL_NAME_RE.pattern)
+    run: str = Field(min_length=1, description="run folder, relative to the server's model_root")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    models: list[str]
+    store: bool
+    version: str
+
+
+class WhoAmIOut(BaseModel):
+    key_id: str | None
+    role: str
+    name: str = ""

@@ -1,0 +1,141 @@
+"""Server fixtures: one tiny trained run per session (2-step dcgan on digits at 16 px, label-conditioned),
+keys of each role, and an app on a memory store with a test embedder that also embeds text."""
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from mmgan.embedding import normalize
+from mmgan.server import Settings, create_app
+from mmgan.server.deps import get_store
+from mmgan.server.embed import PixelEmbedder
+from mmgan.server.items import MemoryItemStore
+from mmgan.server.keys import KeyRing
+
+TINY = ["model.condition=[label]", "data.resolution=16", "data.n=64", "train.batch_size=8", "train.progress=false",
+        "train.tensorboard=false", "train.sample_every=1000", "train.ckpt_every=1000", "train.log_every=1",
+        "model.z_dim=8", "model.g_width=8", "model.d_width=8"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    from mmgan.train_api import train
+
+    out = tmp_path_factory.mktemp("runs") / "digits16"
+    train(data="digits", overrides=TINY, out=out, steps=2, log=lambda *_: None)
+    return out
+
+
+class WordsAndPixels:
+    """Test embedder: images by pixels, text by hashed words into the same 256-d space (not a real joint space,
+    but enough to exercise text search end to end)."""
+
+    dim = 256
+    id = "test-words-pixels"
+    modalities = ("image", "text")
+
+    def __init__(self):
+        self.pixels = PixelEmbedder()
+
+    def embed(self, modality, items):
+        if modality == "image":
+            return self.pixels.embed("image", items)
+        if modality == "text":
+            out = np.zeros((len(items), self.dim), np.float32)
+            for i, t in enumerate(items):
+                for w in str(t).lower().split():
+                    out[i, zlib.crc32(w.encode()) % self.dim] += 1.0
+            return normalize(out + 1e-3)
+        raise ValueError(f"cannot embed {modality}")
+
+
+@pytest.fixture
+def keyring(tmp_path) -> KeyRing:
+    return KeyRing(tmp_path / "keys.json")
+
+
+@pytest.fixture
+def keys(keyring) -> dict[str, str]:
+    return {role: keyring.create(role, f"test {role}")[1] for role in ("viewer", "generator", "admin")}
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def settings(tiny_run, keyring, keys) -> Settings:
+    return Settings(runs={"digits": str(tiny_run)}, keys_file=keyring.path)
+
+
+@pytest.fixture
+def store() -> MemoryItemStore:
+    return MemoryItemStore(WordsAndPixels())
+
+
+@pytest.fixture
+def app(settings, store):
+    app = create_app(settings)
+    app.dependency_overrides[get_store] = lambda: store
+    return app
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def png_bytes(w: int = 16, h: int = 16, color=128) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (w, h), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def wav_bytes(seconds: float = 0.5, sr: int = 16000) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    t = np.arange(int(seconds * sr)) / sr
+    sf.write(buf, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr, format="WAV")
+    return buf.getvalue()
+
+
+class LiveServer:
+    """uvicorn serving an app on a free loopback port, in a thread, for the browser and HTTP-level tests."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        t0 = time.time()
+        while not self.server.started:
+            if time.time() - t0 > 60 or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

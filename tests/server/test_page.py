@@ -1,0 +1,118 @@
+"""The web page, end to end in headless Chromium (Debian's chromium driven by Playwright): enter the key, pick a
+label, generate, see the images, search, record audio with MediaRecorder. Skips when chromium or playwright is
+absent (`.ci/run` installs chromium when it runs as root)."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from .conftest import LiveServer
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+         "--use-fake-device-for-media-stream"]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+                                                   args=FLAGS, viewport={"width": 1200, "height": 900},
+                                                   bypass_csp=True)   # lets wait_for_function evaluate strings
+        try:
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.set_default_timeout(30_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page, errors
+        finally:
+            ctx.close()
+
+
+@pytest.fixture
+def store_app(tiny_run, keyring, keys, tmp_path):
+    """The page against the real store (Milvus Lite): text search goes through BM25 over captions."""
+    pytest.importorskip("milvus_lite")
+    from mmgan.server import Settings, create_app
+
+    return create_app(Settings(runs={"digits": str(tiny_run)}, keys_file=keyring.path, store=str(tmp_path / "store")))
+
+
+def test_page_generate_and_search(store_app, keys, browser_page, tmp_path):
+    page, errors = browser_page
+    with LiveServer(store_app) as srv:
+        page.goto(srv.url + "/")
+        assert "API key" in page.inner_text("header")
+        page.fill("#api-key", keys["generator"])
+        page.click("#save-key")
+        page.wait_for_function("document.querySelector('#whoami').textContent.includes('generator')")
+        # the key is kept for the next visit
+        page.reload()
+        page.wait_for_function("document.querySelector('#model').options.length > 0")
+        assert page.input_value("#api-key") == keys["generator"]
+        assert page.is_hidden("#prompt")                     # this model takes labels only
+        page.select_option("#label", label="3: three")
+        page.fill("#n", "4")
+        page.fill("#seed", "7")
+        page.click("#generate")
+        page.wait_for_selector("#gallery .card:nth-child(4) img")
+        imgs = page.eval_on_selector_all("#gallery img", "els => els.map(e => [e.naturalWidth, e.src.slice(0, 22)])")
+        assert imgs == [[16, "data:image/png;base64,"]] * 4
+        assert "stored" in page.inner_text("#gen-status")
+        assert "three" in page.inner_text("#gallery .card figcaption")
+        # more like this: the other stored images, nearest first
+        first_id = page.get_attribute("#gallery .card", "data-id")
+        page.click("#gallery .card .like")
+        page.wait_for_selector("#results .card img")
+        ids = page.eval_on_selector_all("#results .card", "els => els.map(e => e.dataset.id)")
+        assert len(ids) == 3 and first_id not in ids
+        # a text query shows the nearest stored items: the four threes, not the seven
+        page.select_option("#label", label="7: seven")
+        page.fill("#n", "1")
+        page.click("#generate")
+        page.wait_for_selector("#gallery .card:nth-child(5) img")
+        page.fill("#search-text", "three")
+        page.click("#search-go")
+        page.wait_for_function("document.querySelector('#search-status').textContent.includes('by text')")
+        captions = page.eval_on_selector_all("#results figcaption", "els => els.map(e => e.textContent)")
+        assert len(captions) == 4 and all("three" in c for c in captions)
+        shot = tmp_path / "page.png"
+        page.screenshot(path=str(shot), full_page=True)
+        if os.environ.get("MMGAN_SCREENSHOT"):
+            shutil.copy(shot, os.environ["MMGAN_SCREENSHOT"])
+        # a viewer may search but not generate: the page shows the 403 message
+        page.fill("#api-key", keys["viewer"])
+        page.click("#save-key")
+        page.wait_for_function("document.querySelector('#whoami').textContent.includes('viewer')")
+        page.click("#generate")
+        page.wait_for_selector("#gen-status.error")
+        assert "403" in page.inner_text("#gen-status") and "generator" in page.inner_text("#gen-status")
+    assert errors == []
+
+
+def test_page_records_audio_as_wav(app, keys, browser_page):
+    """MediaRecorder (Chromium's fake microphone) -> decoded -> 16 kHz mono WAV, the format the server reads."""
+    page, errors = browser_page
+    with LiveServer(app) as srv:
+        page.goto(srv.url + "/")
+        info = page.evaluate("""async () => {
+            const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+            const rec = new MediaRecorder(stream); const chunks = [];
+            rec.ondataavailable = (e) => chunks.push(e.data);
+            const done = new Promise((r) => rec.onstop = r);
+            rec.start(); await new Promise((r) => setTimeout(r, 600)); rec.stop(); await done;
+            stream.getTracks().forEach((t) => t.stop());
+            const wav = new DataView(await (await toWav(new Blob(chunks, {type: rec.mimeType}))).arrayBuffer());
+            const tag = String.fromCharCode(...[0, 1, 2, 3].map((i) => wav.getUint8(i)));
+            return {tag, rate: wav.getUint32(24, true), channels: wav.getUint16(22, true), bytes: wav.byteLength,
+                    mime: rec.mimeType};
+        }""")
+    assert info["tag"] == "RIFF" and info["rate"] == 16000 and info["channels"] == 1
+    assert info["bytes"] > 44 + 2 * 16000 * 0.3          # about 0.6 s of 16-bit samples
+    assert errors == []
