@@ -59,6 +59,9 @@ class LossConfig:
     acgan_weight: float = 1.0
     n_critic: int = 1              # D steps per G step
     phases: str = "standard"       # step logic: standard; matching (matching-aware D, multimodal)
+    ma_gp: float = 2.0             # matching phases: MA-GP weight (DF-GAN: 2, on ||grad||^6)
+    contrastive: float = 0.0       # matching phases: InfoNCE of G(z, c) against c in the joint space (0 = off)
+    recon: float = 0.0             # matching phases: L1 between G(z, c) and the image paired with c (0 = off)
 
 
 @dataclass

@@ -123,6 +123,9 @@ class Pipeline:
                  truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, **cond_extra) -> PipelineOutput:
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
+        if getattr(self.generator, "translates_images", False):
+            return self.translate(image, target=labels, output_type=output_type, batch_size=batch_size,
+                                  num_images=num_images)
         inputs: dict[str, Any] = {}
         if labels is not None:
             labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(np.asarray(labels).reshape(-1))
@@ -144,9 +147,10 @@ class Pipeline:
         inputs = self.conditioner.expand(num_images, **inputs)
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         zdim = int(self.model_config["z_dim"])
+        w_truncation = getattr(self.generator, "truncation_in_w", False)   # style-based: toward the mean w
         if z is None:
             z = torch.randn(num_images, zdim, generator=gen)
-            if truncation != 1.0:
+            if truncation != 1.0 and not w_truncation:
                 z = z * truncation                 # latent truncation toward the mean (0 = mode, 1 = off)
         z = z.to(self.device)
         outs = []
@@ -157,6 +161,8 @@ class Pipeline:
                 if self.modalities else None
             c = cond.vec if cond is not None else None
             kw = cond.kwargs() if cond is not None else {}
+            if w_truncation and truncation != 1.0:
+                kw["truncation"] = truncation
             outs.append(self.generator(z[sl], c, **kw).float().cpu())
         x = torch.cat(outs)
         out = PipelineOutput(tensor=x, seeds=[seed] * num_images if seed is not None else [],
@@ -167,13 +173,66 @@ class Pipeline:
             out.samples = (x / scale).numpy()
             out.tensor = x / scale
             return out
-        if output_type == "pil":
-            from .data.transforms import to_pil
+        return _image_output(out, output_type)
 
-            out.images = [to_pil(img) for img in x]
-        elif output_type == "np":
-            out.samples = x.numpy()
-        return out
+    @torch.no_grad()
+    def translate(self, image: Any, target: Any = None, output_type: str = "pil", batch_size: int = 256,
+                  num_images: int = 8) -> PipelineOutput:
+        """Image-to-image models (cyclegan): images (paths, PIL images or tensors in [-1, 1]) into the
+        target domain, given by index or class name (one for all, or one per image; default 1: A -> B).
+        Without images: num_images of the model's preview of stored examples [A, A->B, B, B->A, ...]."""
+        if not getattr(self.generator, "translates_images", False):
+            raise ValueError(f"a {self.model_config['family']} model does not translate images")
+        if image is None:
+            x = self.generator.preview(num_images).float().cpu()
+            return _image_output(PipelineOutput(tensor=x, conditions={"preview": True}), output_type)
+        x = _load_images(image, int(self.model_config["resolution"]), int(self.model_config["channels"]))
+        t = [1] if target is None else ([target] if np.isscalar(target) or isinstance(target, str)
+                                        else list(np.asarray(target).reshape(-1)))
+        t = torch.tensor([self.label_index(v) for v in t], dtype=torch.long)
+        t = t.repeat(len(x)) if t.numel() == 1 else t
+        if t.numel() != len(x) or bool(((t < 0) | (t > 1)).any()):
+            raise ValueError(f"give one target domain (0/1 or {self.class_names}) for all images or one per image; "
+                             f"got {t.tolist()} for {len(x)} images")
+        outs = [self.generator.translate(x[i:i + batch_size].to(self.device), t[i:i + batch_size].to(self.device))
+                .float().cpu() for i in range(0, len(x), batch_size)]
+        return _image_output(PipelineOutput(tensor=torch.cat(outs), conditions={"target": t.tolist()}), output_type)
+
+
+def _image_output(out: PipelineOutput, output_type: str) -> PipelineOutput:
+    if output_type == "pil":
+        from .data.transforms import to_pil
+
+        out.images = [to_pil(img) for img in out.tensor]
+    elif output_type == "np":
+        out.samples = out.tensor.numpy()
+    return out
+
+
+def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
+    """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res)."""
+    from PIL import Image
+
+    from .data.transforms import from_pil, resize_images
+
+    if torch.is_tensor(image):
+        x = image[None] if image.dim() == 3 else image
+        if x.shape[1] != channels:
+            raise ValueError(f"images have {x.shape[1]} channels; this model takes {channels}")
+        return resize_images(x.float(), resolution)
+    items = [image] if isinstance(image, (str, Path)) or hasattr(image, "convert") else list(image)
+    out = []
+    for item in items:
+        if torch.is_tensor(item):
+            out.append(_load_images(item, resolution, channels)[0])
+            continue
+        if isinstance(item, (str, Path)):
+            if not Path(item).exists():
+                raise FileNotFoundError(f"image not found: {item}")
+            with Image.open(item) as im:
+                item = im.copy()
+        out.append(from_pil(item, resolution, channels))
+    return torch.stack(out)
 
 
 def _pipeline_config(meta: dict) -> dict:

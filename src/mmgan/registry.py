@@ -39,13 +39,14 @@ def _ensure_loaded(kind: str) -> None:
         "model": "mmgan.models",
         "loss": "mmgan.losses",
         "augment": "mmgan.losses",
-        "phases": "mmgan.losses",
+        "phases": ("mmgan.losses", "mmgan.multimodal"),   # "matching" lives with the multimodal conditioner
         "encoder": "mmgan.encoders",
         "fusion": "mmgan.fusion",
         "metric": "mmgan.metrics",
     }
     if kind in owners:
-        importlib.import_module(owners[kind])
+        for mod in owners[kind] if isinstance(owners[kind], tuple) else (owners[kind],):
+            importlib.import_module(mod)
 
 
 def get(kind: str, name: str) -> Callable[..., Any]:

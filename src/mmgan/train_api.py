@@ -48,6 +48,10 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
                       seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
     if ds.info.skipped:
         log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
+    if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):
+        from .multimodal.build import with_spoken_captions   # built-ins gain spoken captions (cached)
+
+        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
     resolve(cfg, ds)
     if out:
         run_dir = Path(out)

@@ -32,6 +32,19 @@ CASES: dict[str, list[tuple[str, dict, tuple, int]]] = {
                                        d_cond="concat", spectral_norm=True, mbstd=True, pack=2), (1, 16, 16), 4),
         ("rgb-64", dict(family="dcgan", channels=3, resolution=64, z_dim=8, g_width=4, d_width=4), (3, 64, 64), 0),
     ],
+    "stylegan2": [
+        ("uncond", dict(family="stylegan2", **IMG, extra={"w_dim": 16, "mapping_layers": 2}), (1, 16, 16), 0),
+        ("28px-label-pack2", dict(family="stylegan2", channels=1, resolution=28, z_dim=8, g_width=4, d_width=4,
+                                  cond_dim=10, num_classes=10, pack=2, extra={"w_dim": 16}), (1, 28, 28), 10),
+    ],
+    "gansformer": [
+        ("rgb-label", dict(family="gansformer", **{**IMG, "channels": 3}, cond_dim=4, num_classes=4,
+                           extra={"w_dim": 16, "latents": 3, "attn_dim": 8}), (3, 16, 16), 4),
+    ],
+    "cyclegan": [   # without images G(z) is its preview [A, A->B, B, B->A] of stored examples
+        ("domains", dict(family="cyclegan", channels=3, resolution=16, g_width=4, d_width=4, cond_dim=2,
+                         num_classes=2, extra={"res_blocks": 1, "pool_size": 4}), (3, 16, 16), 2),
+    ],
 }
 
 
@@ -47,7 +60,7 @@ def test_every_family_has_a_case():
 
 
 # Families whose component tests live next to their own tests (they need extra inputs).
-EXTERNAL_FAMILIES: set[str] = set()
+EXTERNAL_FAMILIES: set[str] = {"progressive", "stackgan", "dfgan"}   # tests/families/test_family_components.py; dfgan: tests/multimodal/test_dfgan.py
 
 
 def _cond(b, cdim):

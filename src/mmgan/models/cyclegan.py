@@ -16,8 +16,9 @@ when given `image=` (`mmgan generate RUN --image in.png [--label cool]`, the lab
 target domain). Called without images, G(z) returns a preview grid of stored examples:
 [A, A->B, B, B->A] repeated, so sample grids during training show both directions.
 
-Options (model.extra): res_blocks (6), d_layers (PatchGAN depth; 2 up to 32 px, else 3),
-pool_size (50), examples (8), cycle_weight (10), identity_weight (0.5, relative to cycle_weight).
+Options (model.extra): res_blocks (6), downsamplings (2, the paper's), d_layers (PatchGAN depth;
+2 up to 32 px, else 3), pool_size (50), examples (8), cycle_weight (10), identity_weight (0.5,
+relative to cycle_weight).
 """
 from __future__ import annotations
 
@@ -47,16 +48,17 @@ class ResBlock(nn.Module):
 class ResnetTranslator(nn.Module):
     """One direction: image (b, c, h, w) in [-1, 1] -> image of the same size."""
 
-    def __init__(self, channels: int, width: int, blocks: int):
+    def __init__(self, channels: int, width: int, blocks: int, downsamplings: int = 2):
         super().__init__()
         w = width
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(channels, w, 7), _norm(w), nn.ReLU(True),
-                  nn.Conv2d(w, 2 * w, 3, 2, 1), _norm(2 * w), nn.ReLU(True),
-                  nn.Conv2d(2 * w, 4 * w, 3, 2, 1), _norm(4 * w), nn.ReLU(True)]
-        layers += [ResBlock(4 * w) for _ in range(blocks)]
-        layers += [nn.ConvTranspose2d(4 * w, 2 * w, 3, 2, 1, output_padding=1), _norm(2 * w), nn.ReLU(True),
-                   nn.ConvTranspose2d(2 * w, w, 3, 2, 1, output_padding=1), _norm(w), nn.ReLU(True),
-                   nn.ReflectionPad2d(3), nn.Conv2d(w, channels, 7), nn.Tanh()]
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(channels, w, 7), _norm(w), nn.ReLU(True)]
+        for i in range(downsamplings):
+            layers += [nn.Conv2d(w * 2 ** i, w * 2 ** (i + 1), 3, 2, 1), _norm(w * 2 ** (i + 1)), nn.ReLU(True)]
+        layers += [ResBlock(w * 2 ** downsamplings) for _ in range(blocks)]
+        for i in reversed(range(downsamplings)):
+            layers += [nn.ConvTranspose2d(w * 2 ** (i + 1), w * 2 ** i, 3, 2, 1, output_padding=1), _norm(w * 2 ** i),
+                       nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(w, channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,14 +69,16 @@ class CycleGenerator(ConfigModule):
     phases = "cycle"              # the step logic the trainer uses
     translates_images = True      # the Pipeline passes images to translate()
 
-    def __init__(self, channels: int, resolution: int, width: int = 32, res_blocks: int = 6, examples: int = 8):
+    def __init__(self, channels: int, resolution: int, width: int = 32, res_blocks: int = 6, examples: int = 8,
+                 downsamplings: int = 2):
         super().__init__(channels=channels, resolution=resolution, width=width, res_blocks=res_blocks,
-                         examples=examples)
-        if resolution % 4:
-            raise ValueError(f"cyclegan needs a resolution divisible by 4, got {resolution}; set data.resolution")
+                         examples=examples, downsamplings=downsamplings)
+        if resolution % 2 ** downsamplings:
+            raise ValueError(f"cyclegan with {downsamplings} downsamplings needs a resolution divisible by "
+                             f"{2 ** downsamplings}, got {resolution}; set data.resolution or extra.downsamplings")
         self.channels, self.resolution = channels, resolution
-        self.g_ab = ResnetTranslator(channels, width, res_blocks)
-        self.g_ba = ResnetTranslator(channels, width, res_blocks)
+        self.g_ab = ResnetTranslator(channels, width, res_blocks, downsamplings)
+        self.g_ba = ResnetTranslator(channels, width, res_blocks, downsamplings)
         # example inputs for previews (filled from the first training batches; saved with the weights)
         self.register_buffer("examples_a", torch.zeros(examples, channels, resolution, resolution))
         self.register_buffer("examples_b", torch.zeros(examples, channels, resolution, resolution))
@@ -200,7 +204,7 @@ def build_cyclegan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack > 1:
         raise ValueError("cyclegan does not support model.pack > 1")
     g = CycleGenerator(cfg.channels, cfg.resolution, cfg.g_width, int(cfg.extra.get("res_blocks", 6)),
-                       int(cfg.extra.get("examples", 8)))
+                       int(cfg.extra.get("examples", 8)), int(cfg.extra.get("downsamplings", 2)))
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None

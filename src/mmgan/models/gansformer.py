@@ -23,12 +23,11 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from ..registry import register
+from .base import ConfigModule
 from .dcgan import plan
 from .layers import pack
-from .style_layers import DBlock, DEpilogue, EqualConv2d, EqualLinear
+from .style_layers import DBlock, DEpilogue, EqualConv2d, EqualLinear, level_widths
 from .stylegan2 import StyleGAN2Generator, generator_options, loss_options
-from .base import ConfigModule
-from .style_layers import level_widths
 
 
 def position_code(res: int, dim: int = 16) -> torch.Tensor:
@@ -153,6 +152,6 @@ def build_gansformer(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     d = GANsformerDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, int(e.get("max_width", 256)),
-                                d_attn_res=int(e.get("d_attn_res", 16)), mbstd=bool(e.get("mbstd", True)) or cfg.mbstd,
+                                d_attn_res=int(e.get("d_attn_res", 16)), mbstd=bool(e.get("mbstd", True)),
                                 pack_size=cfg.pack, **attn)
     return g, d

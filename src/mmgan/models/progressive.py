@@ -159,5 +159,5 @@ def build_progressive(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     d = ProgressiveDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, max_width, **schedule(cfg),
-                                 pack_size=cfg.pack, mbstd=bool(cfg.extra.get("mbstd", True)) or cfg.mbstd)
+                                 pack_size=cfg.pack, mbstd=bool(cfg.extra.get("mbstd", True)))
     return g, d

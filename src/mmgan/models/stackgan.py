@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..losses import multistage as _phases  # noqa: F401  (registers phases "multistage")

@@ -8,8 +8,8 @@ running mean w (`G(z, c, truncation=0.7)`), optional path-length regularization 
 "stylegan2"). D: residual blocks, minibatch-std, projection on c.
 
 Options (model.extra): w_dim (256), mapping_layers (4), max_width (256), mixing_prob (0.9),
-pl_weight (0 = off; StyleGAN2 uses 2), pl_every (4). Widths: g_width / d_width channels at the
-highest resolution, doubling going down, capped at max_width.
+pl_weight (0 = off; StyleGAN2 uses 2), pl_every (4), mbstd (true). Widths: g_width / d_width
+channels at the highest resolution, doubling going down, capped at max_width.
 """
 from __future__ import annotations
 
@@ -124,6 +124,6 @@ def build_stylegan2(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     d = StyleGAN2Discriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim,
-                               int(cfg.extra.get("max_width", 256)), mbstd=cfg.mbstd or bool(cfg.extra.get("mbstd", True)),
+                               int(cfg.extra.get("max_width", 256)), mbstd=bool(cfg.extra.get("mbstd", True)),
                                pack_size=cfg.pack)
     return g, d

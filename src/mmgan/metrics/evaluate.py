@@ -1,0 +1,161 @@
+"""evaluate(): the library call behind `mmgan eval`.
+
+    from mmgan.metrics import evaluate
+    results = evaluate("runs/00003-mnist-dcgan", metrics=["fid10k", "pr10k", "cond_acc"])
+
+Loads the pipeline (a run's latest checkpoint, a checkpoint folder or an exported pipeline), takes the
+reference data from the run's saved config (meta["config"]["data"]; built-ins, users' folders and
+manifests alike), computes each metric, appends one JSON line per metric to RUN/metrics.jsonl and
+writes RUN/report.html.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..utils import append_jsonl
+from .base import MetricNotApplicable, MetricResult, resolve_metric
+from .context import EvalContext
+from .features import FeatureNetwork, Recipe
+
+
+@dataclass
+class Evaluation:
+    results: list[MetricResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)        # metric -> why
+    run_dir: Path | None = None
+    checkpoint: str | None = None
+    step: int | None = None
+    report: Path | None = None
+    metrics_file: Path | None = None
+
+    def table(self) -> str:
+        rows = [f"{'metric':<14} {'value':>10}  details"]
+        for r in self.results:
+            others = ", ".join(f"{k} {_fmt(v)}" for k, v in r.values.items() if k != r.primary)
+            rows.append(f"{r.name:<14} {_fmt(r.value):>10}  {r.primary}{'; ' + others if others else ''} "
+                        f"[{r.seconds:.1f}s]")
+        for k, why in self.skipped.items():
+            rows.append(f"{k:<14} {'skipped':>10}  {why}")
+        return "\n".join(rows)
+
+    def __getitem__(self, name: str) -> MetricResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+def _fmt(v: float) -> str:
+    if v != v:
+        return "nan"
+    return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+
+
+def default_metrics(ctx: EvalContext) -> list[str]:
+    """Sensible metrics per kind of data and conditioning."""
+    if ctx.kind == "vector":
+        out = ["modes"] if "means" in (ctx.info.get("extra") or {}) else []
+        out += ["fid2.5k", "pr2.5k", "dc2.5k"]
+        if ctx.label_conditioned and out[0] == "modes":
+            out.append("cond_acc")
+        return out
+    if ctx.name == "stacked-mnist":
+        return ["modes", "fid10k", "kid10k", "pr10k", "dc10k"] + (["cond_acc"] if ctx.label_conditioned else [])
+    out = ["fid10k", "kid10k", "pr10k", "dc10k"]
+    mods = ctx.modalities
+    if mods == ["label"]:
+        out += ["is10k", "cond_acc", "intra_fid"] + (["diversity"] if ctx.num_classes <= 100 else [])
+    elif mods:
+        out += ["diversity"] + (["rprec"] if set(mods) & {"text", "audio"} else [])
+    else:
+        out += ["is10k", "modes", "diversity"]
+    return out
+
+
+def compute_metrics(ctx: EvalContext, metrics: Sequence[str] | None = None, samples: int | None = None,
+                    strict: bool = False, on_result: Callable[[MetricResult], None] | None = None,
+                    verbose: bool = True) -> Evaluation:
+    """Compute metrics on an EvalContext. Metrics that do not fit the model are skipped with the reason
+    (strict=True raises instead)."""
+    ev = Evaluation()
+    wanted = list(metrics) if metrics else default_metrics(ctx)
+    resolved = [resolve_metric(m, samples) for m in wanted]        # unknown names fail before any work
+    for base, fn, num, name in resolved:
+        t0 = time.time()
+        try:
+            res = fn(ctx, num)
+        except MetricNotApplicable as e:
+            if strict:
+                raise
+            ev.skipped[name] = str(e)
+            ctx.log(f"skipped {name}: {e}")
+            continue
+        res.name, res.seconds = name, time.time() - t0
+        ev.results.append(res)
+        if verbose:
+            ctx.log(f"{name}: {res.primary} {_fmt(res.value)} ({res.seconds:.1f}s)")
+        if on_result:
+            on_result(res)
+    return ev
+
+
+def _findable(spec: str) -> bool:
+    from ..data import list_datasets
+
+    return bool(spec) and (spec.lower() in list_datasets() or Path(spec).expanduser().exists())
+
+
+def locate_run(path: str | Path) -> tuple[Path, Path | None, dict | None]:
+    """(folder for metrics.jsonl and report.html, checkpoint folder or None, checkpoint meta or None)."""
+    from ..models.base import load_json
+    from ..training.checkpoint import latest_checkpoint
+
+    path = Path(path)
+    if (path / "meta.json").exists():                              # a checkpoint folder
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
+        return run_dir, path, load_json(path / "meta.json")
+    ckpt = latest_checkpoint(path)
+    if ckpt is not None:
+        return path, ckpt, load_json(ckpt / "meta.json")
+    return path, None, None                                        # an exported pipeline
+
+
+def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int | None = None,
+             features: str | Path | FeatureNetwork | None = None, data: str | dict | None = None, seed: int = 0,
+             device: str = "auto", batch_size: int = 256, progress: bool = True, report: bool = True,
+             strict: bool = False, recipe: Recipe | None = None, log: Callable[[str], None] = print,
+             embedder=None, weights: str = "G_ema") -> Evaluation:
+    """Evaluate a run, checkpoint or exported pipeline; append to RUN/metrics.jsonl; write RUN/report.html."""
+    from ..pipeline import Pipeline
+
+    run_dir, ckpt, meta = locate_run(run)
+    pipe = Pipeline.from_pretrained(ckpt or run_dir, device=device, weights=weights)
+    spec = dict((meta or {}).get("config", {}).get("data", {}))
+    if not spec:
+        spec = {"name": pipe.config.get("data", {}).get("name", "")}
+    if isinstance(data, dict):
+        spec.update(data)
+    elif data:
+        spec = {"name": str(data)}
+    elif meta and not _findable(spec.get("name", "")) and meta.get("data", {}).get("root"):
+        spec["name"] = meta["data"]["root"]             # a user's folder/manifest named relative to another cwd
+    ctx = EvalContext(pipe, spec, features=features, run_dir=run_dir, seed=seed, batch_size=batch_size,
+                      progress=progress, log=log, recipe=recipe)
+    ctx.embedder = embedder
+    step = int(meta["step"]) if meta else int(pipe.config.get("step", 0))
+    out = run_dir / "metrics.jsonl"
+
+    def write(res: MetricResult) -> None:
+        append_jsonl(out, res.to_json(step=step, checkpoint=str(ckpt or run_dir), source="eval",
+                                      weights=weights if ckpt else "exported"))
+
+    ev = compute_metrics(ctx, metrics, samples, strict=strict, on_result=write)
+    ev.run_dir, ev.checkpoint, ev.step, ev.metrics_file = run_dir, str(ckpt or run_dir), step, out
+    if report:
+        from .report import write_report
+
+        ev.report = write_report(run_dir, ctx, ev)
+    return ev
