@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--run", default="mnist-cond", help="run folder name under bench/out/runs")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra config overrides")
     ap.add_argument("--bf16", default="true", choices=["true", "false"], help="bf16 autocast for training (opt-in)")
     args = ap.parse_args()
     common.setup(args.threads)
@@ -38,11 +40,12 @@ def main() -> None:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)      # the CLI subprocesses
     from mmgan.utils import read_jsonl
 
-    run = common.RUNS / "mnist-cond"
+    run = common.RUNS / args.run
     train_cmd = ["train", "--data", "mnist", "--config", "configs/mnist-cond.yaml", "--set", "condition=[label]",
                  "--set", "train.progress=false", "--set", "train.tensorboard=false", "--set", f"train.bf16={args.bf16}",
-                 "--minutes", f"{args.minutes:g}",
-                 "--out", str(run.relative_to(common.ROOT))]
+                 "--minutes", f"{args.minutes:g}", "--out", str(run.relative_to(common.ROOT))]
+    for o in args.overrides:
+        train_cmd[-2:-2] = ["--set", o]
     if not args.skip_train:
         shutil.rmtree(run, ignore_errors=True)
         common.log("mmgan " + " ".join(train_cmd))

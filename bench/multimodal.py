@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     t = time.time()
     real = load_dataset("shapes", split="all", n=6000, seed=5)
     names = real.info.attributes
-    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=1000, minutes=6, log=log)
+    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=500, minutes=3, log=log)
     check = load_dataset("shapes", split="all", n=2000, seed=6)
     res["judge"] = attribute_accuracy(judge.predict(check.columns["image"]), check.columns["attributes"], list(names))
     res["judge"]["seconds"] = round(time.time() - t, 1)

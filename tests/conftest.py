@@ -21,3 +21,18 @@ def ring():
 @pytest.fixture
 def images():
     return image_dataset()
+
+
+# Tiny multimodal models gain nothing from threads; on a shared CPU extra threads only wait on each other.
+_ONE_THREAD_DIRS = {"multimodal", "encoders", "fusion"}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_tiny_models(request):
+    if request.path.parent.name not in _ONE_THREAD_DIRS:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

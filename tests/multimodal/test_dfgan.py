@@ -10,7 +10,7 @@ from mmgan.models.base import load_weights, save_weights
 from mmgan.multimodal import MultimodalConditioner
 from mmgan.registry import get
 
-from .conftest import TINY_JOINT
+from _mm_tiny import TINY_JOINT
 
 
 def cfg(res: int = 32, **kw) -> ModelConfig:

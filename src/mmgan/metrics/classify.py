@@ -87,7 +87,8 @@ def cas(ctx, num: int) -> MetricResult:
     return MetricResult("cas", {"cas": acc_gen, "real_acc": acc_real, "cas_ratio": acc_gen / max(acc_real, 1e-12)},
                         "cas", True,
                         ctx.protocol(num, None, classifier=f"ConvNet width {recipe.width}, {recipe.steps} steps of "
-                                     f"{recipe.batch_size}, AdamW {recipe.lr}, random shifts {recipe.shift}",
+                                     f"{recipe.batch_size}, AdamW {recipe.lr} one-cycle, random shift {recipe.shift} / "
+                                     f"rotation {recipe.rotate}° / zoom {recipe.scale}",
                                      test=test_desc, train_on_real=f"{len(x_tr)} real training items; {real_desc}",
                                      generated_seed=ctx.seed + 1))
 

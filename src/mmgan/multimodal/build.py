@@ -14,6 +14,7 @@ modality_dropout (0.3), joint_modalities (conditions + label).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -60,8 +61,9 @@ def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str]
     return out
 
 
-def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] = print
+def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None
                      ) -> MultimodalConditioner:
+    log = log or (lambda m: print(m, file=sys.stderr))
     run_dir = Path(run_dir)
     ex = cfg.model.extra
     mods = list(cfg.model.condition)

@@ -72,7 +72,6 @@ def run(out_dir: str | Path, minutes: float = 8.0, log: Callable[[str], None] | 
     from .features import cache_root
 
     log = log or (lambda m: print(m, file=sys.stderr))
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = cache_root(cache_dir)

@@ -11,7 +11,7 @@ from mmgan.cli import main
 from mmgan.multimodal import JointSpace
 from mmgan.multimodal.api import arithmetic, embed, nearest, parse_expression
 
-from .conftest import TINY_JOINT
+from _mm_tiny import TINY_JOINT
 
 
 @pytest.fixture

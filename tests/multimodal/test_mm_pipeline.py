@@ -13,7 +13,7 @@ from mmgan.pipeline import Pipeline
 from mmgan.training import Trainer
 from mmgan.training.setup import resolve
 
-from .conftest import TINY_EXTRA
+from _mm_tiny import TINY_EXTRA
 
 BASE = ["model.family=dfgan", "model.condition=[text,audio]", "model.z_dim=8", "model.g_width=4", "model.d_width=4",
         "loss.phases=matching", "loss.contrastive=0.5", "loss.recon=1", "loss.mode_seeking=0.1",

@@ -9,7 +9,7 @@ from mmgan.multimodal import JointOptions, JointSpace, train_joint
 from mmgan.multimodal.evaluate import arithmetic_trials, r_precision, recall_at_k
 from mmgan.multimodal.train_joint import info_nce, positive_groups
 
-from .conftest import TINY_JOINT
+from _mm_tiny import TINY_JOINT
 
 
 def test_train_embed_save_load(paired, tmp_path):

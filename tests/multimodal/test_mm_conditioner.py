@@ -11,7 +11,7 @@ from mmgan.models.base import load_weights, save_weights
 from mmgan.multimodal import MultimodalConditioner
 from mmgan.multimodal.build import dataset_features
 
-from .conftest import TINY_JOINT
+from _mm_tiny import TINY_JOINT
 
 
 def make(fusion: str = "attention", mods=("text", "audio", "image", "label")) -> MultimodalConditioner:
