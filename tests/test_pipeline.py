@@ -82,3 +82,23 @@ def test_vector_pipeline_returns_data_units(tmp_path):
     scale = cfg.model.extra["data_scale"]
     assert out.samples.shape == (50, 2)
     assert abs(out.samples).max() <= 1 / scale + 1e-5            # tanh range mapped back to data units
+
+
+def test_vector_pipeline_with_linear_output_keeps_data_units(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=2", "model.extra.g_out=linear")
+    ds = ring_dataset()
+    resolve(cfg, ds)
+    assert cfg.model.extra["data_scale"] == 1.0                 # no tanh range to squeeze the data into
+    Trainer(cfg, tmp_path / "r", ds, log=lambda m: None).fit()
+    pipe = Pipeline.from_pretrained(tmp_path / "r", device="cpu")
+    assert pipe.generator.out_act == "linear"
+    with torch.no_grad():
+        pipe.generator.out.bias.fill_(5.0)                     # beyond tanh's range: a linear output reaches it
+    assert pipe(num_images=20, seed=0).samples.mean() > 3
+
+
+def test_unknown_generator_output_is_refused():
+    from mmgan.models.mlp import MLPGenerator
+
+    with pytest.raises(ValueError, match="g_out must be tanh or linear"):
+        MLPGenerator(2, [2], [8], out="relu")

@@ -1,6 +1,7 @@
 """The classic fully connected GAN (Goodfellow et al. 2014), for vectors and small images.
 
 G: z -> 256 -> 512 -> 1024 -> data (ReLU, tanh out); D: data -> 1024 -> 512 -> 256 -> 1 (LeakyReLU).
+`model.extra.g_out: linear` drops the tanh (vector data is then modelled in its own units).
 Conditions: G takes them by conditional batch-norm or concatenation to z; D by projection or
 concatenation; an optional auxiliary classifier head (AC-GAN).
 """
@@ -19,9 +20,12 @@ from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
 
 class MLPGenerator(ConfigModule):
     def __init__(self, z_dim: int, out_shape: list, hidden: list, cond_dim: int = 0, g_cond: str = "cbn",
-                 norm: str = "bn"):
+                 norm: str = "bn", out: str = "tanh"):
+        if out not in ("tanh", "linear"):
+            raise ValueError(f"model.extra.g_out must be tanh or linear, got {out!r}")
         super().__init__(z_dim=z_dim, out_shape=list(out_shape), hidden=list(hidden), cond_dim=cond_dim, g_cond=g_cond,
-                         norm=norm)
+                         norm=norm, out=out)
+        self.out_act = out
         self.z_dim, self.out_shape, self.cond_dim, self.g_cond = z_dim, tuple(out_shape), cond_dim, g_cond
         in_dim = z_dim + (cond_dim if g_cond == "concat" else 0)
         bn_cond = cond_dim if g_cond == "cbn" else 0
@@ -37,7 +41,8 @@ class MLPGenerator(ConfigModule):
         h = torch.cat([z, c], dim=1) if self.cond_dim and self.g_cond == "concat" else z
         for lin, norm in zip(self.linears, self.norms):
             h = torch.relu(norm(lin(h), c))
-        return torch.tanh(self.out(h)).view(z.shape[0], *self.out_shape)
+        y = self.out(h)
+        return (torch.tanh(y) if self.out_act == "tanh" else y).view(z.shape[0], *self.out_shape)
 
 
 class MLPDiscriminator(ConfigModule):
@@ -92,7 +97,8 @@ class _FlatMbstd(nn.Module):
 @register("model", "mlp")
 def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
     shape = [cfg.data_dim] if cfg.data_dim else [cfg.channels, cfg.resolution, cfg.resolution]
-    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond, cfg.extra.get("g_norm", "bn"))
+    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond, cfg.extra.get("g_norm", "bn"),
+                     cfg.extra.get("g_out", "tanh"))
     if not with_discriminator:
         return g, None
     d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,

@@ -9,7 +9,7 @@
 Options (model.extra): joint, joint_minutes (3), joint_steps (1500), joint_audio_steps (2000),
 joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
 joint_encoders ({modality: {encoder options}}), fusion_steps (1500), fusion_args ({}),
-modality_dropout (0.3), joint_modalities (conditions + label).
+modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities (conditions + label).
 """
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: C
         log(f"joint space saved to {joint_dir} ({space.id})")
     space.requires_grad_(False)
     cond = MultimodalConditioner(mods, space.config, num_classes=cfg.model.num_classes, fusion=cfg.model.fusion,
-                                 fusion_args=ex.get("fusion_args") or {}, dropout=float(ex.get("modality_dropout", 0.3)))
+                                 fusion_args=ex.get("fusion_args") or {}, dropout=float(ex.get("modality_dropout", 0.3)),
+                                 retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
     cond.joint.load_state_dict(space.state_dict())
     feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
     if latest_checkpoint(run_dir) is None:

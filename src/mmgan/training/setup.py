@@ -19,7 +19,9 @@ def resolve(cfg: Config, ds: MemoryDataset) -> Config:
             raise ConfigError(f"dataset {info.name!r} holds vectors; only model.family=mlp fits it (got {m.family!r})")
         if cfg.loss.diffaug:
             raise ConfigError("loss.diffaug works on images; set loss.diffaug='' for vector data")
-        if "data_scale" not in m.extra:
+        if m.extra.get("g_out", "tanh") == "linear":
+            m.extra.setdefault("data_scale", 1.0)       # no tanh to fit into: the data keeps its units
+        elif "data_scale" not in m.extra:
             # tanh output: map the data into (-0.9, 0.9) and remember the scale to undo it
             peak = float(ds.columns["vector"].abs().max())
             m.extra["data_scale"] = round(0.9 / max(peak, 1e-6), 6)
