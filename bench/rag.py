@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--per-prompt", type=int, default=8)
     ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--split", default="test", help="split the prompts come from (shapes: test or heldout)")
+    ap.add_argument("--alpha", type=float, help="retrieval_alpha (default: the conditioner's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "rag.md"))
@@ -72,7 +74,8 @@ def main() -> int:
         t0 = time.time()
         rep = index_dataset(store, emb, data, split="train", n=args.n_data, progress=True)
         t_index = time.time() - t0
-        test = load_dataset(data, split="test", n=max(4 * args.prompts, 64), seed=args.seed)
+        test = load_dataset(data, split=args.split, n=max(4 * args.prompts, 64), seed=args.seed)
+        extra = {} if args.alpha is None else {"retrieval_alpha": args.alpha}
         prompts = list(dict.fromkeys(test.columns["text"]))[: args.prompts]
         plain, rag = [], []
         for i, p in enumerate(prompts):
@@ -80,7 +83,7 @@ def main() -> int:
             t = normalize(emb.embed("text", [p]))[0]
             a = pipe(text=[p] * args.per_prompt, num_images=args.per_prompt, seed=seed, output_type="tensor")
             b, _ = rag_generate(pipe, store, emb, text=[p] * args.per_prompt, query=p, k=args.k,
-                                num_images=args.per_prompt, seed=seed, output_type="tensor")
+                                num_images=args.per_prompt, seed=seed, output_type="tensor", **extra)
             plain.append(float((normalize(emb.embed("image", a.tensor)) @ t).mean()))
             rag.append(float((normalize(emb.embed("image", b.tensor)) @ t).mean()))
             print(f"{i + 1}/{len(prompts)} plain {plain[-1]:.4f} rag {rag[-1]:.4f}  {p}")
@@ -97,8 +100,9 @@ def main() -> int:
         "# Retrieval-augmented generation (bench/rag.py)", "",
         f"Command: `{cmd}`  ",
         f"Run: {args.run}; joint space {emb.id}; store: {n_items} real items of {data} (indexed in {t_index:.0f}s, "
-        f"{len(rep.added)} new); K = {args.k}; {len(prompts)} held-out prompts x {args.per_prompt} images, "
-        f"same seeds for both arms.  ",
+        f"{len(rep.added)} new); K = {args.k}; {len(prompts)} prompts of the {args.split} split x {args.per_prompt} images, "
+        f"same seeds for both arms; retrieval_alpha "
+        f"{args.alpha if args.alpha is not None else pipe.conditioner.retrieval_alpha}.  ",
         f"Load average at start: {load_start} ({os.cpu_count()} cores, shared).", "",
         "| arm | condition-match (mean cosine image-prompt) |", "| --- | ---: |",
         f"| plain | {plain.mean():.4f} |", f"| retrieval-augmented (K={args.k}) | {rag.mean():.4f} |", "",
