@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from ..conditioning import Cond
 from ..registry import register
-from .base import Fusion, ModalityFeatures, mlp
+from .base import Fusion, ModalityFeatures, mean_over_present, mlp
 
 
 @register("fusion", "attention")
@@ -33,7 +33,4 @@ class AttentionFusion(Fusion):
             toks.append(self.proj[m](x))
             present.append(p)
         h = self.attn(torch.stack(toks, 1) + self.type_embed)                          # (b, M, width)
-        w = torch.stack(present, 1).to(h.dtype)                                  # (b, M)
-        w = torch.where(w.sum(1, keepdim=True) > 0, w, torch.ones_like(w))
-        pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True)
-        return Cond(vec=self.out(pooled))
+        return Cond(vec=self.out(mean_over_present(h, present)))

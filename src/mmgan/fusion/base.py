@@ -70,6 +70,13 @@ class Fusion(ConfigModule):
         raise NotImplementedError
 
 
+def mean_over_present(x: torch.Tensor, present: list[torch.Tensor]) -> torch.Tensor:
+    """(b, d) mean of x (b, M, d) over the modalities present in each sample (over all where none is)."""
+    w = torch.stack(present, 1).to(x.dtype)                      # (b, M)
+    w = torch.where(w.sum(1, keepdim=True) > 0, w, torch.ones_like(w))
+    return (x * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True)
+
+
 def modality_dropout(present: dict[str, torch.Tensor], p: float, generator: torch.Generator | None = None
                      ) -> dict[str, torch.Tensor]:
     """Drop each available modality of each sample with probability p, keeping at least one.

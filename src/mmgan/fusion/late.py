@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from ..conditioning import Cond
 from ..registry import register
-from .base import Fusion, ModalityFeatures, mlp
+from .base import Fusion, ModalityFeatures, mean_over_present, mlp
 
 
 @register("fusion", "late")
@@ -30,7 +30,4 @@ def late_combine(f: Fusion, feats: dict[str, ModalityFeatures]) -> torch.Tensor:
         x, p = f.pooled(m, feats, b)
         outs.append(f.heads[m](x))
         present.append(p)
-    out = torch.stack(outs, 1)                                   # (b, M, dim)
-    w = torch.stack(present, 1).to(out.dtype)                    # (b, M)
-    w = torch.where(w.sum(1, keepdim=True) > 0, w, torch.ones_like(w))
-    return (out * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True)
+    return mean_over_present(torch.stack(outs, 1), present)     # (b, M, dim) -> (b, dim)

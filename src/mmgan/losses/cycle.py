@@ -95,18 +95,14 @@ class CycleLoss(GANLoss):
         g = self.g
         adv, cyc, idt = (torch.zeros((), device=a.device) for _ in range(3))
         with self.autocast():
-            if len(a):
-                fake_b = g.g_ab(a)
-                adv = adv + self.obj.g_loss(self.patch(fake_b, "b"))
-                cyc = cyc + F.l1_loss(g.g_ba(fake_b).float(), a)
+            for x, forward, back, judge in ((a, g.g_ab, g.g_ba, "b"), (b, g.g_ba, g.g_ab, "a")):
+                if not len(x):
+                    continue
+                fake = forward(x)                                  # translated into the other domain
+                adv = adv + self.obj.g_loss(self.patch(fake, judge))
+                cyc = cyc + F.l1_loss(back(fake).float(), x)       # and back
                 if self.identity_weight > 0:
-                    idt = idt + F.l1_loss(g.g_ba(a).float(), a)
-            if len(b):
-                fake_a = g.g_ba(b)
-                adv = adv + self.obj.g_loss(self.patch(fake_a, "a"))
-                cyc = cyc + F.l1_loss(g.g_ab(fake_a).float(), b)
-                if self.identity_weight > 0:
-                    idt = idt + F.l1_loss(g.g_ab(b).float(), b)
+                    idt = idt + F.l1_loss(back(x).float(), x)      # a domain's own images pass unchanged
         total = adv + self.cycle_weight * cyc + self.cycle_weight * self.identity_weight * idt
         total.backward()
         return {"loss/G": adv.detach(), "loss/G_cycle": cyc.detach(), "loss/G_identity": idt.detach()}

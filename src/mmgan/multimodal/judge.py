@@ -5,7 +5,6 @@ is right when every predicted attribute equals the one its caption asked for.
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
@@ -14,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.base import ConfigModule
+from .train_joint import cosine_lr
 
 
 class AttributeClassifier(ConfigModule):
@@ -67,7 +67,7 @@ def train_judge(images: torch.Tensor, attributes: torch.Tensor, names: dict[str,
         if time.time() > deadline:
             break
         for gr in opt.param_groups:
-            gr["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+            gr["lr"] = cosine_lr(step, steps, lr, warmup=0)
         idx = torch.randint(0, len(images), (batch_size,), generator=g)
         x = images[idx]
         x = x + 0.05 * torch.randn(x.shape, generator=g)                 # robust to GAN noise

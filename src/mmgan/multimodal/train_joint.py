@@ -64,7 +64,8 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, groups: torc
     return 0.5 * (-(target * logits.log_softmax(1)).sum(1).mean() - (target * logits.t().log_softmax(1)).sum(1).mean())
 
 
-def _lr_at(step: int, total: int, base: float, warmup: int = 50) -> float:
+def cosine_lr(step: int, total: int, base: float, warmup: int = 50) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay from base to 0 at `total`."""
     if step < warmup:
         return base * (step + 1) / warmup
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
@@ -136,7 +137,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         if time.time() > budget_a:
             break
         for gr in opt.param_groups:
-            gr["lr"] = _lr_at(step, opts.steps, opts.lr)
+            gr["lr"] = cosine_lr(step, opts.steps, opts.lr)
         idx = torch.randint(0, n, (bs,), generator=g)
         img = space("image", {"image": images[idx]}).pooled
         scale = space.logit_scale.clamp(max=math.log(100)).exp()
@@ -164,7 +165,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             if time.time() > deadline:
                 break
             for gr in opt.param_groups:
-                gr["lr"] = _lr_at(step, opts.audio_steps, opts.lr)
+                gr["lr"] = cosine_lr(step, opts.audio_steps, opts.lr)
             idx = torch.randint(0, n, (bs,), generator=g)
             a = space("audio", take(cols["audio"], idx)).pooled
             loss = info_nce(a, img_emb[idx], scale, groups[idx])
@@ -200,7 +201,7 @@ def fit_fusion(fusion, feats: dict[str, dict[str, torch.Tensor]], target: torch.
         if time.time() > deadline:
             break
         for gr in opt.param_groups:
-            gr["lr"] = _lr_at(step, steps, lr)
+            gr["lr"] = cosine_lr(step, steps, lr)
         idx = torch.randint(0, n, (bs,), generator=g)
         present = modality_dropout({m: torch.ones(bs, dtype=torch.bool) for m in feats}, p_drop, g)
         batch = {m: features_at(f, idx, present[m]) for m, f in feats.items()}
