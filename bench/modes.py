@@ -7,7 +7,8 @@ its nearest mode; modes captured = modes nearest to at least one HQ sample; dive
 reverse KL, KL(p_gen ‖ uniform), over the HQ histogram. Mean ± std over the seeds, and the wall
 time of each training run on this machine.
 
-    python bench/modes.py [--seeds 5] [--threads 2] [--out bench/out/modes.md]
+    python bench/modes.py [--seeds 5] [--threads 2] [--datasets ring8,grid25] [--set KEY=VALUE ...]
+                          [--out bench/out/modes.md]
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ PUBLISHED = {
 }
 
 
-def run_one(name: str, seed: int, work: Path) -> dict:
+def run_one(name: str, seed: int, work: Path, overrides: list[str] = ()) -> dict:
     from mmgan.metrics.modes import mixture_modes
     from mmgan.pipeline import Pipeline
     from mmgan.plots import scatter_modes
@@ -45,7 +46,8 @@ def run_one(name: str, seed: int, work: Path) -> dict:
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.time()
     res = train(data=name, config=f"{name}-mlp", out=run, log=lambda m: None,
-                overrides=[f"train.seed={seed}", "data.seed=0", "train.progress=false", "train.tensorboard=false"])
+                overrides=[f"train.seed={seed}", "data.seed=0", "train.progress=false", "train.tensorboard=false",
+                           *overrides])
     secs = time.time() - t0
     pipe = Pipeline.from_pretrained(run, device="cpu")
     x = pipe(num_images=2500, seed=10_000 + seed).samples
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--datasets", default="ring8,grid25")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override on top of the preset, for every dataset (repeatable)")
     ap.add_argument("--out", default="bench/out/modes.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -77,14 +81,15 @@ def main():
              f"1-min load at start {os.getloadavg()[0]:.2f}.", ""]
     results = {}
     for name in args.datasets.split(","):
-        rows = [run_one(name, s, work) for s in range(args.seeds)]
+        rows = [run_one(name, s, work, args.set) for s in range(args.seeds)]
         results[name] = rows
         k = 8 if name == "ring8" else 25
         lines += [f"### {name} (max {k} modes)", "",
                   "| model | modes | % HQ | reverse KL | train time / run |", "|---|---|---|---|---|"]
         for pub in PUBLISHED[name]:
             lines.append(f"| {pub[0]} (published) | {pub[1]} | {pub[2]} | {pub[3]} | — |")
-        lines.append(f"| **mmgan mlp, configs/{name}-mlp.yaml** | {fmt([r['modes'] for r in rows])} | "
+        label = f"configs/{name}-mlp.yaml" + "".join(f" {o}" for o in args.set)
+        lines.append(f"| **mmgan mlp, {label}** | {fmt([r['modes'] for r in rows])} | "
                      f"{fmt([r['hq_percent'] for r in rows])} | {fmt([r['kl'] for r in rows], 3)} | "
                      f"{fmt([r['train_seconds'] for r in rows], 0)} s (max {max(r['train_seconds'] for r in rows):.0f} s) |")
         lines += ["", "Per seed: " + "; ".join(f"seed {i}: {r['modes']:.0f} modes, {r['hq_percent']:.1f}% HQ, "

@@ -7,7 +7,8 @@ wall-clock budget: PacDCGAN2 (DCGAN, D sees packs of 2) and the same DCGAN witho
 Real data through the same classifier gives the floor of the protocol (classifier errors and the
 finite sample make even real data miss a few modes and have KL > 0).
 
-    python bench/stacked_mnist.py [--minutes 8] [--threads 2] [--models pac2,dcgan] [--skip-train]
+    python bench/stacked_mnist.py [--minutes 8 | --steps N] [--threads 2] [--models pac2,dcgan] [--set KEY=VALUE ...]
+                                  [--skip-train]
 """
 from __future__ import annotations
 
@@ -44,10 +45,20 @@ def real_floor(net) -> dict:
     return out
 
 
+def _budget(t: dict, args) -> str:
+    """The command-line budget and overrides a recorded run was trained with."""
+    sets = "".join(f" --set {x}" for x in t.get("set", []))
+    if t.get("steps_budget"):
+        return f"--steps {t['steps_budget']}{sets}"
+    return f"--minutes {t.get('minutes_budget') or args.minutes:g}{sets}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model (wall clock)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=None, help="train a fixed number of steps instead of --minutes")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     ap.add_argument("--models", default="pac2,dcgan")
     ap.add_argument("--skip-train", action="store_true", help="evaluate existing runs in bench/out/runs")
     ap.add_argument("--bf16", default="true", choices=["true", "false"], help="bf16 autocast for training (opt-in "
@@ -72,16 +83,20 @@ def main() -> None:
         run = common.RUNS / f"stacked-{key}"
         if not args.skip_train:
             shutil.rmtree(run, ignore_errors=True)
-            common.log(f"training {label} for {args.minutes} min")
-            res = train(config=str(common.ROOT / config), out=run, minutes=args.minutes, log=lambda m: None,
-                        overrides=["train.progress=false", "train.tensorboard=false", f"train.bf16={args.bf16}"])
+            budget = dict(steps=args.steps) if args.steps else dict(minutes=args.minutes)
+            common.log(f"training {label}: {budget} {' '.join(args.set)}")
+            res = train(config=str(common.ROOT / config), out=run, log=lambda m: None, **budget,
+                        overrides=["train.progress=false", "train.tensorboard=false", f"train.bf16={args.bf16}",
+                                   *args.set])
             common.log(f"{label}: {res.step} steps in {res.seconds:.0f}s ({res.images_per_second:.0f} img/s)")
             train_info = {"steps": res.step, "seconds": res.seconds, "img_per_s": res.images_per_second,
-                          "images_seen": res.step * 64, "minutes_budget": args.minutes, "bf16": args.bf16}
+                          "images_seen": res.step * 64, "minutes_budget": None if args.steps else args.minutes,
+                          "steps_budget": args.steps, "set": args.set, "bf16": args.bf16}
         else:
             r = common.train_record(run)
             train_info = {"steps": r["steps"], "seconds": r["train_seconds"], "img_per_s": r["img_per_s"],
-                          "images_seen": r["images_seen"], "minutes_budget": args.minutes, "bf16": args.bf16}
+                          "images_seen": r["images_seen"], "minutes_budget": None if args.steps else args.minutes,
+                          "steps_budget": args.steps, "set": args.set, "bf16": args.bf16}
         t1 = time.time()
         ev = evaluate(run, metrics=["modes", "fid10k", "kid10k"], progress=False, log=common.log)
         records["models"][key] = {"label": label, "train": train_info, "eval_seconds": time.time() - t1,
@@ -103,7 +118,7 @@ in-project on the real MNIST training split ({net.info['data']['n_train']:,} dig
 {net.info['test_accuracy']:.4f} on the {net.info['data']['test']}) labels each channel of 26,000 generated
 samples; mode = the triple; we count distinct modes and KL(p_gen ‖ uniform over 1,000). Models: mmgan's DCGAN
 (z 100 → 128@7 → 64@14 → 3@28, non-saturating loss, Adam 2e-4 / β1 0.5, batch 64, EMA generator with decay 0.995) trained with
-`mmgan.train_api.train` on a wall-clock budget (bf16 autocast, an opt-in speed-up); PacDCGAN2 = the same with D judging
+`mmgan.train_api.train` on the budget in the table (bf16 autocast, an opt-in speed-up); PacDCGAN2 = the same with D judging
 packs of 2. FID/KID: 10,000 samples vs 10,000 training images in the per-channel classifier's features
 (3 × 128-D).
 
@@ -121,7 +136,7 @@ Published (modes / KL): """ + "; ".join(f"{a} {b} / {c}" for a, b, c in PUBLISHE
 
 Machine: {common.machine()}.
 
-Reproduce: """ + "; ".join(f"`python bench/stacked_mnist.py --models {k} --minutes {r['train'].get('minutes_budget', args.minutes):g} --threads {args.threads}`" for k, r in records["models"].items()) + f""" (or train with
+Reproduce: """ + "; ".join(f"`python bench/stacked_mnist.py --models {k} {_budget(r['train'], args)} --threads {args.threads}`" for k, r in records["models"].items()) + f""" (or train with
 `mmgan train --data stacked-mnist --config configs/stacked-mnist-pacdcgan2.yaml --minutes M --set train.bf16=true --out RUN`
 and evaluate with `mmgan eval RUN --metrics modes,fid10k,kid10k`).
 """

@@ -128,3 +128,24 @@ def test_stackgan_rejects_mismatched_tokens_and_too_many_stages():
         G(torch.randn(2, 8), torch.randn(2, 6), tokens=torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match="at most"):
         build_gan(_stack(stages=5))
+
+
+def test_stackgan_conditioning_augmentation_keeps_the_condition_at_init():
+    """CA starts with sigma = 0.1 and unit-scale mu for unit-norm conditions, so c_hat carries the
+    condition from the first step; KL is averaged over dimensions (StackGAN's reference code)."""
+    from mmgan.models.stackgan import CondAugment
+
+    torch.manual_seed(0)
+    ca = CondAugment(256, 64)
+    c = torch.nn.functional.normalize(torch.randn(512, 256), dim=1)
+    with torch.no_grad():
+        mu, logvar = ca.fc(c * ca.scale).chunk(2, dim=1)
+    assert torch.allclose((0.5 * logvar).exp().mean(), torch.tensor(0.1), rtol=0.2)
+    assert 0.2 < float(mu.std()) < 2.0
+    with torch.no_grad():
+        c_hat, kl = ca.train()(c)
+    assert float(torch.nn.functional.cosine_similarity(c_hat, mu, dim=1).mean()) > 0.9
+    want = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).mean()
+    assert float(kl) == pytest.approx(float(want), rel=1e-5)
+    with torch.no_grad():
+        assert torch.equal(ca.eval()(c)[0], mu)

@@ -148,4 +148,28 @@ def test_multistage_phases_mismatch_and_kl():
     assert "D/mismatch" in stats and all(g is None for g in _grads(G))
     stats = loss.accumulate("G", real, c, None, 0)
     assert float(stats["loss/G_kl"]) > 0 and all(g is not None for g in _grads(G))
-    assert "reg/r1" in loss.accumulate("Dreg", real, c, None, 0)
+    reg = loss.accumulate("Dreg", real, c, None, 0)
+    assert {"reg/r1", "reg/ma_gp"} <= set(reg) and float(reg["reg/ma_gp"]) > 0   # MA-GP on by default (loss.ma_gp)
+
+
+def test_multistage_d_loss_is_the_mean_of_per_stage_matching_losses():
+    """Each stage's discriminator gets its own matching-aware hinge loss; loss/D is their mean."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(family="stackgan", channels=3, resolution=16, z_dim=8, g_width=4, d_width=4, cond_dim=4,
+                      extra={"stages": 2, "ca_dim": 4})
+    G, D = build_gan(cfg)
+    loss = registry.get("phases", "multistage")(G, D, LossConfig(name="hinge"), 8)
+    real, c = torch.rand(4, 3, 16, 16) * 2 - 1, torch.eye(4)
+    torch.manual_seed(1)
+    stats = loss.accumulate("D", real, c, None, 0)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        fake = G(torch.randn(4, 8), c, return_stages=True)
+        r, f, m = D(real, c, per_stage=True)[0], D(fake, c, per_stage=True)[0], D(real, c.roll(1, 0), per_stage=True)[0]
+    assert r.shape == (2, 4)
+    hinge = lambda x: torch.relu(1 + x).mean()  # noqa: E731
+    want = sum(torch.relu(1 - r[i]).mean() + (hinge(f[i]) + hinge(m[i])) / 2 for i in range(2)) / 2
+    assert float(stats["loss/D"]) == pytest.approx(float(want), rel=1e-5)
+    with pytest.raises(ValueError, match="one judge per stage"):
+        dc, dd = build_gan(ModelConfig(family="dcgan", channels=3, resolution=16, g_width=4, d_width=4))
+        registry.get("phases", "multistage")(dc, dd, LossConfig(), 8)

@@ -1,28 +1,27 @@
 """Phases "multistage": StackGAN/AttnGAN training for a generator that returns every stage's image
-(G(..., return_stages=True)) and a discriminator with one judge per stage (D takes the list).
+(G(..., return_stages=True)) and a discriminator with one judge per stage (D(..., per_stage=True)).
 
-  D:  the objective on real vs fake at every stage (reals are downsampled inside D), plus the
-      matching-aware term (GAN-CLS / DF-GAN): real images with mismatched conditions (the batch's
-      conditions rolled by one) count as fake: L = real + (fake + mismatched) / 2
-  G:  the objective at every stage + kl_weight * KL of the conditioning augmentation, and on the
-      last stage, as options shared with the "matching" phases:
+  D:  every stage has its own loss (reals are downsampled to the stage's size), averaged over stages;
+      with a condition it is matching-aware (GAN-CLS / DF-GAN): real images with mismatched
+      conditions (the batch's conditions rolled by one) count as fake,
+      L = real + (fake + mismatch_weight * mismatched) / 2
+  G:  the objective at every stage, averaged, + kl_weight * KL of the conditioning augmentation, and
+      on the last stage, as options shared with the "matching" phases:
         loss.contrastive  InfoNCE of the joint-space embedding of the image against its condition
                           (multimodal conditions; AttnGAN's DAMSM loss plays this part)
         loss.recon        L1 to the real image paired with the condition
         loss.mode_seeking MSGAN's term (halves of the batch share conditions)
-  Dreg: R1 on the real pyramid (loss.r1_gamma > 0), as in the standard phases.
+  Dreg: every loss.r1_every steps, MA-GP (loss.ma_gp, on the real pyramid and its matched condition)
+      when conditioned, and R1 on the real pyramid when loss.r1_gamma > 0.
 Weights come from the generator's `loss_options` (model.extra kl_weight, mismatch_weight).
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
 from ..registry import register
 from .pathlength import unwrap
-from .phases import GANLoss, ms_pairs
+from .phases import GANLoss, matching_gradient_penalty, ms_pairs
 
 
 @register("phases", "multistage")
@@ -30,11 +29,15 @@ class MultiStageLoss(GANLoss):
     def __init__(self, G, D, cfg, z_dim, pack=1, autocast=None, conditioner=None, **kw):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
         if self.obj.gradient_penalty:
-            raise ValueError("phases 'multistage' do not support loss.name=wgan-gp; use hinge with loss.r1_gamma")
+            raise ValueError("phases 'multistage' do not support loss.name=wgan-gp; use hinge with loss.ma_gp or "
+                             "loss.r1_gamma")
         self.net = unwrap(G)
+        if not hasattr(unwrap(D), "stage_res"):
+            raise ValueError("phases 'multistage' need a discriminator with one judge per stage (model.family=stackgan)")
         opts = getattr(self.net, "loss_options", {}) or {}
         self.kl_weight = float(opts.get("kl_weight", 1.0))
         self.mismatch_weight = float(opts.get("mismatch_weight", 1.0))
+        self.ma_gp = float(getattr(cfg, "ma_gp", 0.0))
         self.contrastive = float(getattr(cfg, "contrastive", 0.0))
         self.recon = float(getattr(cfg, "recon", 0.0))
         self.joint = getattr(conditioner, "joint", None)
@@ -50,27 +53,45 @@ class MultiStageLoss(GANLoss):
         with self.autocast():
             return [x.float() for x in self.G(z, c, return_stages=True, **kw)]
 
-    def run_d(self, x, c):
+    def stage_logits(self, x, c) -> list[torch.Tensor]:
         x = [self.augment(s) for s in x] if isinstance(x, list) else self.augment(x)
         with self.autocast():
-            logits, aux = self.D(x, c)
-        return logits.float(), (aux.float() if aux is not None else None)
+            return list(self.D(x, c, per_stage=True)[0].float())
 
     def d_main(self, real, c, labels, **cond_kw):
+        if c is not None:
+            c = c.detach()
+            cond_kw = {k: (v.detach() if torch.is_tensor(v) else v) for k, v in cond_kw.items()}
         with torch.no_grad():
             fake = self.run_g(self.z(real.shape[0], real.device), c, **cond_kw)
-        r_logits, _ = self.run_d(real, c)
-        f_logits, _ = self.run_d(fake, c)
-        stats = {"D/real": r_logits.detach().mean(), "D/fake": f_logits.detach().mean()}
-        if c is not None and self.mismatch_weight > 0 and real.shape[0] > 1:
-            m_logits, _ = self.run_d(real, c.roll(1, dims=0))
-            fake_term = (self.obj.d_fake(f_logits) + self.mismatch_weight * self.obj.d_fake(m_logits)) / 2
-            loss = self.obj.d_real(r_logits) + fake_term
-            stats["D/mismatch"] = m_logits.detach().mean()
-        else:
-            loss = self.obj.d_loss(r_logits, f_logits)
+        r_logits, f_logits = self.stage_logits(real, c), self.stage_logits(fake, c)
+        matching = c is not None and self.mismatch_weight > 0 and real.shape[0] > 1
+        m_logits = self.stage_logits(real, c.roll(1, dims=0)) if matching else None
+        losses = []
+        for i, (r, f) in enumerate(zip(r_logits, f_logits)):
+            if matching:
+                losses.append(self.obj.d_real(r) + (self.obj.d_fake(f) + self.mismatch_weight
+                                                    * self.obj.d_fake(m_logits[i])) / 2)
+            else:
+                losses.append(self.obj.d_loss(r, f))
+        loss = torch.stack(losses).mean()
         loss.backward()
-        return {"loss/D": loss.detach(), **stats}
+        stats = {"loss/D": loss.detach(), "D/real": r_logits[-1].detach().mean(),
+                 "D/fake": f_logits[-1].detach().mean()}
+        if matching:
+            stats["D/mismatch"] = m_logits[-1].detach().mean()
+        return stats
+
+    def wants_reg(self, step: int) -> bool:
+        return (self.cfg.r1_gamma > 0 or self.ma_gp > 0) and step % max(1, self.cfg.r1_every) == 0
+
+    def d_reg(self, real, c, step, **cond_kw):
+        stats = super().d_reg(real, c, step, **cond_kw) if self.cfg.r1_gamma > 0 else {}
+        if self.ma_gp > 0 and c is not None and step % max(1, self.cfg.r1_every) == 0:
+            magp = matching_gradient_penalty(self.D, real, c, self.autocast)
+            (self.ma_gp * max(1, self.cfg.r1_every) * magp).backward()
+            stats["reg/ma_gp"] = magp.detach()
+        return stats
 
     def g_stages(self, real, c, **cond_kw):
         b = real.shape[0]
@@ -81,19 +102,15 @@ class MultiStageLoss(GANLoss):
         z = self.z(b, real.device)
         stages = self.run_g(z, c, **cond_kw)
         fake = stages[-1]
-        logits, _ = self.run_d(stages, c)
-        adv = self.obj.g_loss(logits)
+        cd = c.detach() if c is not None else None
+        adv = torch.stack([self.obj.g_loss(s) for s in self.stage_logits(stages, cd)]).mean()
         kl = self.net.kl.float()
         total = adv + self.kl_weight * kl
         stats = {"loss/G": adv.detach(), "loss/G_kl": kl.detach()}
         if self.contrastive > 0:
-            from ..multimodal.train_joint import info_nce
+            from ..multimodal.phases import contrastive_to_condition
 
-            e = self.joint("image", {"image": fake}).pooled
-            target = F.normalize(c.detach().float(), dim=-1)
-            groups = ((target @ target.t()) > 0.999).float().argmax(1)     # identical conditions are positives
-            scale = self.joint.logit_scale.detach().clamp(max=math.log(100)).exp()
-            con = info_nce(e, target, scale, groups)
+            con = contrastive_to_condition(self.joint, fake, c)
             total = total + self.contrastive * con
             stats["loss/G_contrastive"] = con.detach()
         if self.recon > 0:

@@ -123,6 +123,17 @@ class GANLoss:
         return stats
 
 
+def matching_gradient_penalty(D: nn.Module, real: torch.Tensor, c: torch.Tensor, autocast) -> torch.Tensor:
+    """DF-GAN's MA-GP term mean(||grad_(image, condition) D(real, c)||^6) on real matched pairs (no
+    augmentation: the penalty is on the data itself). Returns the term; the caller weights it."""
+    x = real.detach().requires_grad_(True)
+    cc = c.detach().float().requires_grad_(True)
+    with autocast():
+        logits, _ = D(x, cc)
+    gx, gc = torch.autograd.grad(logits.float().sum(), (x, cc), create_graph=True)
+    return (gx.flatten(1).pow(2).sum(1) + gc.pow(2).sum(1)).sqrt().pow(6).mean()
+
+
 def ms_pairs(c: torch.Tensor | None) -> torch.Tensor | None:
     """Make the second half of a batch reuse the first half's conditions (for the mode-seeking loss)."""
     if c is None:

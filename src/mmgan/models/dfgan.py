@@ -35,6 +35,14 @@ def levels(resolution: int) -> int:
     return k
 
 
+def doublings(resolution: int, base: int) -> int:
+    """k with resolution = base * 2^k (k >= 0), or a ValueError naming both sizes."""
+    k = int(round(math.log2(max(resolution, 1) / max(base, 1))))
+    if k < 0 or base * 2**k != resolution:
+        raise ValueError(f"{resolution} px is not {base} px times a power of two")
+    return k
+
+
 def widths(base: int, k: int) -> list[int]:
     """Channels at 4x4, 8x8, ..., resolution: base * 2^k ... base, capped at base * 8."""
     return [base * min(2 ** (k - i), 8) for i in range(k + 1)]
@@ -62,14 +70,18 @@ class FiLM(nn.Module):
 
 
 class UpBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, cond_dim: int, norm: str = "batch"):
+    """Residual block: (upsample x2 unless up=False), then twice FiLM -> LeakyReLU -> 3x3 conv; shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, cond_dim: int, norm: str = "batch", up: bool = True):
         super().__init__()
+        self.up = up
         self.film1, self.conv1 = FiLM(c_in, cond_dim, norm=norm), nn.Conv2d(c_in, c_out, 3, padding=1)
         self.film2, self.conv2 = FiLM(c_out, cond_dim, norm=norm), nn.Conv2d(c_out, c_out, 3, padding=1)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
         h = self.conv1(F.leaky_relu(self.film1(x, c), 0.2))
         h = self.conv2(F.leaky_relu(self.film2(h, c), 0.2))
         return self.skip(x) + h
@@ -153,11 +165,12 @@ class DownBlock(nn.Module):
 
 class DFDiscriminator(ConfigModule):
     def __init__(self, channels: int, resolution: int, width: int = 32, cond_dim: int = 0, cond_proj: int = 64,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, base: int = 4):
         super().__init__(channels=channels, resolution=resolution, width=width, cond_dim=cond_dim,
-                         cond_proj=cond_proj, spectral_norm=spectral_norm)
-        k = levels(resolution)
-        ch = list(reversed(widths(width, k)))                # width ... at resolution -> 4x4
+                         cond_proj=cond_proj, spectral_norm=spectral_norm, base=base)
+        k = doublings(resolution, base)
+        self.base = base
+        ch = list(reversed(widths(width, k)))                # width ... at resolution -> base x base
         sn = spectral_norm
         self.cond_dim, self.c_scale = cond_dim, math.sqrt(max(cond_dim, 1))
         self.from_rgb = maybe_sn(nn.Conv2d(channels, ch[0], 3, 1, 1), sn)
@@ -165,14 +178,14 @@ class DFDiscriminator(ConfigModule):
         self.proj = maybe_sn(nn.Linear(cond_dim, cond_proj), sn) if cond_dim else None
         joint = ch[-1] + (cond_proj if cond_dim else 0)
         self.head = nn.Sequential(maybe_sn(nn.Conv2d(joint, ch[-1] // 2, 3, 1, 1), sn), nn.LeakyReLU(0.2),
-                                  maybe_sn(nn.Conv2d(ch[-1] // 2, 1, 4, 1, 0), sn))
+                                  maybe_sn(nn.Conv2d(ch[-1] // 2, 1, base, 1, 0), sn))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
-        h = self.blocks(self.from_rgb(x))                    # (b, C, 4, 4)
+        h = self.blocks(self.from_rgb(x))                    # (b, C, base, base)
         if self.proj is not None:
             if c is None:
                 raise ValueError("this discriminator is conditional: pass c")
-            cp = self.proj(c.to(h.dtype) * self.c_scale)[:, :, None, None].expand(-1, -1, 4, 4)
+            cp = self.proj(c.to(h.dtype) * self.c_scale)[:, :, None, None].expand(-1, -1, self.base, self.base)
             h = torch.cat([h, cp], 1)
         return self.head(h).flatten(), None
 

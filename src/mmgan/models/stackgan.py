@@ -1,25 +1,31 @@
 """Multi-stage text-to-image GAN in the StackGAN++ / AttnGAN style (Zhang et al. 2017/2018, Xu et al. 2018).
 
 G refines a low-resolution image into higher ones in `stages` steps (64 px with 3 stages: 16, 32, 64):
-  stage 0   conditioning augmentation (CA: c -> N(mu, sigma) -> c_hat) and z -> fc -> s0 x s0 ->
-            upsampling blocks (nearest x2, 3x3 conv, BN, GLU) -> the first image
-  stage i   word-level attention (each pixel attends to the word tokens, AttnGAN), its own CA
-            (c_hat planes), residual blocks, one upsampling block -> the next image
-Each stage has its own 3x3 ToRGB; G(z, c, tokens=..., token_mask=...) returns the last image and
-G(..., return_stages=True) all of them. Without tokens (label conditions) the condition vector is
-the single "word". The KL term of every CA is kept in `G.kl` for the phases.
+  stage 0   conditioning augmentation (CA: c -> N(mu, sigma) -> c_hat), [z, c, c_hat] -> fc -> s0 x s0
+            map -> up-blocks to the first stage's size
+  stage i   word-level attention (each pixel attends to the word tokens, AttnGAN; residual, a no-op
+            at init), its own CA, a residual block and an up-block, both modulated by [z, c, c_hat_i]
+The blocks are DF-GAN's (mmgan.models.dfgan.UpBlock: FiLM from the condition in every block, which
+sees the sentence vector as DF-GAN's do), which is what lets a small multi-stage model learn in a few
+hundred steps; the original StackGAN concatenated c_hat planes once per stage. Each stage has its own ToRGB; G(z, c, tokens=...,
+token_mask=...) returns the last image and G(..., return_stages=True) all of them. Without tokens
+(label conditions) the condition vector is the single "word". The KL term of every CA is kept in
+`G.kl` for the phases.
 
-D holds one discriminator per stage (strided convs down to s0, an unconditional logit plus a
-projection on c). D(x, c) with one image judges its downsampled pyramid; D([x16, x32, x64], c)
-judges G's stage outputs; the logit is the mean over stages. Phases "multistage" (mmgan.losses.
-multistage) feed G's stages to D and add the matching-aware term (real image, mismatched text) and
-the CA's KL.
+D holds one discriminator per stage (mmgan.models.dfgan.DFDiscriminator at the stage's size: residual
+down-blocks, then a joint head that judges the (image, condition) pair).
+D(x, c) with one image judges its downsampled pyramid and D(list, c) G's stage outputs, returning the
+mean over stages, or one logit per stage with per_stage=True. Phases "multistage" (mmgan.losses.multistage) give
+every stage its own matching-aware loss and add the CA's KL.
 
-Options (model.extra): stages (3), ca_dim (64), kl_weight (1.0), mismatch_weight (1.0; 0 = off).
-Widths: g_width channels in the refinement stages (16x that at s0 x s0, halving per upsampling);
-d_width at each stage discriminator's top.
+Options (model.extra): stages (3), ca_dim (64), kl_weight (1.0), mismatch_weight (1.0; 0 = off),
+attn_heads (4), g_norm ("batch" or "none", as dfgan), cond_proj (64).
+Widths: g_width channels at the output resolution, doubling per level down to s0 (capped at 8x);
+each stage discriminator has d_width channels at its input.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -29,92 +35,78 @@ from ..losses import multistage as _phases  # noqa: F401  (registers phases "mul
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
-from .layers import BatchNorm, maybe_sn
+from .dfgan import CrossAttention2d, DFDiscriminator, UpBlock, widths
 from .style_layers import resize_to
 
 
 class CondAugment(nn.Module):
     """c -> (mu, log sigma^2) -> c_hat = mu + sigma * eps while training, mu in eval mode (so a seed
-    fixes the image); KL(N(mu, sigma^2) || N(0, I)) averaged over the batch."""
+    fixes the image); KL(N(mu, sigma^2) || N(0, I)) per dimension, averaged over dimensions and batch
+    (as StackGAN's reference code; summed over dimensions it would drown the condition in noise).
+    Unit-norm conditions are scaled by sqrt(cond_dim) first, so mu starts at unit scale, and sigma
+    starts at `init_std` (0.1): noise as large as the signal would drown the condition early in
+    training, and the KL term raises sigma where that costs the generator nothing."""
 
-    def __init__(self, cond_dim: int, ca_dim: int):
+    def __init__(self, cond_dim: int, ca_dim: int, init_std: float = 0.1):
         super().__init__()
         self.fc = nn.Linear(cond_dim, 2 * ca_dim)
+        self.scale = math.sqrt(max(cond_dim, 1))
+        with torch.no_grad():
+            self.fc.bias[ca_dim:].fill_(2 * math.log(init_std))
 
     def forward(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.fc(c).chunk(2, dim=1)
+        mu, logvar = self.fc(c * self.scale).chunk(2, dim=1)
         logvar = logvar.clamp(-10, 10)
-        kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1).mean()
+        kl = 0.5 * (mu.square() + logvar.exp() - 1 - logvar).mean()
         if not self.training:
             return mu, kl
         return mu + torch.randn_like(mu) * (0.5 * logvar).exp(), kl
 
 
-def up_block(in_ch: int, out_ch: int) -> nn.Module:
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, 2 * out_ch, 3, 1, 1, bias=False),
-                         BatchNorm(2 * out_ch), nn.GLU(dim=1))
-
-
-class ResBlock(nn.Module):
-    def __init__(self, ch: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(ch, 2 * ch, 3, 1, 1, bias=False), BatchNorm(2 * ch), nn.GLU(dim=1),
-                                  nn.Conv2d(ch, ch, 3, 1, 1, bias=False), BatchNorm(ch))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class WordAttention(nn.Module):
-    """AttnGAN's attention: pixels (queries) attend to words; returns a word-context map."""
-
-    def __init__(self, ch: int, word_dim: int):
-        super().__init__()
-        self.proj = nn.Linear(word_dim, ch, bias=False)
-
-    def forward(self, h: torch.Tensor, words: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        b, ch, hh, ww = h.shape
-        e = self.proj(words.to(h.dtype))                                  # (b, n, ch)
-        q = h.flatten(2).transpose(1, 2)                                  # (b, hw, ch)
-        logits = q @ e.transpose(1, 2)                                    # (b, hw, n)
-        if mask is not None:
-            logits = logits.masked_fill(~mask.bool()[:, None, :], float("-inf"))
-        attn = logits.float().softmax(dim=-1).nan_to_num(0.0).to(h.dtype)  # a row with no words gives 0
-        return (attn @ e).transpose(1, 2).reshape(b, ch, hh, ww)          # (b, ch, h, w)
+def stage_sizes(resolution: int, stages: int) -> tuple[int, int, list[int]]:
+    """(s0, doublings k, the image size of every stage); the first stage is at least s0 x s0."""
+    s0, k = plan(resolution)
+    if stages < 1 or stages - 1 > k:
+        raise ValueError(f"stackgan: {resolution} px allows at most {k + 1} stages (model.extra.stages={stages})")
+    return s0, k, [resolution // 2 ** (stages - 1 - i) for i in range(stages)]
 
 
 class StackGenerator(ConfigModule):
     phases = "multistage"
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 32, cond_dim: int = 0,
-                 stages: int = 3, ca_dim: int = 64):
+                 stages: int = 3, ca_dim: int = 64, heads: int = 4, norm: str = "batch"):
         super().__init__(z_dim=z_dim, channels=channels, resolution=resolution, width=width, cond_dim=cond_dim,
-                         stages=stages, ca_dim=ca_dim)
-        s0, k = plan(resolution)
-        if stages < 1 or k - (stages - 1) < 0:
-            raise ValueError(f"stackgan: {resolution} px allows at most {k + 1} stages (model.extra.stages={stages})")
-        self.cond_dim, self.stages, self.s0 = cond_dim, stages, s0
-        self.stage_res = [resolution // 2 ** (stages - 1 - i) for i in range(stages)]
-        n_up = k - (stages - 1)                                       # upsamplings inside stage 0
-        ch0 = width * 2 ** n_up
-        self.ch0 = ch0
-        ca = ca_dim if cond_dim else 0
+                         stages=stages, ca_dim=ca_dim, heads=heads, norm=norm)
+        s0, k, self.stage_res = stage_sizes(resolution, stages)
+        ch = widths(width, k)                                          # channels at s0, 2 s0, ..., resolution
+        self.cond_dim, self.stages, self.s0, self.ch0 = cond_dim, stages, s0, ch[0]
+        n0 = k - (stages - 1)                                          # up-blocks inside stage 0
+        self.first = [n0 + i for i in range(stages)]                   # level index of each stage's image
+        film = z_dim + (cond_dim + ca_dim if cond_dim else 0)          # every block is modulated by [z, c, c_hat]
         self.ca = nn.ModuleList([CondAugment(cond_dim, ca_dim) for _ in range(stages)]) if cond_dim else None
-        self.fc = nn.Sequential(nn.Linear(z_dim + ca, 2 * ch0 * s0 * s0, bias=False),
-                                BatchNorm(2 * ch0 * s0 * s0), nn.GLU(dim=1))
-        self.init_ups = nn.Sequential(*[up_block(ch0 // 2 ** i, ch0 // 2 ** (i + 1)) for i in range(n_up)])
-        self.attn = nn.ModuleList([WordAttention(width, cond_dim) for _ in range(stages - 1)]) if cond_dim else None
-        self.joins = nn.ModuleList([nn.Sequential(nn.Conv2d(width * (2 if cond_dim else 1) + ca, 2 * width, 3, 1, 1,
-                                                            bias=False), BatchNorm(2 * width), nn.GLU(dim=1))
-                                    for _ in range(stages - 1)])
-        self.refine = nn.ModuleList([nn.Sequential(ResBlock(width), ResBlock(width), up_block(width, width))
-                                     for _ in range(stages - 1)])
-        self.to_rgb = nn.ModuleList([nn.Conv2d(width, channels, 3, 1, 1) for _ in range(stages)])
+        self.fc = nn.Linear(film, ch[0] * s0 * s0)
+        self.init_ups = nn.ModuleList([UpBlock(ch[i], ch[i + 1], film, norm) for i in range(n0)])
+        lv = self.first[:-1]                                           # refinement i starts at level lv[i]
+        self.attn = nn.ModuleList([CrossAttention2d(ch[j], cond_dim, heads) for j in lv]) if cond_dim else None
+        self.res = nn.ModuleList([UpBlock(ch[j], ch[j], film, norm, up=False) for j in lv])
+        self.ups = nn.ModuleList([UpBlock(ch[j], ch[j + 1], film, norm) for j in lv])
+        self.to_rgb = nn.ModuleList([nn.Sequential(nn.BatchNorm2d(ch[j]) if norm == "batch" else nn.Identity(),
+                                                   nn.LeakyReLU(0.2), nn.Conv2d(ch[j], channels, 3, padding=1),
+                                                   nn.Tanh()) for j in self.first])
         self.kl = torch.zeros(())
+
+    def _film(self, z: torch.Tensor, c: torch.Tensor | None, i: int, kls: list) -> torch.Tensor:
+        """What stage i's blocks are modulated by: [z, c (scaled as dfgan's), c_hat_i (the stage's CA)]."""
+        if not self.cond_dim:
+            return z
+        c_hat, kl = self.ca[i](c)
+        kls.append(kl)
+        return torch.cat([z, c.to(z.dtype) * self.ca[i].scale, c_hat.to(z.dtype)], dim=1)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, tokens: torch.Tensor | None = None,
                 token_mask: torch.Tensor | None = None, return_stages: bool = False, **_):
-        kls = []
+        kls: list[torch.Tensor] = []
         if self.cond_dim:
             if c is None:
                 raise ValueError("this generator is conditional: pass a condition vector c")
@@ -123,66 +115,38 @@ class StackGenerator(ConfigModule):
             if tokens.shape[-1] != self.cond_dim:
                 raise ValueError(f"stackgan: word tokens have {tokens.shape[-1]} features, the condition "
                                  f"vector {self.cond_dim}; they must match")
-            c_hat, kl = self.ca[0](c)
-            kls.append(kl)
-            x = torch.cat([z, c_hat.to(z.dtype)], dim=1)
-        else:
-            x = z
-        h = self.fc(x).view(z.shape[0], self.ch0, self.s0, self.s0)
-        h = self.init_ups(h)                                           # (b, width, r0, r0)
-        images = [torch.tanh(self.to_rgb[0](h))]
+        zc = self._film(z, c, 0, kls)
+        h = self.fc(zc).view(z.shape[0], self.ch0, self.s0, self.s0)
+        for block in self.init_ups:
+            h = block(h, zc)
+        images = [self.to_rgb[0](h)]
         for i in range(1, self.stages):
-            parts = [h]
             if self.cond_dim:
-                parts.append(self.attn[i - 1](h, tokens, token_mask))
-                c_hat, kl = self.ca[i](c)
-                kls.append(kl)
-                parts.append(c_hat[:, :, None, None].expand(-1, -1, *h.shape[2:]).to(h.dtype))
-            h = self.refine[i - 1](self.joins[i - 1](torch.cat(parts, dim=1)))
-            images.append(torch.tanh(self.to_rgb[i](h)))
+                h = self.attn[i - 1](h, tokens, token_mask)
+            zc = self._film(z, c, i, kls)
+            h = self.ups[i - 1](self.res[i - 1](h, zc), zc)
+            images.append(self.to_rgb[i](h))
         self.kl = torch.stack(kls).sum() if kls else z.new_zeros(())
         return images if return_stages else images[-1]
 
 
-class StageDiscriminator(nn.Module):
-    def __init__(self, channels: int, resolution: int, s0: int, width: int, cond_dim: int, sn: bool):
-        super().__init__()
-        layers: list[nn.Module] = [maybe_sn(nn.Conv2d(channels, width, 3, 1, 1), sn), nn.LeakyReLU(0.2)]
-        ch, r = width, resolution
-        while r > s0:
-            nxt = min(ch * 2, width * 8)
-            layers += [maybe_sn(nn.Conv2d(ch, nxt, 4, 2, 1), sn), nn.LeakyReLU(0.2)]
-            ch, r = nxt, r // 2
-        self.body = nn.Sequential(*layers)
-        self.head = maybe_sn(nn.Conv2d(ch, 1, s0), sn)
-        self.proj = maybe_sn(nn.Linear(cond_dim, ch, bias=False), sn) if cond_dim else None
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        h = self.body(x)                                               # (b, ch, s0, s0)
-        out = self.head(h).flatten()
-        if self.proj is not None:
-            if c is None:
-                raise ValueError("this discriminator is conditional: pass c")
-            out = out + (self.proj(c.to(h.dtype)) * h.sum(dim=(2, 3))).sum(1)
-        return out
-
-
 class StackDiscriminator(ConfigModule):
     def __init__(self, channels: int, resolution: int, width: int = 32, cond_dim: int = 0, stages: int = 3,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, cond_proj: int = 64):
         super().__init__(channels=channels, resolution=resolution, width=width, cond_dim=cond_dim, stages=stages,
-                         spectral_norm=spectral_norm)
-        s0, _ = plan(resolution)
-        self.stage_res = [resolution // 2 ** (stages - 1 - i) for i in range(stages)]
-        self.ds = nn.ModuleList([StageDiscriminator(channels, r, s0, width, cond_dim, spectral_norm)
+                         spectral_norm=spectral_norm, cond_proj=cond_proj)
+        s0, _, self.stage_res = stage_sizes(resolution, stages)
+        self.ds = nn.ModuleList([DFDiscriminator(channels, r, width, cond_dim, cond_proj, spectral_norm, base=s0)
                                  for r in self.stage_res])
 
-    def forward(self, x, c: torch.Tensor | None = None):
+    def forward(self, x, c: torch.Tensor | None = None, per_stage: bool = False):
+        """x: G's list of stage images, or one image (D judges its pyramid). Returns (logits, None):
+        the mean over stages (b,), or with per_stage=True one row per stage (stages, b)."""
         xs = x if isinstance(x, (list, tuple)) else [resize_to(x, r) for r in self.stage_res]
         if len(xs) != len(self.ds):
             raise ValueError(f"stackgan D takes one image or {len(self.ds)} stage images, got {len(xs)}")
-        logits = torch.stack([d(xi, c) for d, xi in zip(self.ds, xs)])   # (stages, b)
-        return logits.mean(0), None
+        logits = torch.stack([d(xi, c)[0] for d, xi in zip(self.ds, xs)])
+        return (logits if per_stage else logits.mean(0)), None
 
 
 def loss_options(cfg: ModelConfig) -> dict:
@@ -194,10 +158,13 @@ def loss_options(cfg: ModelConfig) -> dict:
 def build_stackgan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack > 1:
         raise ValueError("stackgan does not support model.pack > 1")
-    stages, ca = int(cfg.extra.get("stages", 3)), int(cfg.extra.get("ca_dim", 64))
-    g = StackGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, stages, ca)
+    ex = cfg.extra
+    stages, ca = int(ex.get("stages", 3)), int(ex.get("ca_dim", 64))
+    g = StackGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, stages, ca,
+                       int(ex.get("attn_heads", 4)), str(ex.get("g_norm", "batch")))
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None
-    d = StackDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, stages, cfg.spectral_norm)
+    d = StackDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, stages, cfg.spectral_norm,
+                           int(ex.get("cond_proj", 64)))
     return g, d

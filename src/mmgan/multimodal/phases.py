@@ -18,9 +18,19 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..losses.phases import GANLoss, ms_pairs
+from ..losses.phases import GANLoss, matching_gradient_penalty, ms_pairs
 from ..registry import register
 from .train_joint import info_nce
+
+
+def contrastive_to_condition(joint, fake: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """InfoNCE between the joint-space embeddings of generated images and their (unit) conditions;
+    items of a batch with identical conditions are all positives (cf. AttnGAN's DAMSM loss)."""
+    e = joint("image", {"image": fake}).pooled
+    target = F.normalize(c.detach().float(), dim=-1)
+    groups = (target @ target.t() > 0.999).float().argmax(1)
+    scale = joint.logit_scale.detach().clamp(max=math.log(100)).exp()
+    return info_nce(e, target, scale, groups)
 
 
 @register("phases", "matching")
@@ -67,13 +77,7 @@ class MatchingAwareLoss(GANLoss):
         return self.ma_gp > 0 and step % max(1, self.cfg.r1_every) == 0
 
     def d_reg(self, real, c, step, **_) -> dict[str, torch.Tensor]:
-        x = real.detach().requires_grad_(True)
-        cc = c.detach().float().requires_grad_(True)
-        with self.autocast():
-            logits, _ = self.D(x, cc)                       # no augmentation: the penalty is on the data itself
-        gx, gc = torch.autograd.grad(logits.float().sum(), (x, cc), create_graph=True)
-        norm = (gx.flatten(1).pow(2).sum(1) + gc.pow(2).sum(1)).sqrt()
-        magp = norm.pow(6).mean()
+        magp = matching_gradient_penalty(self.D, real, c, self.autocast)
         (self.ma_gp * max(1, self.cfg.r1_every) * magp).backward()
         return {"reg/ma_gp": magp.detach()}
 
@@ -89,12 +93,7 @@ class MatchingAwareLoss(GANLoss):
         adv = self.obj.g_loss(logits)
         total, stats = adv, {"loss/G": adv.detach()}
         if self.contrastive > 0:
-            e = self.joint("image", {"image": fake}).pooled
-            target = F.normalize(c.detach().float(), dim=-1)
-            same = (target @ target.t() > 0.999).float()   # identical conditions are all positives
-            groups = same.argmax(1)
-            scale = self.joint.logit_scale.detach().clamp(max=math.log(100)).exp()
-            con = info_nce(e, target, scale, groups)
+            con = contrastive_to_condition(self.joint, fake, c)
             total = total + self.contrastive * con
             stats["loss/G_contrastive"] = con.detach()
         if self.recon > 0:
