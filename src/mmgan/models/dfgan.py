@@ -29,10 +29,9 @@ from .layers import maybe_sn
 
 def levels(resolution: int) -> int:
     """Number of doublings from 4x4 to the resolution (32 -> 3, 64 -> 4)."""
-    k = int(round(math.log2(max(resolution, 1) / 4)))
-    if resolution not in (16, 32, 64, 128) or 4 * 2**k != resolution:
+    if resolution not in (16, 32, 64, 128):
         raise ValueError(f"dfgan makes 32 or 64 pixel images (also 16, 128), not {resolution}; set data.resolution")
-    return k
+    return doublings(resolution, 4)
 
 
 def doublings(resolution: int, base: int) -> int:
@@ -87,6 +86,12 @@ class UpBlock(nn.Module):
         return self.skip(x) + h
 
 
+def to_rgb(ch: int, channels: int, norm: str = "batch") -> nn.Sequential:
+    """The output head: (batch-norm) -> LeakyReLU -> 3x3 conv to image channels -> tanh."""
+    return nn.Sequential(nn.BatchNorm2d(ch) if norm == "batch" else nn.Identity(), nn.LeakyReLU(0.2),
+                         nn.Conv2d(ch, channels, 3, padding=1), nn.Tanh())
+
+
 class CrossAttention2d(nn.Module):
     """Feature-map cells (queries) attend to condition tokens (keys/values), residual; a no-op at init."""
 
@@ -130,8 +135,7 @@ class DFGenerator(ConfigModule):
                     self.attn[str(i)] = CrossAttention2d(c_out, cond_dim, heads)
             if not len(self.attn):
                 raise ValueError(f"attn_res={attn_res} is not a generator level (8 .. {resolution})")
-        self.to_rgb = nn.Sequential(nn.BatchNorm2d(ch[-1]) if norm == "batch" else nn.Identity(), nn.LeakyReLU(0.2),
-                                    nn.Conv2d(ch[-1], channels, 3, padding=1), nn.Tanh())
+        self.to_rgb = to_rgb(ch[-1], channels, norm)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, tokens: torch.Tensor | None = None,
                 token_mask: torch.Tensor | None = None, **_) -> torch.Tensor:

@@ -35,7 +35,7 @@ from ..losses import multistage as _phases  # noqa: F401  (registers phases "mul
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
-from .dfgan import CrossAttention2d, DFDiscriminator, UpBlock, widths
+from .dfgan import CrossAttention2d, DFDiscriminator, UpBlock, to_rgb, widths
 from .style_layers import resize_to
 
 
@@ -91,9 +91,7 @@ class StackGenerator(ConfigModule):
         self.attn = nn.ModuleList([CrossAttention2d(ch[j], cond_dim, heads) for j in lv]) if cond_dim else None
         self.res = nn.ModuleList([UpBlock(ch[j], ch[j], film, norm, up=False) for j in lv])
         self.ups = nn.ModuleList([UpBlock(ch[j], ch[j + 1], film, norm) for j in lv])
-        self.to_rgb = nn.ModuleList([nn.Sequential(nn.BatchNorm2d(ch[j]) if norm == "batch" else nn.Identity(),
-                                                   nn.LeakyReLU(0.2), nn.Conv2d(ch[j], channels, 3, padding=1),
-                                                   nn.Tanh()) for j in self.first])
+        self.to_rgb = nn.ModuleList([to_rgb(ch[j], channels, norm) for j in self.first])
         self.kl = torch.zeros(())
 
     def _film(self, z: torch.Tensor, c: torch.Tensor | None, i: int, kls: list) -> torch.Tensor:
