@@ -9,7 +9,7 @@ reporting images/s, FLOPs per step (torch.utils.flop_counter), achieved GFLOP/s 
 the measured bf16 GEMM ceiling (950 GFLOP/s on the 2-core development machine). Also generation
 images/s at batch 1 and 64, and training images/s of each registered family at its preset size.
 
-    python bench/speed.py [--seconds 20] [--threads 2] [--out bench/out/speed.md]
+    python bench/speed.py [--seconds 20] [--threads 2] [--ablation] [--skip-families] [--out bench/out/speed.md]
 """
 from __future__ import annotations
 
@@ -90,6 +90,82 @@ def mmgan_step_fn(batch=64, bf16=False, channels_last=True):
     return tr.train_step, tr
 
 
+def mm_ceiling(dtype: torch.dtype, seconds: float = 3.0, n: int = 2048) -> float:
+    """GFLOP/s of an n^3 torch.mm in `dtype` on this machine now (BENCHMARKS.md's ceiling measurement)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        torch.mm(a, b)
+    k, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        k += 1
+    return 2 * n**3 * k / (time.perf_counter() - t0) / 1e9
+
+
+def conv_ceiling(seconds: float = 3.0) -> float:
+    """GFLOP/s of the step's largest layer alone: D's Conv2d(64->128, 4, 2, 1) on 64x64x14x14, forward and
+    backward, bf16 autocast, channels_last. An upper bound for the whole step's efficiency."""
+    conv = nn.Conv2d(64, 128, 4, 2, 1, bias=False).to(memory_format=torch.channels_last)
+    x = torch.randn(64, 64, 14, 14).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = conv(x)
+        y.float().sum().backward()
+
+    f = flops(step)
+    return f * timed(step, seconds, 1) / 1e9
+
+
+def ablation(seconds: float) -> list[str]:
+    """The G-phase savings one at a time, interleaved in 2-s slices so that load drifts hit all alike:
+    mmgan's bf16 channels_last step with/without reusing the D phase's fakes and freezing D's weights."""
+    import contextlib
+
+    from mmgan.losses import phases
+
+    real_frozen = phases.frozen
+
+    @contextlib.contextmanager
+    def trainable(module):                       # the G phase without the freeze: D weights get gradients
+        yield module
+
+    def variant(reuse: bool, freeze: bool):
+        step, tr = mmgan_step_fn(bf16=True, channels_last=True)
+        tr.cfg.loss.reuse_fakes = reuse
+
+        def run():
+            phases.frozen = real_frozen if freeze else trainable
+            try:
+                step()
+            finally:
+                phases.frozen = real_frozen
+        return run
+
+    rows = {"neither (fresh G forward for the G phase, D weights trainable)": variant(False, False),
+            "reuse the D phase's fakes (`loss.reuse_fakes`)": variant(True, False),
+            "freeze D's weights in the G phase": variant(False, True),
+            "both (the default)": variant(True, True)}
+    done = {k: [0, 0.0] for k in rows}
+    for fn in rows.values():
+        for _ in range(3):
+            fn()
+    for _ in range(max(1, int(seconds / 2))):
+        for k, fn in rows.items():
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < 2.0:
+                fn()
+                n += 1
+            done[k][0] += n
+            done[k][1] += time.perf_counter() - t0
+    base = done[next(iter(rows))][0] * 64 / done[next(iter(rows))][1]
+    out = ["| G phase (bf16 channels_last step) | img/s | vs neither |", "|---|---|---|"]
+    for k, (n, secs) in done.items():
+        ips = n * 64 / secs
+        out.append(f"| {k} | {ips:,.0f} | {ips / base:.2f}x |")
+    return out
+
+
 def flops(step) -> float:
     with FlopCounterMode(display=False) as fc:
         step()
@@ -157,13 +233,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="bench/out/speed.md")
     ap.add_argument("--skip-families", action="store_true")
+    ap.add_argument("--ablation", action="store_true", help="also time the G-phase savings one at a time")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
+    bf16_now, fp32_now, conv_now = mm_ceiling(torch.bfloat16), mm_ceiling(torch.float32), conv_ceiling()
     lines = [f"torch {torch.__version__}, {args.threads} threads, {args.seconds:.0f} s per row, "
-             f"1-min load average at start {load:.2f}", "",
-             "| step (batch 64, DCGAN-28) | img/s | GFLOP/step | achieved GFLOP/s | vs plain | % of bf16 ceiling |",
-             "|---|---|---|---|---|---|"]
+             f"1-min load average at start {load:.2f}; 2048³ torch.mm measured now: {fp32_now:.0f} GFLOP/s fp32, "
+             f"{bf16_now:.0f} GFLOP/s bf16 (BENCHMARKS.md: 222 / {BF16_CEILING:.0f}); the step's largest conv alone "
+             f"(64->128 on 14x14, batch 64, bf16 channels_last, forward + backward): {conv_now:.0f} GFLOP/s "
+             f"= {100 * conv_now / bf16_now:.0f}% of the bf16 mm measured now", "",
+             "| step (batch 64, DCGAN-28) | img/s | GFLOP/step | achieved GFLOP/s | vs plain | % of bf16 ceiling (950) "
+             "| % of bf16 mm measured now |",
+             "|---|---|---|---|---|---|---|"]
     plain = plain_step_fn()
     pf = flops(plain) / 1e9
     p_ips = timed(plain, args.seconds, 64)
@@ -176,10 +258,13 @@ def main():
         rows.append((name, timed(step, args.seconds, 64), f))
     for name, ips, f in rows:
         gfs = f * ips / 64
-        lines.append(f"| {name} | {ips:,.0f} | {f:.2f} | {gfs:,.0f} | {ips / p_ips:.2f}x | {100 * gfs / BF16_CEILING:.0f}% |")
+        lines.append(f"| {name} | {ips:,.0f} | {f:.2f} | {gfs:,.0f} | {ips / p_ips:.2f}x | {100 * gfs / BF16_CEILING:.0f}% "
+                     f"| {100 * gfs / bf16_now:.0f}% |")
     lines += ["", "| generation (mmgan dcgan 28px, Pipeline) | img/s |", "|---|---|"]
     for name, ips in generation(args.seconds / 2):
         lines.append(f"| {name} | {ips:,.0f} |")
+    if args.ablation:
+        lines += [""] + ablation(args.seconds)
     if not args.skip_families:
         lines += ["", "| family training step | img/s | setting |", "|---|---|---|"]
         for fam, ips, note in families(args.seconds):

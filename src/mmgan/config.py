@@ -57,7 +57,10 @@ class LossConfig:
     diffaug: str = ""              # comma list of translation, color, cutout
     mode_seeking: float = 0.0      # MSGAN weight (0 = off)
     acgan_weight: float = 1.0
+    topk: float = 1.0              # top-k G updates (Sinha et al. 2020): share of fakes (by D score) G learns from
+    topk_ramp: int = 1000          # steps over which that share falls linearly from 1 to topk
     n_critic: int = 1              # D steps per G step
+    reuse_fakes: bool = True       # G phase trains on the last D phase's fakes (one G forward a step)
     phases: str = "standard"       # step logic: standard; matching (matching-aware D, multimodal)
     ma_gp: float = 2.0             # matching phases: MA-GP weight (DF-GAN: 2, on ||grad||^6)
     contrastive: float = 0.0       # matching phases: InfoNCE of G(z, c) against c in the joint space (0 = off)

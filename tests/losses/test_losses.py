@@ -78,3 +78,104 @@ def test_mode_seeking_term():
     loss, _, _ = _loss("hinge", mode_seeking=1.0)
     stats = loss.accumulate("G", torch.zeros(8, 1, 16, 16), None, None, step=0)
     assert "loss/G_ms" in stats and stats["loss/G_ms"] > 0
+
+
+def _g_forwards(G):
+    calls = []
+    G.register_forward_hook(lambda *a: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_g_phase_reuses_the_last_d_phase_fakes(reuse):
+    loss, G, D = _loss(reuse_fakes=reuse)
+    calls = _g_forwards(G)
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    loss.keep_fake = True
+    loss.accumulate("D", real, None, None, step=0)
+    assert all(p.grad is None for p in G.parameters())       # the kept graph is not backpropagated by D
+    loss.accumulate("G", real, None, None, step=0)
+    assert len(calls) == (1 if reuse else 2)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+
+
+def test_reused_fakes_give_the_same_generator_gradient():
+    """The G step on kept fakes equals a fresh G step on the same latents."""
+    loss, G, D = _loss()
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    torch.manual_seed(1)
+    loss.keep_fake = True
+    loss.accumulate("D", real, None, None, step=0)
+    z = loss._kept[1].clone()
+    loss.accumulate("G", real, None, None, step=0)
+    got = [p.grad.clone() for p in G.parameters()]
+    G.zero_grad()
+    loss.obj.g_loss(D(G(z))[0]).backward()
+    for a, b in zip(got, (p.grad for p in G.parameters())):
+        torch.testing.assert_close(a, b)
+
+
+def test_fakes_are_not_reused_without_keep_or_with_mode_seeking():
+    loss, G, _ = _loss(mode_seeking=1.0)
+    calls = _g_forwards(G)
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    loss.keep_fake = True                                    # mode seeking needs its own paired latents
+    loss.accumulate("D", real, None, None, step=0)
+    loss.accumulate("G", real, None, None, step=0)
+    assert len(calls) == 2
+    loss2, G2, _ = _loss()
+    calls2 = _g_forwards(G2)
+    loss2.keep_fake = False                                  # an earlier critic step of n_critic > 1
+    loss2.accumulate("D", real, None, None, step=0)
+    loss2.accumulate("G", real, None, None, step=0)
+    assert len(calls2) == 2
+
+
+def test_g_phase_leaves_d_weights_alone():
+    loss, G, D = _loss()
+    loss.accumulate("G", torch.zeros(8, 1, 16, 16), None, None, step=0)
+    assert all(p.grad is None for p in D.parameters())        # no gradient computed for D's weights
+    assert all(p.requires_grad for p in D.parameters())       # and D is trainable again afterwards
+
+
+def test_joint_real_fake_pass_equals_two_passes():
+    """A D without batch-coupled layers judges reals and fakes in one pass: same loss, same gradients."""
+    grads, stats = [], []
+    for joint in (True, False):
+        loss, G, D = _loss(acgan_weight=1.0)
+        assert loss.joint_d                                    # d_norm none: nothing couples the batch
+        loss.joint_d = joint
+        torch.manual_seed(3)
+        stats.append(loss.accumulate("D", torch.rand(8, 1, 16, 16) * 2 - 1, None, None, step=0))
+        grads.append([p.grad.clone() for p in D.parameters()])
+    assert stats[0]["loss/D"] == pytest.approx(float(stats[1]["loss/D"]), rel=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_batchnorm_or_mbstd_discriminators_keep_separate_passes():
+    cfg = ModelConfig(family="dcgan", channels=1, resolution=16, z_dim=8, g_width=8, d_width=8)
+    G, D = build_gan(cfg)                                      # BatchNorm in D
+    assert not GANLoss(G, D, LossConfig(), 8).joint_d
+    G, D = build_gan(ModelConfig(family="mlp", data_dim=2, z_dim=2, g_hidden=[8], d_hidden=[8], mbstd=True))
+    assert not GANLoss(G, D, LossConfig(), 2).joint_d
+    G, D = build_gan(ModelConfig(family="mlp", data_dim=2, z_dim=2, g_hidden=[8], d_hidden=[8]))
+    assert GANLoss(G, D, LossConfig(), 2).joint_d
+
+
+def test_top_k_keeps_the_best_rated_fakes_after_the_ramp():
+    loss, _, _ = _loss(topk=0.5, topk_ramp=100)
+    logits = torch.tensor([3.0, -1.0, 2.0, 0.0, -5.0, 1.0, 4.0, -2.0])
+    loss.step = 0
+    assert torch.equal(loss.top_k(logits), logits)                        # all fakes at the start
+    loss.step = 50
+    assert len(loss.top_k(logits)) == 6                                  # 75% half-way through the ramp
+    loss.step = 1000
+    assert sorted(loss.top_k(logits).tolist()) == [1.0, 2.0, 3.0, 4.0]   # the half D rates most real
+
+
+def test_top_k_g_loss_ignores_the_worst_fakes():
+    loss, G, D = _loss(topk=0.5, topk_ramp=1)
+    stats = loss.accumulate("G", torch.zeros(8, 1, 16, 16), None, None, step=10)
+    assert torch.isfinite(stats["loss/G"])
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())

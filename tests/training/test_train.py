@@ -124,3 +124,25 @@ def test_second_nonfinite_stops_and_keeps_checkpoint(tmp_path):
     assert ck is not None
     w = load_file(str(ck / "G.safetensors"))
     assert all(torch.isfinite(v).all() for v in w.values())
+
+
+def test_optimizers_use_the_fused_adam_kernel(tmp_path):
+    cfg = tiny_config("model.family=mlp")
+    ds = ring_dataset()
+    resolve(cfg, ds)
+    tr = Trainer(cfg, tmp_path / "r", ds, log=lambda m: None)
+    assert tr.opt_G.defaults["fused"] and tr.opt_D.defaults["fused"]
+
+
+def test_one_generator_forward_per_step_when_fakes_are_reused(tmp_path):
+    counts = {}
+    for reuse in (True, False):
+        cfg = tiny_config("model.family=dcgan", f"loss.reuse_fakes={str(reuse).lower()}")
+        ds = image_dataset()
+        resolve(cfg, ds)
+        tr = Trainer(cfg, tmp_path / f"r{reuse}", ds, log=lambda m: None)
+        calls = []
+        tr.G.register_forward_hook(lambda *a, calls=calls: calls.append(1))
+        tr.train_step()
+        counts[reuse] = len(calls)
+    assert counts == {True: 1, False: 2}

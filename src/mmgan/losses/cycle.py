@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register
-from .pathlength import unwrap
-from .phases import GANLoss
+from .phases import GANLoss, unwrap
 
 
 @register("phases", "cycle")

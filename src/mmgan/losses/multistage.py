@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
-from .pathlength import unwrap
-from .phases import GANLoss, matching_gradient_penalty, ms_pairs
+from .phases import GANLoss, matching_gradient_penalty, ms_pairs, unwrap
 
 
 @register("phases", "multistage")

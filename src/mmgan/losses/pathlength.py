@@ -13,12 +13,7 @@ import math
 import torch
 
 from ..registry import register
-from .phases import GANLoss
-
-
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
-    return getattr(module, "module", module)
+from .phases import GANLoss, unwrap
 
 
 @register("phases", "stylegan2")

@@ -3,11 +3,17 @@
 Phases: "D" (main discriminator loss), "Dreg" (R1 / WGAN-GP penalties, lazily every r1_every
 steps), "G" (generator loss + AC-GAN + mode-seeking). Each call accumulates gradients and returns
 detached statistics; the loop zeroes grads and steps the optimizers.
+
+Savings that leave the algorithm as the DCGAN paper writes it: the G phase reuses the fakes of the
+last D phase (`loss.reuse_fakes`: G runs once per step, as in the DCGAN reference code, instead of once
+more for the G phase); D's weights are frozen while G learns (no gradient is computed for weights the G
+step would throw away; under DDP the G phase calls D unwrapped, so nothing is reduced); and a D without
+batch-coupled layers (BatchNorm, minibatch std) judges reals and fakes in one pass.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -18,6 +24,25 @@ from ..registry import build, register
 from .augment import DiffAugment
 
 
+def unwrap(module: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(module, "module", module)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """The module, unwrapped, with requires_grad off on its weights for the duration (restored after)."""
+    net = unwrap(module)
+    params = [p for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield net
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 @register("phases", "standard")
 class GANLoss:
     def __init__(self, G: nn.Module, D: nn.Module, cfg: LossConfig, z_dim: int, pack: int = 1,
@@ -26,6 +51,13 @@ class GANLoss:
         self.obj = build("loss", cfg.name)
         self.augment = DiffAugment(cfg.diffaug)
         self.autocast = autocast or contextlib.nullcontext
+        # the loop sets keep_fake on the last D phase before a G phase; g_main then reuses that batch
+        self.keep_fake, self.step = False, 0
+        self._kept: tuple[torch.Tensor, torch.Tensor] | None = None
+        # reals and fakes in one D pass (larger GEMMs, half the calls) unless D's layers mix samples
+        from ..models.layers import couples_batch   # (models import the losses: import here, not at the top)
+
+        self.joint_d = not couples_batch(unwrap(D))
 
     # ---- helpers ---------------------------------------------------------------------------
     def z(self, b: int, device) -> torch.Tensor:
@@ -37,9 +69,9 @@ class GANLoss:
         z = torch.randn(b * w, self.z_dim, device=device)
         return z if w == 1 else z[dist.rank() * b : (dist.rank() + 1) * b]
 
-    def run_d(self, x: torch.Tensor, c: torch.Tensor | None):
+    def run_d(self, x: torch.Tensor, c: torch.Tensor | None, D: nn.Module | None = None):
         with self.autocast():
-            logits, aux = self.D(self.augment(x), c)
+            logits, aux = (D or self.D)(self.augment(x), c)
         return logits.float(), (aux.float() if aux is not None else None)
 
     def run_g(self, z: torch.Tensor, c: torch.Tensor | None, **kw) -> torch.Tensor:
@@ -59,14 +91,40 @@ class GANLoss:
         if phase == "Dreg":
             return self.d_reg(real, c, step, **cond_kw)
         if phase == "G":
+            self.step = step
             return self.g_main(real.shape[0], real.device, c, labels, **cond_kw)
         raise ValueError(f"unknown phase {phase!r}")
 
+    def top_k(self, logits: torch.Tensor) -> torch.Tensor:
+        """Top-k training (Sinha et al. 2020): G learns only from the fakes D rates most real, a share
+        falling linearly from 1 to loss.topk over loss.topk_ramp steps; the worst fakes' gradients
+        point the wrong way once D has found the modes."""
+        if self.cfg.topk >= 1:
+            return logits
+        share = 1 - (1 - self.cfg.topk) * min(1.0, self.step / max(1, self.cfg.topk_ramp))
+        k = max(1, round(share * logits.shape[0]))
+        return logits if k >= logits.shape[0] else logits.topk(k, dim=0).values
+
+    def reusing_fakes(self) -> bool:
+        return self.keep_fake and self.cfg.reuse_fakes and self.cfg.mode_seeking <= 0
+
     def d_main(self, real, c, labels, **cond_kw) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.run_g(self.z(real.shape[0], real.device), c, **cond_kw)
-        r_logits, r_aux = self.run_d(real, c)
-        f_logits, _ = self.run_d(fake, c)
+        z = self.z(real.shape[0], real.device)
+        self._kept = None
+        if self.reusing_fakes():
+            fake = self.run_g(z, c, **cond_kw)           # with its graph: the G phase backpropagates into it
+            self._kept = (fake, z)
+            fake = fake.detach()
+        else:
+            with torch.no_grad():
+                fake = self.run_g(z, c, **cond_kw)
+        if self.joint_d:
+            logits, aux_all = self.run_d(torch.cat([real, fake]), None if c is None else torch.cat([c, c]))
+            r_logits, f_logits = logits.chunk(2)
+            r_aux = None if aux_all is None else aux_all.chunk(2)[0]
+        else:
+            r_logits, r_aux = self.run_d(real, c)
+            f_logits, _ = self.run_d(fake, c)
         adv = self.obj.d_loss(r_logits, f_logits)
         aux = self.aux_loss(r_aux, labels).to(adv.device)
         (adv + aux).backward()
@@ -105,22 +163,32 @@ class GANLoss:
     def g_main(self, b, device, c, labels, **cond_kw) -> dict[str, torch.Tensor]:
         if self.cfg.mode_seeking > 0:
             c, labels = ms_pairs(c), ms_pairs(labels)
-        z = self.z(b, device)
-        fake = self.run_g(z, c, **cond_kw)
-        logits, aux = self.run_d(fake, c)
-        adv = self.obj.g_loss(logits)
-        total = adv + self.aux_loss(aux, labels).to(adv.device)
-        stats = {"loss/G": adv.detach()}
-        if self.cfg.mode_seeking > 0 and b >= 2:
-            # MSGAN: two halves share conditions; reward image distance per latent distance
-            h = b // 2
-            d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
-            d_z = (z[:h] - z[h : 2 * h]).abs().mean()
-            ms = 1.0 / (d_img / d_z + 1e-5)
-            total = total + self.cfg.mode_seeking * ms
-            stats["loss/G_ms"] = ms.detach()
-        total.backward()
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[0].shape[0] == b:
+            fake, z = kept
+        else:
+            z = self.z(b, device)
+            fake = self.run_g(z, c, **cond_kw)
+        with frozen(self.D) as D:
+            logits, aux = self.run_d(fake, c, D)
+            adv = self.obj.g_loss(self.top_k(logits))
+            total = adv + self.aux_loss(aux, labels).to(adv.device)
+            stats = {"loss/G": adv.detach()}
+            if self.cfg.mode_seeking > 0 and b >= 2:
+                ms = mode_seeking_term(fake, z)
+                total = total + self.cfg.mode_seeking * ms
+                stats["loss/G_ms"] = ms.detach()
+            total.backward()
         return stats
+
+
+def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's L_ms = 1 / (mean|G(c,z2) - G(c,z1)| / mean|z2 - z1| + 1e-5) between the two halves of a batch
+    whose conditions were paired with `ms_pairs`: it rewards image distance per latent distance."""
+    h = fake.shape[0] // 2
+    d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
+    d_z = (z[:h] - z[h : 2 * h]).abs().mean()
+    return 1.0 / (d_img / d_z + 1e-5)
 
 
 def matching_gradient_penalty(D: nn.Module, real: torch.Tensor, c: torch.Tensor, autocast) -> torch.Tensor:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
-from .pathlength import unwrap
-from .phases import GANLoss
+from .phases import GANLoss, unwrap
 
 
 @register("phases", "progressive")

@@ -13,7 +13,7 @@ import torch.nn as nn
 from ..config import ModelConfig
 from ..registry import register
 from .base import ConfigModule
-from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, flatten, like, maybe_sn, pack
 
 
 def plan(resolution: int) -> tuple[int, int]:
@@ -54,7 +54,8 @@ class DCGANGenerator(ConfigModule):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, **_) -> torch.Tensor:
         h = torch.cat([z, c], dim=1) if self.cond_dim and self.g_cond == "concat" else z
-        h = self.fc(h).view(z.shape[0], self.ch0, self.s0, self.s0)
+        first = self.ups[0] if len(self.ups) else self.out
+        h = like(self.fc(h).view(z.shape[0], self.ch0, self.s0, self.s0), first.weight)
         h = torch.relu(self.norms[0](h, c))
         for up, norm in zip(self.ups, self.norms[1:]):
             h = torch.relu(norm(up(h), c))
@@ -97,7 +98,7 @@ class DCGANDiscriminator(ConfigModule):
         if self.d_cond == "concat" and cp is not None:
             planes = cp[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)
             x = torch.cat([x, planes], dim=1)
-        h = self.body(x).flatten(1)                      # (b/m, c*s0*s0)
+        h = flatten(self.body(x))                        # (b/m, c*s0*s0)
         out = self.head(h).squeeze(1)
         if self.proj is not None:
             if cp is None:

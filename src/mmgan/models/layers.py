@@ -106,6 +106,42 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, y], dim=1)
 
 
+def is_channels_last(t: torch.Tensor) -> bool:
+    """True for a 4-D tensor laid out channels_last (and not also plain contiguous)."""
+    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
+
+
+def like(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x in the memory format of a conv weight. Elementwise backward kernels (ReLU, LeakyReLU, BN)
+    fall off their fast path, up to 10x slower on CPU, when an activation and its gradient differ in
+    layout; a freshly viewed (b, c, h, w) tensor feeding channels_last convs is such a case."""
+    return x.contiguous(memory_format=torch.channels_last) if is_channels_last(weight) else x
+
+
+class _FlattenKeepLayout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape, ctx.cl = x.shape, is_channels_last(x)
+        return x.reshape(x.shape[0], -1)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.reshape(ctx.shape)
+        return g.contiguous(memory_format=torch.channels_last) if ctx.cl else g
+
+
+def flatten(x: torch.Tensor) -> torch.Tensor:
+    """x.flatten(1) in (c, h, w) order whatever the layout, whose gradient comes back in x's own layout
+    (plain flatten hands a channels_last activation a contiguous gradient: see `like`)."""
+    return _FlattenKeepLayout.apply(x) if is_channels_last(x) else x.flatten(1)
+
+
+def couples_batch(module: nn.Module) -> bool:
+    """True when some layer mixes samples of a batch (BatchNorm statistics, minibatch std), so that
+    D(cat([a, b])) differs from cat([D(a), D(b)])."""
+    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules())
+
+
 def pack(x: torch.Tensor, m: int) -> torch.Tensor:
     """PacGAN: (b, c, ...) -> (b/m, m*c, ...) concatenating m consecutive samples."""
     if m == 1:

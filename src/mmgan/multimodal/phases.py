@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..losses.phases import GANLoss, matching_gradient_penalty, ms_pairs
+from ..losses.phases import GANLoss, matching_gradient_penalty, mode_seeking_term, ms_pairs
 from ..registry import register
 from .train_joint import info_nce
 
@@ -102,10 +102,7 @@ class MatchingAwareLoss(GANLoss):
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            h = b // 2
-            d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
-            d_z = (z[:h] - z[h : 2 * h]).abs().mean()
-            ms_loss = 1.0 / (d_img / d_z + 1e-5)
+            ms_loss = mode_seeking_term(fake, z)
             total = total + self.cfg.mode_seeking * ms_loss
             stats["loss/G_ms"] = ms_loss.detach()
         total.backward()

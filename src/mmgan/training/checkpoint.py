@@ -50,6 +50,11 @@ def unflatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[s
         state.setdefault(int(idx), {})[name] = v
     for i in meta["indices"]:
         state.setdefault(int(i), {})
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, st in state.items():      # saved contiguous; back in the parameter's own layout (channels_last)
+        for name, v in st.items():
+            if torch.is_tensor(v) and i < len(params) and v.shape == params[i].shape:
+                st[name] = torch.empty_like(params[i], dtype=v.dtype, device="cpu").copy_(v)
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 

@@ -16,7 +16,9 @@ def make_ema(G: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, G: nn.Module, decay: float) -> None:
-    for pe, p in zip(ema.parameters(), G.parameters()):
-        pe.lerp_(p.detach(), 1.0 - decay)
-    for be, b in zip(ema.buffers(), G.buffers()):
-        be.copy_(b)
+    params = list(ema.parameters())
+    if params:
+        torch._foreach_lerp_(params, [p.detach() for p in G.parameters()], 1.0 - decay)
+    buffers = list(ema.buffers())
+    if buffers:
+        torch._foreach_copy_(buffers, list(G.buffers()))

@@ -76,10 +76,9 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = make_ema(self.G)
         self.G_ddp, self.D_ddp = dist.wrap(self.G, self.device), dist.wrap(self.D, self.device)
-        fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
         g_params = list(self.G.parameters()) + [p for p in self.conditioner.parameters() if p.requires_grad]
-        self.opt_G = torch.optim.Adam(g_params, lr=t.lr_g, betas=(t.beta1, t.beta2), **fused)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), **fused)
+        self.opt_G = adam(g_params, t.lr_g, (t.beta1, t.beta2))
+        self.opt_D = adam(self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         self.loss = get("phases", cfg.loss.phases)(self.G_ddp, self.D_ddp, cfg.loss, cfg.model.z_dim, cfg.model.pack,
                                                    autocast=self._autocast_factory(), conditioner=self.conditioner)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
@@ -168,13 +167,15 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         stats: dict[str, torch.Tensor] = {}
         cf = self.cfg
-        for _ in range(max(1, cf.loss.n_critic)):
+        n_critic = max(1, cf.loss.n_critic)
+        for i in range(n_critic):
             batch = self.sample_batch()
             real = batch["image"] if self.image_data else batch["vector"]
             if cf.train.channels_last and real.dim() == 4:
                 real = real.contiguous(memory_format=torch.channels_last)
             cond = self.conditioner.from_batch(batch, self.device)
             self.opt_D.zero_grad(set_to_none=True)
+            self.loss.keep_fake = i == n_critic - 1          # the G phase may reuse this batch of fakes
             stats.update(self.loss.accumulate("D", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
             if self.loss.wants_reg(self.step):
                 stats.update(self.loss.accumulate("Dreg", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
@@ -251,6 +252,16 @@ class Trainer:
         self.rollbacks = rollbacks
         self.lr_scale *= 0.5
         self._apply_lr()
+
+
+def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """Adam with the fused kernel (CUDA and CPU: one pass over each tensor, ~4x faster than foreach on
+    CPU), falling back to foreach where fused is not supported (other devices, dtypes)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 def _slim(extra: dict) -> dict:
