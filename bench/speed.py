@@ -93,13 +93,7 @@ def mmgan_step_fn(batch=64, bf16=False, channels_last=True):
 def mm_ceiling(dtype: torch.dtype, seconds: float = 3.0, n: int = 2048) -> float:
     """GFLOP/s of an n^3 torch.mm in `dtype` on this machine now (BENCHMARKS.md's ceiling measurement)."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        torch.mm(a, b)
-    k, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        torch.mm(a, b)
-        k += 1
-    return 2 * n**3 * k / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 * timed(lambda: torch.mm(a, b), seconds, 1) / 1e9
 
 
 def conv_ceiling(seconds: float = 3.0) -> float:
