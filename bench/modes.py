@@ -7,6 +7,10 @@ its nearest mode; modes captured = modes nearest to at least one HQ sample; dive
 reverse KL, KL(p_gen ‖ uniform), over the HQ histogram. Mean ± std over the seeds, and the wall
 time of each training run on this machine.
 
+When the preset fits a rejection-sampling critic (train.drs_steps > 0, included in the run's time),
+both are reported: plain G(z) samples, and samples by discriminator rejection sampling (the
+Pipeline's default for such a run; mmgan.sampling.drs).
+
     python bench/modes.py [--seeds 5] [--threads 2] [--datasets ring8,grid25] [--set KEY=VALUE ...]
                           [--out bench/out/modes.md]
 """
@@ -50,14 +54,22 @@ def run_one(name: str, seed: int, work: Path, overrides: list[str] = ()) -> dict
                            *overrides])
     secs = time.time() - t0
     pipe = Pipeline.from_pretrained(run, device="cpu")
-    x = pipe(num_images=2500, seed=10_000 + seed).samples
     extra = pipe.config["data"]["extra"]
-    cov = mixture_modes(x, extra["means"], extra["sigma"])
-    cov.update(seconds=secs, train_seconds=res.seconds, steps=res.step)
-    png = Path("bench/out") / f"modes-{name}-seed{seed}.png"
-    scatter_modes(x, extra["means"], extra["sigma"], png,
-                  title=f"{name} seed {seed}: {cov['modes']:.0f} modes, {cov['hq_percent']:.1f}% HQ, KL {cov['kl']:.3f}")
-    return cov
+    out = {}
+    for drs in ([False, True] if pipe.critic is not None else [False]):
+        out_ = pipe(num_images=2500, seed=10_000 + seed, drs=drs)
+        x = out_.samples
+        cov = mixture_modes(x, extra["means"], extra["sigma"])
+        cov.update(seconds=secs, train_seconds=res.seconds, steps=res.step)
+        if drs:
+            cov.update(accept_rate=out_.drs["accept_rate"], forced=out_.drs["forced"])
+        tag = "-drs" if drs else ""
+        png = Path("bench/out") / f"modes-{name}{tag}-seed{seed}.png"
+        scatter_modes(x, extra["means"], extra["sigma"], png,
+                      title=f"{name}{' + DRS' if drs else ''} seed {seed}: {cov['modes']:.0f} modes, "
+                            f"{cov['hq_percent']:.1f}% HQ, KL {cov['kl']:.3f}")
+        out["drs" if drs else "plain"] = cov
+    return out
 
 
 def fmt(vals, digits=1):
@@ -89,11 +101,22 @@ def main():
         for pub in PUBLISHED[name]:
             lines.append(f"| {pub[0]} (published) | {pub[1]} | {pub[2]} | {pub[3]} | — |")
         label = f"configs/{name}-mlp.yaml" + "".join(f" {o}" for o in args.set)
-        lines.append(f"| **mmgan mlp, {label}** | {fmt([r['modes'] for r in rows])} | "
-                     f"{fmt([r['hq_percent'] for r in rows])} | {fmt([r['kl'] for r in rows], 3)} | "
-                     f"{fmt([r['train_seconds'] for r in rows], 0)} s (max {max(r['train_seconds'] for r in rows):.0f} s) |")
-        lines += ["", "Per seed: " + "; ".join(f"seed {i}: {r['modes']:.0f} modes, {r['hq_percent']:.1f}% HQ, "
-                                               f"KL {r['kl']:.3f}, {r['train_seconds']:.0f} s" for i, r in enumerate(rows)), ""]
+        for kind in ("plain", "drs"):
+            rs = [r[kind] for r in rows if kind in r]
+            if not rs:
+                continue
+            what = "G(z)" if kind == "plain" else "rejection sampling (DRS)"
+            lines.append(f"| **mmgan mlp, {label}, {what}** | {fmt([r['modes'] for r in rs])} | "
+                         f"{fmt([r['hq_percent'] for r in rs])} | {fmt([r['kl'] for r in rs], 3)} | "
+                         f"{fmt([r['train_seconds'] for r in rs], 0)} s (max {max(r['train_seconds'] for r in rs):.0f} s) |")
+        for kind in ("plain", "drs"):
+            if kind in rows[0]:
+                lines += ["", f"Per seed, {kind}: " + "; ".join(
+                    f"seed {i}: {r[kind]['modes']:.0f} modes, {r[kind]['hq_percent']:.1f}% HQ, KL {r[kind]['kl']:.3f}, "
+                    f"{r[kind]['train_seconds']:.0f} s" + (f", {100 * r[kind]['accept_rate']:.1f}% of proposals kept, "
+                                                           f"{r[kind]['forced']} forced" if kind == "drs" else "")
+                    for i, r in enumerate(rows))]
+        lines.append("")
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).write_text(text)

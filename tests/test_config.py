@@ -52,3 +52,14 @@ def test_yaml_errors(tmp_path):
         Config.load(p)
     with pytest.raises(ConfigError, match="not found"):
         Config.load(tmp_path / "missing.yaml")
+
+
+def test_bf16_switch_has_an_auto_position(tmp_path):
+    assert Config().train.bf16 == "auto"
+    for given, want in (("true", True), ("false", False), ("auto", "auto"), ("True", True)):
+        assert Config().override([f"train.bf16={given}"]).train.bf16 == want
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  bf16: true\n")
+    assert Config.load(p).train.bf16 is True
+    with pytest.raises(ConfigError, match="train.bf16 must be true, false or auto"):
+        Config().override(["train.bf16=maybe"])

@@ -102,3 +102,26 @@ def test_unknown_generator_output_is_refused():
 
     with pytest.raises(ValueError, match="g_out must be tanh or linear"):
         MLPGenerator(2, [2], [8], out="relu")
+
+
+def test_bf16_generation_matches_fp32_within_bf16_rounding(cond_run):
+    fp32 = Pipeline.from_pretrained(cond_run, device="cpu", bf16=False)
+    bf16 = Pipeline.from_pretrained(cond_run, device="cpu", bf16=True)
+    assert not fp32.bf16 and bf16.bf16
+    a = fp32(labels=[0, 1, 2, 3], num_images=4, seed=1).tensor
+    b = bf16(labels=[0, 1, 2, 3], num_images=4, seed=1).tensor
+    assert b.dtype == torch.float32 and not torch.equal(a, b)
+    assert (a - b).abs().max() < 0.05                     # bf16 keeps 8 bits of mantissa: ~1/256 relative
+
+
+def test_auto_precision(monkeypatch):
+    from mmgan import utils
+
+    monkeypatch.setattr(utils, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert utils.use_bf16("auto", "cpu", "dcgan", True)
+    assert not utils.use_bf16("auto", "cpu", "mlp", False)           # the 2-D MLP stays fp32
+    assert utils.use_bf16(True, "cpu", "mlp", False) and not utils.use_bf16(False, "cpu", "dcgan", True)
+    monkeypatch.setattr(utils, "_cpu_flags", lambda: {"avx2", "avx512f"})   # emulated bf16 is slower: fp32
+    assert not utils.use_bf16("auto", "cpu", "dcgan", True)
+    with pytest.raises(ValueError, match="true, false or auto"):
+        utils.use_bf16("yes", "cpu", "dcgan", True)

@@ -2,7 +2,8 @@
 
     mmgan data make NAME --out DIR [--n N] [--seed S] [--speech]
     mmgan train --data DIR|MANIFEST|NAME [--config FILE] [--set key=value ...] --out RUN [--resume] [--dry-run]
-    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] --out DIR
+    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] --out DIR
+    mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
     mmgan info RUN
 Other subcommands (eval, embed, index, search, serve, keys) are added by their packages.
 """
@@ -114,6 +115,10 @@ def _add_generate(sub):
     p.add_argument("-n", "--num", type=int, default=8, help="number of samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--no-drs", action="store_true", help="draw plain G(z) even when the run has a rejection-sampling "
+                   "critic (see `mmgan calibrate`)")
+    p.add_argument("--drs-gamma", type=float, default=0.0, help="rejection sampling: lower the bound by this much "
+                   "(keeps more samples, corrects less)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="output folder")
 
@@ -123,13 +128,41 @@ def _run_generate(args) -> int:
 
     written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
                               image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
-                              device=args.device)
+                              device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma)
     for w in written:
         print(w)
     return 0
 
 
 COMMANDS["generate"] = (_add_generate, _run_generate)
+
+
+# ---- calibrate -----------------------------------------------------------------------------------
+def _add_calibrate(sub):
+    p = sub.add_parser("calibrate", help="fit a rejection-sampling critic to a trained run",
+                       description="Discriminator rejection sampling (Azadi et al. 2019): fit a critic that tells "
+                       "the run's data from its EMA generator's samples, saved beside the latest checkpoint. "
+                       "`mmgan generate`, the Pipeline and the server then keep each sample with probability "
+                       "p_data/(M p_g) by that critic (--no-drs turns it off). Training with "
+                       "--set train.drs_steps=N does the same at the end of the run.")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--steps", type=int, default=1000, help="critic training steps (batch = the run's batch size)")
+    p.add_argument("--data", help="the data the run was trained on, when it has moved (default: from the run's config)")
+    p.add_argument("--quantile", type=float, help="the bound M: this quantile of the critic's logits on generated "
+                   "samples (default: the run's train.drs_quantile, 0.995); raise it when G mostly misses the data")
+    p.add_argument("--skip-bad", action="store_true", help="skip bad manifest rows instead of refusing")
+
+
+def _run_calibrate(args) -> int:
+    from .train_api import calibrate
+
+    path = calibrate(args.run, steps=args.steps, data=args.data, skip_bad=args.skip_bad, quantile=args.quantile,
+                     log=lambda m: print(m, file=sys.stderr))
+    print(f"critic saved: {path}")
+    return 0
+
+
+COMMANDS["calibrate"] = (_add_calibrate, _run_calibrate)
 
 
 # ---- info --------------------------------------------------------------------------------------------

@@ -88,10 +88,12 @@ class TrainConfig:
     keep_checkpoints: int = 3
     tensorboard: bool = True
     channels_last: bool = True     # faster convolutions on CPU and GPU
-    bf16: bool = False             # bf16 autocast (opt-in)
+    bf16: bool | str = "auto"      # bf16 autocast: true, false, or auto (native bf16 + conv model; utils.use_bf16)
     progress: bool = True
     eval_every: int = 0            # evaluate metrics during training every N steps (0 = off)
     eval_metrics: list = field(default_factory=list)   # e.g. [fid2k]; the first picks the best checkpoint
+    drs_steps: int = 0             # after training, fit a rejection-sampling critic for this many steps (0 = off)
+    drs_quantile: float = 0.995    # its bound M: this quantile of the critic's logits on G's samples
 
 
 @dataclass
@@ -205,6 +207,12 @@ def _number(value: Any) -> Any:
 
 
 def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
+    if typ == "bool | str":                       # a switch with an "auto" position
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ConfigError(f"{where}: {key} must be true, false or auto, got {value!r}")
     origin = typing.get_origin(typ) or typ
     if typ in ("int", int, "float", float):
         value = _number(value)

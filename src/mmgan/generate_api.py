@@ -10,7 +10,8 @@ from .utils import atomic_write, read_jsonl
 
 
 def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
-                    seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None) -> list[Path]:
+                    seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
+                    drs_gamma: float = 0.0) -> list[Path]:
     from .pipeline import Pipeline
 
     pipe = pipe or Pipeline.from_pretrained(run, device=device)
@@ -23,6 +24,8 @@ def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, au
         kwargs["audio"] = audio
     if image:
         kwargs["image"] = image
+    if drs is not None or drs_gamma:
+        kwargs.update(drs=drs, drs_gamma=drs_gamma)
     result = pipe(num_images=n, seed=seed, truncation=truncation, **kwargs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,4 +73,15 @@ def run_info(run: str | Path) -> dict:
         "rollbacks": meta.get("rollbacks", 0),
         "last log": last,
         "evaluations": read_jsonl(run / "metrics.jsonl")[-5:] if (run / "metrics.jsonl").exists() else [],
+        "rejection sampling": _critic_summary(ckpt),
     }
+
+
+def _critic_summary(ckpt: Path) -> str:
+    if not (ckpt / "critic.json").exists():
+        return "off (no critic; `mmgan calibrate RUN` fits one)"
+    from .models.base import load_json
+
+    i = load_json(ckpt / "critic.json").get("info", {})
+    return (f"on: critic of {i.get('steps')} steps keeps {100 * float(i.get('accept_rate', 0)):.1f}% of proposals "
+            f"(bound: quantile {i.get('quantile')} of its logits); --no-drs for plain G(z)")

@@ -6,12 +6,17 @@ all call it.
     out.images[0].save("seven.png")
     pipe.save_pretrained("export/")                          # slim: EMA generator + config
 
+A run trained with `train.drs_steps > 0` (or calibrated later with `mmgan calibrate`) carries a
+critic for discriminator rejection sampling (mmgan.sampling.drs); the pipeline then keeps each
+sample with probability p_data/(M p_g) by that critic. `pipe(..., drs=False)` draws plain G(z).
+
 An exported folder holds config.json (the generator's, the conditioner's and the data's config)
 and generator.safetensors (+ conditioner.safetensors when it has weights). Loading never
 unpickles code.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,11 +25,12 @@ import numpy as np
 import torch
 
 from .conditioning import Conditioner, build_conditioner
+from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
 from .models import build_gan
 from .models.base import load_json, load_weights, save_json, save_weights, state_to_cpu
 from .training.checkpoint import latest_checkpoint
-from .utils import auto_device
+from .utils import auto_device, use_bf16
 
 EXPORT_VERSION = 1
 
@@ -36,21 +42,27 @@ class PipelineOutput:
     samples: np.ndarray | None = None                  # vector data, in data units
     seeds: list = field(default_factory=list)
     conditions: dict = field(default_factory=dict)
+    drs: dict = field(default_factory=dict)            # rejection sampling: proposals drawn, acceptance rate
 
 
 class Pipeline:
     def __init__(self, generator: torch.nn.Module, conditioner: Conditioner, config: dict,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", critic: Critic | None = None, bf16: bool | str = "auto"):
+        """bf16: autocast the generator (true / false / "auto" = where bf16 is native and the model
+        is convolutional; mmgan.utils.use_bf16)."""
         self.generator = generator.eval()
+        self.critic = critic.to(device) if critic is not None else None
         self.conditioner = conditioner.eval()
         self.config = config                          # {"model": ModelConfig dict, "generator": ..., "data": ...}
         self.device = torch.device(device)
         self.generator.to(self.device)
         self.conditioner.to(self.device)
+        self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")), self.is_image)
 
     # ---- loading / saving ----------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema") -> "Pipeline":
+    def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema",
+                        bf16: bool | str = "auto") -> "Pipeline":
         """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint)."""
         path = Path(path)
         if not path.exists():
@@ -61,6 +73,7 @@ class Pipeline:
             if cfg.get("format") != "mmgan-pipeline":
                 raise ValueError(f"{path}/config.json is not an mmgan pipeline config")
             gen_file, cond_file = path / "generator.safetensors", path / "conditioner.safetensors"
+            folder = path
         else:
             ckpt = path if (path / "meta.json").exists() else latest_checkpoint(path)
             if ckpt is None:
@@ -72,6 +85,7 @@ class Pipeline:
             if not gen_file.exists():
                 gen_file = ckpt / "G.safetensors"
             cond_file = ckpt / "conditioner.safetensors"
+            folder = ckpt
         model_cfg = ModelConfig(**cfg["model"])
         conditioner = build_conditioner(cfg["conditioner"])
         model_cfg.cond_dim = conditioner.cond_dim
@@ -79,7 +93,8 @@ class Pipeline:
         load_weights(G, gen_file)
         if cond_file.exists():
             load_weights(conditioner, cond_file, strict=False)
-        return cls(G, conditioner, cfg, dev)
+        critic = load_critic(folder) if weights == "G_ema" else None      # it was fitted to the EMA generator
+        return cls(G, conditioner, cfg, dev, critic=critic, bf16=bf16)
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -88,6 +103,8 @@ class Pipeline:
         if state_to_cpu(self.conditioner):
             save_weights(self.conditioner, out / "conditioner.safetensors")
         save_json(self.config, out / "config.json")
+        if self.critic is not None:
+            save_critic(self.critic, out)
         return out
 
     # ---- properties -------------------------------------------------------------------------
@@ -117,10 +134,21 @@ class Pipeline:
         return int(label)
 
     # ---- generation ---------------------------------------------------------------------------
+    def _g(self, z: torch.Tensor, c: torch.Tensor | None, **kw) -> torch.Tensor:
+        """The generator, under bf16 autocast when the pipeline uses it; float32 out."""
+        if not self.bf16:
+            return self.generator(z, c, **kw).float()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            return self.generator(z, c, **kw).float()
+
     @torch.no_grad()
     def __call__(self, labels: Any = None, text: Sequence[str] | str | None = None, audio: Any = None,
                  image: Any = None, num_images: int = 1, seed: int | None = None, z: torch.Tensor | None = None,
-                 truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, **cond_extra) -> PipelineOutput:
+                 truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, drs: bool | None = None,
+                 drs_gamma: float = 0.0, **cond_extra) -> PipelineOutput:
+        """drs: discriminator rejection sampling with the pipeline's critic (None = when it has one and
+        no z is given: callers that pass their own latents get exactly G(z)); drs_gamma > 0 lowers the
+        rejection bound (keeps more samples, corrects less)."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
         if getattr(self.generator, "translates_images", False):
@@ -145,6 +173,11 @@ class Pipeline:
         if unknown:
             raise ValueError(f"this model takes {self.modalities or 'no conditions'}; got {unknown}")
         inputs = self.conditioner.expand(num_images, **inputs)
+        use_drs = self.critic is not None and z is None if drs is None else bool(drs)   # given latents: plain G(z)
+        if use_drs and self.critic is None:
+            raise ValueError("drs=True needs a critic: train with --set train.drs_steps=N or run `mmgan calibrate RUN`")
+        if use_drs and z is not None:
+            raise ValueError("drs=True draws its own latents; pass seed= instead of z=")
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         zdim = int(self.model_config["z_dim"])
         w_truncation = getattr(self.generator, "truncation_in_w", False)   # style-based: toward the mean w
@@ -153,7 +186,7 @@ class Pipeline:
             if truncation != 1.0 and not w_truncation:
                 z = z * truncation                 # latent truncation toward the mean (0 = mode, 1 = off)
         z = z.to(self.device)
-        outs = []
+        outs, stats = [], {"proposals": 0, "accepted": 0, "forced": 0}
         for i in range(0, num_images, batch_size):
             sl = slice(i, i + batch_size)
             part = {k: (v[sl] if hasattr(v, "__getitem__") else v) for k, v in inputs.items()}
@@ -163,17 +196,55 @@ class Pipeline:
             kw = cond.kwargs() if cond is not None else {}
             if w_truncation and truncation != 1.0:
                 kw["truncation"] = truncation
-            outs.append(self.generator(z[sl], c, **kw).float().cpu())
+            if use_drs:
+                outs.append(self._rejection(z[sl], c, kw, gen, truncation if not w_truncation else 1.0,
+                                            drs_gamma, stats))
+            else:
+                outs.append(self._g(z[sl], c, **kw).cpu())
         x = torch.cat(outs)
         out = PipelineOutput(tensor=x, seeds=[seed] * num_images if seed is not None else [],
                              conditions={k: (v.tolist() if torch.is_tensor(v) else v) for k, v in inputs.items()
                                          if k != "audio" and k != "image"})
+        if use_drs:
+            out.drs = dict(stats, accept_rate=stats["accepted"] / max(1, stats["proposals"]), gamma=drs_gamma)
         if not self.is_image:
             scale = float(self.model_config.get("extra", {}).get("data_scale", 1.0))
             out.samples = (x / scale).numpy()
             out.tensor = x / scale
             return out
         return _image_output(out, output_type)
+
+    MAX_ROUNDS = 2000
+
+    def _rejection(self, z: torch.Tensor, c: torch.Tensor | None, kw: dict, gen: torch.Generator | None,
+                   truncation: float, gamma: float, stats: dict) -> torch.Tensor:
+        """One batch by rejection: each slot keeps drawing G(z) for its own condition until the critic
+        accepts (probability exp(min(0, logit - M + gamma))). A slot still open after MAX_ROUNDS keeps
+        the best-scored of its proposals and is counted as forced."""
+        n = len(z)
+        out = self._g(z, c, **kw)
+        best = self.critic.logits(out, c).cpu()
+        pending = torch.rand(n, generator=gen) >= self.critic.accept_prob(best, gamma)
+        stats["proposals"] += n
+        for _ in range(self.MAX_ROUNDS):
+            idx = pending.nonzero().squeeze(1)
+            if len(idx) == 0:
+                break
+            zz = (torch.randn(len(idx), z.shape[1], generator=gen) * truncation).to(self.device)
+            di = idx.to(self.device)
+            ci = c[di] if c is not None else None
+            kwi = {k: (v[di] if torch.is_tensor(v) else v) for k, v in kw.items()}
+            xx = self._g(zz, ci, **kwi)
+            logit = self.critic.logits(xx, ci).cpu()
+            ok = torch.rand(len(idx), generator=gen) < self.critic.accept_prob(logit, gamma)
+            take = ok | (logit > best[idx])                 # accepted, or the best so far for a slot still open
+            out[di[take.to(self.device)]] = xx[take.to(self.device)]
+            best[idx[take]] = torch.where(ok[take], torch.full_like(logit[take], math.inf), logit[take])
+            pending[idx[ok]] = False
+            stats["proposals"] += len(idx)
+        stats["forced"] += int(pending.sum())
+        stats["accepted"] += n - int(pending.sum())
+        return out.cpu()
 
     @torch.no_grad()
     def translate(self, image: Any, target: Any = None, output_type: str = "pil", batch_size: int = 256,

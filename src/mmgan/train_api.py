@@ -18,7 +18,6 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
           resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
     """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run."""
-    from .data import load_dataset
     from .training import Trainer, distributed
     from .training.setup import resolve
 
@@ -44,14 +43,7 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
     distributed.init()
-    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
-                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
-    if ds.info.skipped:
-        log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
-    if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):
-        from .multimodal.build import with_spoken_captions   # built-ins gain spoken captions (cached)
-
-        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
+    ds = _dataset(cfg, log)
     resolve(cfg, ds)
     if out:
         run_dir = Path(out)
@@ -70,3 +62,43 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         return None
     trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None)
     return trainer.fit(resume=resume)
+
+
+def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_bad: bool = False,
+              quantile: float | None = None, log=print) -> Path:
+    """The library call behind `mmgan calibrate`: fit a rejection-sampling critic to the run's latest
+    checkpoint on the data it was trained on (or `data`), saved beside it (mmgan.sampling.drs).
+    Nothing in the checkpoint is changed; only critic.safetensors / critic.json are (re)written."""
+    from .training import Trainer
+    from .training.setup import resolve
+
+    last = latest_checkpoint(run)
+    if last is None:
+        raise FileNotFoundError(f"{run}: no checkpoint to calibrate (checkpoints/step-*/meta.json)")
+    cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+    if data:
+        cfg.data.name = str(data)
+    cfg.data.skip_bad = cfg.data.skip_bad or skip_bad
+    cfg.train.drs_steps = int(steps)
+    if quantile is not None:
+        if not 0.5 <= quantile <= 1.0:
+            raise ValueError(f"--quantile must lie in [0.5, 1], got {quantile}")
+        cfg.train.drs_quantile = float(quantile)
+    resolve(cfg, ds := _dataset(cfg, log))
+    trainer = Trainer(cfg, Path(run), ds, log=log)
+    trainer.restore(last)
+    return trainer.fit_critic(last, int(steps))
+
+
+def _dataset(cfg: Config, log):
+    from .data import load_dataset
+
+    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+    if ds.info.skipped:
+        log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
+    if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):
+        from .multimodal.build import with_spoken_captions   # built-ins gain spoken captions (cached)
+
+        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
+    return ds

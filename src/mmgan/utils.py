@@ -42,6 +42,40 @@ def auto_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether bf16 matmuls and convolutions run natively here (and so faster than fp32): CUDA GPUs
+    that support bf16; CPUs with AVX512-BF16 or AMX-BF16 (read from /proc/cpuinfo on Linux). Other
+    CPUs emulate bf16 (slower than fp32), so auto-precision keeps fp32 there."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if dev.type == "cpu":
+        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+    return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def use_bf16(setting: bool | str, device: str | torch.device, family: str, image_data: bool) -> bool:
+    """train.bf16 / Pipeline precision: true, false, or "auto" = on where bf16 is native (native_bf16)
+    for convolutional image models; the small MLP on vector data stays fp32 (casts cost more than
+    its GEMMs gain at its usual batch sizes; its presets say bf16 explicitly where it pays)."""
+    if isinstance(setting, bool):
+        return setting
+    if setting != "auto":
+        raise ValueError(f"bf16 must be true, false or auto, got {setting!r}")
+    return image_data and family != "mlp" and native_bf16(device)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(str(path), os.O_RDONLY)

@@ -28,6 +28,8 @@ def _add_eval(sub):
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--strict", action="store_true", help="fail on metrics that do not fit the model instead of skipping")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--drs", action="store_true", help="draw the samples by the run's rejection sampler (a critic "
+                   "from `mmgan calibrate` or train.drs_steps); default: plain G(z) from seeded latents")
 
 
 def _run_eval(args) -> int:
@@ -36,7 +38,7 @@ def _run_eval(args) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] or None
     ev = evaluate(args.run, metrics=metrics, samples=args.samples or None, features=args.features, data=args.data,
                   seed=args.seed, device=args.device, batch_size=args.batch_size, progress=not args.quiet,
-                  report=not args.no_report, strict=args.strict, weights=args.weights)
+                  report=not args.no_report, strict=args.strict, weights=args.weights, drs=args.drs)
     print(ev.table())
     print(f"appended to {ev.metrics_file}" + (f"; report: {ev.report}" if ev.report else ""))
     return 0

@@ -42,8 +42,11 @@ class EvalContext:
     def __init__(self, pipe, data: dict | None = None, train_ds=None, test_ds=None,
                  features: FeatureNetwork | str | Path | None = None, run_dir: str | Path | None = None,
                  seed: int = 0, batch_size: int = 256, progress: bool = True, log: Callable[[str], None] = print,
-                 recipe: Recipe | None = None):
+                 recipe: Recipe | None = None, drs: bool = False):
         self.pipe = pipe
+        self.drs = bool(drs)                      # draw samples by the run's rejection sampler (mmgan.sampling.drs)
+        if self.drs and getattr(pipe, "critic", None) is None:
+            raise ValueError("--drs needs a run with a rejection-sampling critic: run `mmgan calibrate RUN` first")
         self.data = dict(data or {})             # DataConfig as a dict: name, split, resolution, n, seed
         self._train, self._test = train_ds, test_ds
         self._test_tried = test_ds is not None
@@ -182,8 +185,12 @@ class EvalContext:
         try:
             for s in range(0, n, self.batch_size):
                 part = {k: v[s:s + self.batch_size] for k, v in cond.items()}
-                out = self.pipe(z=z[s:s + self.batch_size], num_images=len(z[s:s + self.batch_size]),
-                                output_type="pt", **part)
+                n_part = len(z[s:s + self.batch_size])
+                if self.drs:                               # the sampler draws its own latents, seeded per batch
+                    out = self.pipe(num_images=n_part, seed=seed * 1_000_003 + s, output_type="pt", drs=True,
+                                    batch_size=n_part, **part)
+                else:
+                    out = self.pipe(z=z[s:s + self.batch_size], num_images=n_part, output_type="pt", **part)
                 outs.append(out.tensor.float().cpu())
                 bar.update(len(outs[-1]))
         finally:

@@ -127,7 +127,7 @@ def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int
              features: str | Path | FeatureNetwork | None = None, data: str | dict | None = None, seed: int = 0,
              device: str = "auto", batch_size: int = 256, progress: bool = True, report: bool = True,
              strict: bool = False, recipe: Recipe | None = None, log: Callable[[str], None] = print,
-             embedder=None, weights: str = "G_ema") -> Evaluation:
+             embedder=None, weights: str = "G_ema", drs: bool = False) -> Evaluation:
     """Evaluate a run, checkpoint or exported pipeline; append to RUN/metrics.jsonl; write RUN/report.html."""
     from ..pipeline import Pipeline
 
@@ -143,14 +143,15 @@ def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int
     elif meta and not _findable(spec.get("name", "")) and meta.get("data", {}).get("root"):
         spec["name"] = meta["data"]["root"]             # a user's folder/manifest named relative to another cwd
     ctx = EvalContext(pipe, spec, features=features, run_dir=run_dir, seed=seed, batch_size=batch_size,
-                      progress=progress, log=log, recipe=recipe)
+                      progress=progress, log=log, recipe=recipe, drs=drs)
     ctx.embedder = embedder
     step = int(meta["step"]) if meta else int(pipe.config.get("step", 0))
     out = run_dir / "metrics.jsonl"
 
     def write(res: MetricResult) -> None:
         append_jsonl(out, res.to_json(step=step, checkpoint=str(ckpt or run_dir), source="eval",
-                                      weights=weights if ckpt else "exported"))
+                                      weights=weights if ckpt else "exported",
+                                      sampler="rejection (drs)" if drs else "G(z)"))
 
     ev = compute_metrics(ctx, metrics, samples, strict=strict, on_result=write)
     ev.run_dir, ev.checkpoint, ev.step, ev.metrics_file = run_dir, str(ckpt or run_dir), step, out

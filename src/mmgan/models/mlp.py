@@ -2,6 +2,9 @@
 
 G: z -> 256 -> 512 -> 1024 -> data (ReLU, tanh out); D: data -> 1024 -> 512 -> 256 -> 1 (LeakyReLU).
 `model.extra.g_out: linear` drops the tanh (vector data is then modelled in its own units).
+`model.extra.d_fourier: N` feeds D random Fourier features [sin Bx, cos Bx] of its input (N frequencies,
+scales log-spaced up to `d_fourier_scale`; Tancik et al. 2020) so it resolves narrow structure in
+low-dimensional data: the rejection-sampling critic of vector data uses it (mmgan.sampling.drs).
 Conditions: G takes them by conditional batch-norm or concatenation to z; D by projection or
 concatenation; an optional auxiliary classifier head (AC-GAN).
 """
@@ -48,14 +51,18 @@ class MLPGenerator(ConfigModule):
 class MLPDiscriminator(ConfigModule):
     def __init__(self, in_shape: list, hidden: list, cond_dim: int = 0, d_cond: str = "projection",
                  num_classes: int = 0, acgan: bool = False, spectral_norm: bool = False,
-                 mbstd: bool = False, pack_size: int = 1):
+                 mbstd: bool = False, pack_size: int = 1, fourier: int = 0, fourier_scale: float = 100.0):
         super().__init__(in_shape=list(in_shape), hidden=list(hidden), cond_dim=cond_dim, d_cond=d_cond,
                          num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm, mbstd=mbstd,
-                         pack_size=pack_size)
+                         pack_size=pack_size, fourier=fourier, fourier_scale=fourier_scale)
         self.m = pack_size
         self.cond_dim = cond_dim if d_cond != "none" else 0
         self.d_cond = d_cond
-        in_dim = math.prod(in_shape) * pack_size
+        in_dim = math.prod(in_shape)
+        self.register_buffer("fourier", fourier_frequencies(in_dim, fourier, fourier_scale) if fourier else None)
+        if fourier:
+            in_dim = 2 * fourier
+        in_dim *= pack_size
         if self.cond_dim and d_cond == "concat":
             in_dim += cond_dim * pack_size
         layers: list[nn.Module] = []
@@ -71,7 +78,11 @@ class MLPDiscriminator(ConfigModule):
         self.aux = maybe_sn(nn.Linear(in_dim, num_classes), spectral_norm) if acgan and num_classes else None
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
-        x = pack(x.flatten(1), self.m)                  # (b/m, m*d)
+        x = x.flatten(1)
+        if self.fourier is not None:
+            h = x.float() @ self.fourier
+            x = torch.cat([h.sin(), h.cos()], dim=1)
+        x = pack(x, self.m)                              # (b/m, m*d)
         cp = pack(c, self.m) if (c is not None and self.cond_dim) else None
         if self.d_cond == "concat" and cp is not None:
             x = torch.cat([x, cp], dim=1)
@@ -83,6 +94,15 @@ class MLPDiscriminator(ConfigModule):
             out = out + self.proj(h, cp)
         aux = self.aux(h) if self.aux is not None else None
         return out, aux
+
+
+def fourier_frequencies(dim: int, n: int, max_scale: float, seed: int = 0) -> torch.Tensor:
+    """(dim, n) random directions with lengths log-spaced from 1 to max_scale (fixed seed: the same
+    features every time a model is built; they are also saved with the weights)."""
+    g = torch.Generator().manual_seed(seed)
+    dirs = torch.randn(dim, n, generator=g)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    return dirs * torch.logspace(0, math.log10(max_scale), n)
 
 
 class _FlatMbstd(nn.Module):
@@ -102,5 +122,6 @@ def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,
-                         cfg.spectral_norm, cfg.mbstd, cfg.pack)
+                         cfg.spectral_norm, cfg.mbstd, cfg.pack, int(cfg.extra.get("d_fourier", 0)),
+                         float(cfg.extra.get("d_fourier_scale", 100.0)))
     return g, d

@@ -8,6 +8,7 @@ one stops the run with a clear message. Nothing already saved is lost.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,17 +16,21 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from ..config import Config
 from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
 from ..registry import get
-from ..utils import auto_device, exists, seed_all
+from ..utils import auto_device, exists, seed_all, use_bf16
 from . import distributed as dist
 from .checkpoint import CheckpointManager, latest_checkpoint
 from .ema import make_ema, update_ema
 from .logger import RunLogger
+
+
+DRS_PHASES = ("standard", "stylegan2")   # D(x, c) -> score: what a rejection-sampling critic is built from
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,9 +73,14 @@ class Trainer:
         self.G, self.D = build_gan(cfg.model)
         if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
             cfg.loss.phases = getattr(self.G, "phases", "standard")
+        if t.drs_steps and cfg.loss.phases not in DRS_PHASES:
+            raise ValueError(f"train.drs_steps: rejection sampling needs a discriminator that scores one sample "
+                             f"against its condition (families mlp, dcgan, stylegan2, gansformer); "
+                             f"{cfg.model.family} trains with phases {cfg.loss.phases!r}")
         self.G.to(self.device)
         self.D.to(self.device)
         self.image_data = ds.info.kind == "image"
+        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.image_data)
         if t.channels_last and self.image_data and cfg.model.family not in ("mlp",):
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
@@ -89,7 +99,7 @@ class Trainer:
 
     # ---- set-up helpers --------------------------------------------------------------------
     def _autocast_factory(self):
-        if not self.cfg.train.bf16:
+        if not self.bf16:
             return contextlib.nullcontext
         dev = self.device.type
         return lambda: torch.autocast(device_type=dev, dtype=torch.bfloat16)
@@ -202,7 +212,8 @@ class Trainer:
         if self.step == 0:
             self.save()                              # a good state to roll back to from the first step
         self.log(f"G {num_params(self.G) / 1e6:.2f}M params, D {num_params(self.D) / 1e6:.2f}M params, "
-                 f"device {self.device}, batch {t.batch_size}")
+                 f"device {self.device}, batch {t.batch_size}, {'bf16 autocast' if self.bf16 else 'fp32'}"
+                 f"{' (auto)' if t.bf16 == 'auto' else ''}")
         start, start_step = time.time(), self.step
         deadline = start + t.minutes * 60 if t.minutes > 0 else math.inf
         stopped_by, last_ckpt, stats = "steps", None, {}
@@ -232,11 +243,46 @@ class Trainer:
             last_ckpt = self.save()
         elif last_ckpt is None and self.rank == 0:
             last_ckpt = latest_checkpoint(self.run_dir)
+        if t.drs_steps > 0 and self.rank == 0 and last_ckpt is not None:
+            self.fit_critic(last_ckpt, t.drs_steps)
         logger.finish(self.step)
         secs = time.time() - start
         done = self.step - start_step
         return TrainResult(self.run_dir, self.step, secs, done * t.batch_size / max(secs, 1e-9), last_ckpt,
                            self.rollbacks, stopped_by, {k: float(v) for k, v in stats.items()})
+
+    def fit_critic(self, folder: Path, steps: int) -> Path:
+        """Discriminator rejection sampling: fit a critic to the EMA generator and save it beside the
+        checkpoint in `folder`, where Pipeline picks it up (mmgan.sampling.drs)."""
+        from ..sampling import fit_critic, save_critic
+
+        zdim = self.cfg.model.z_dim
+
+        def draw():
+            batch = self.sample_batch()
+            real = batch["image"] if self.image_data else batch["vector"]
+            cond = self.conditioner.from_batch(batch, self.device)
+            return real, cond.vec, cond.kwargs(), torch.randn(len(real), zdim, device=self.device)
+
+        bar = tqdm(total=steps, desc="DRS critic", unit="step", disable=not self.cfg.train.progress, leave=False)
+
+        def tick(step, loss):
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}")
+
+        try:
+            critic = fit_critic(self.G_ema, draw, dataclasses.asdict(self.cfg.model), steps, lr=self.cfg.train.lr_d,
+                                betas=(self.cfg.train.beta1, self.cfg.train.beta2), warm_start=self.D,
+                                autocast=self._autocast_factory(), device=self.device, progress=tick,
+                                quantile=self.cfg.train.drs_quantile)
+        finally:
+            bar.close()
+        path = save_critic(critic, folder)
+        i = critic.info
+        self.log(f"DRS critic ({steps} steps) in {folder}: accepts {100 * i['accept_rate']:.1f}% of proposals; "
+                 f"accuracy on fresh draws: real {i['real_acc']:.2f} / fake {i['fake_acc']:.2f}")
+        return path
 
     def _roll_back(self, stats: dict) -> None:
         bad = {k: float(v) for k, v in stats.items() if not math.isfinite(float(v))}
