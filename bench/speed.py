@@ -183,13 +183,15 @@ def generation(seconds: float) -> list[tuple[str, float]]:
     from mmgan.pipeline import Pipeline
 
     G, _ = build_gan(ModelConfig(family="dcgan", channels=1, resolution=28, z_dim=100, g_width=64))
-    cfg = {"model": {"z_dim": 100}, "data": {"kind": "image"}}
-    pipe = Pipeline(G, Conditioner(), cfg, "cpu")
+    cfg = {"model": {"z_dim": 100, "family": "dcgan"}, "data": {"kind": "image"}}
     rows = []
-    for b in (1, 64):
-        def gen():
-            pipe(num_images=b, output_type="pt")
-        rows.append((f"generation, batch {b}", timed(gen, seconds, b)))
+    for bf16 in ("auto", False, True):
+        pipe = Pipeline(G, Conditioner(), cfg, "cpu", bf16=bf16)
+        for b in (1, 64):
+            def gen():
+                pipe(num_images=b, output_type="pt")
+            what = f"bf16 {bf16} -> {'bf16' if pipe.bf16 else 'fp32'}" if bf16 == "auto" else ("bf16" if bf16 else "fp32")
+            rows.append((f"generation, batch {b}, {what}", timed(gen, seconds, b)))
     return rows
 
 

@@ -82,6 +82,7 @@ class TrainConfig:
     ema_start: int = 0
     seed: int = 0
     device: str = "auto"
+    threads: int = 0               # CPU threads for torch ops (0 = torch's default, one per core; torchrun: 1 per rank)
     sample_every: int = 500
     ckpt_every: int = 500
     log_every: int = 25

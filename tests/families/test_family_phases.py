@@ -39,6 +39,7 @@ def test_cycle_phases_train_the_right_networks():
     _zero(G, D)
     stats = loss.accumulate("G", real, None, labels, 0)
     assert all(g is not None for g in _grads(G.g_ab)) and all(g is not None for g in _grads(G.g_ba))
+    assert all(g is None for g in _grads(D)) and all(p.requires_grad for p in D.parameters())   # D frozen, then back
     assert {"loss/G", "loss/G_cycle", "loss/G_identity"} <= set(stats)
     _zero(G, D)
     assert loss.wants_reg(0)
@@ -146,8 +147,10 @@ def test_multistage_phases_mismatch_and_kl():
     c = torch.eye(4)
     stats = loss.accumulate("D", real, c, None, 0, tokens=torch.randn(4, 3, 4), token_mask=torch.ones(4, 3, dtype=torch.bool))
     assert "D/mismatch" in stats and all(g is None for g in _grads(G))
+    _zero(G, D)
     stats = loss.accumulate("G", real, c, None, 0)
     assert float(stats["loss/G_kl"]) > 0 and all(g is not None for g in _grads(G))
+    assert all(g is None for g in _grads(D)) and all(p.requires_grad for p in D.parameters())   # D frozen, then back
     reg = loss.accumulate("Dreg", real, c, None, 0)
     assert {"reg/r1", "reg/ma_gp"} <= set(reg) and float(reg["reg/ma_gp"]) > 0   # MA-GP on by default (loss.ma_gp)
 

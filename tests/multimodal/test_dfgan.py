@@ -66,8 +66,10 @@ def test_matching_phases_every_term():
     assert loss.wants_reg(0) and not loss.wants_reg(1)
     reg = loss.accumulate("Dreg", real, c, None, 0)
     assert float(reg["reg/ma_gp"]) >= 0 and D.head[-1].weight.grad is not None
+    D.zero_grad(set_to_none=True)
     g = loss.accumulate("G", real, c, None, 0)
     assert {"loss/G", "loss/G_contrastive", "loss/G_recon", "loss/G_ms"} <= set(g)
+    assert all(p.grad is None for p in D.parameters()) and all(p.requires_grad for p in D.parameters())  # D frozen
     assert all(torch.isfinite(v) for v in g.values())
     assert not [p for p in cond.parameters() if p.grad is not None]     # the condition is never trained by the GAN
     with pytest.raises(ValueError, match="need a condition"):

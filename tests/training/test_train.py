@@ -146,3 +146,30 @@ def test_one_generator_forward_per_step_when_fakes_are_reused(tmp_path):
         tr.train_step()
         counts[reuse] = len(calls)
     assert counts == {True: 1, False: 2}
+
+
+def test_thread_setting(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        cfg = tiny_config("model.family=mlp", "train.threads=1")
+        ds = ring_dataset()
+        resolve(cfg, ds)
+        Trainer(cfg, tmp_path / "r", ds, log=lambda m: None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_bf16_auto_follows_the_hardware(tmp_path, monkeypatch):
+    from mmgan import utils
+
+    ds = image_dataset()
+    for flags, want in (({"avx512_bf16"}, True), ({"avx2"}, False)):
+        monkeypatch.setattr(utils, "_cpu_flags", lambda flags=flags: flags)
+        cfg = tiny_config("model.family=dcgan")              # train.bf16 defaults to auto
+        resolve(cfg, ds)
+        assert Trainer(cfg, tmp_path / f"r{want}", ds, log=lambda m: None).bf16 is want
+    monkeypatch.setattr(utils, "_cpu_flags", lambda: {"avx512_bf16"})
+    cfg = tiny_config("model.family=mlp")
+    resolve(cfg, ring_dataset())
+    assert Trainer(cfg, tmp_path / "mlp", ring_dataset(), log=lambda m: None).bf16 is False   # 2-D MLP: fp32

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register
-from .phases import GANLoss, unwrap
+from .phases import GANLoss, frozen, unwrap
 
 
 @register("phases", "cycle")
@@ -93,7 +93,7 @@ class CycleLoss(GANLoss):
     def g_main(self, a, b) -> dict[str, torch.Tensor]:
         g = self.g
         adv, cyc, idt = (torch.zeros((), device=a.device) for _ in range(3))
-        with self.autocast():
+        with self.autocast(), frozen(self.D):             # no gradient for D's weights in the G step
             for x, forward, back, judge in ((a, g.g_ab, g.g_ba, "b"), (b, g.g_ba, g.g_ab, "a")):
                 if not len(x):
                     continue

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
-from .phases import GANLoss, matching_gradient_penalty, ms_pairs, unwrap
+from .phases import GANLoss, frozen, matching_gradient_penalty, ms_pairs, unwrap
 
 
 @register("phases", "multistage")
@@ -52,10 +52,10 @@ class MultiStageLoss(GANLoss):
         with self.autocast():
             return [x.float() for x in self.G(z, c, return_stages=True, **kw)]
 
-    def stage_logits(self, x, c) -> list[torch.Tensor]:
+    def stage_logits(self, x, c, D=None) -> list[torch.Tensor]:
         x = [self.augment(s) for s in x] if isinstance(x, list) else self.augment(x)
         with self.autocast():
-            return list(self.D(x, c, per_stage=True)[0].float())
+            return list((D or self.D)(x, c, per_stage=True)[0].float())
 
     def d_main(self, real, c, labels, **cond_kw):
         if c is not None:
@@ -102,7 +102,8 @@ class MultiStageLoss(GANLoss):
         stages = self.run_g(z, c, **cond_kw)
         fake = stages[-1]
         cd = c.detach() if c is not None else None
-        adv = torch.stack([self.obj.g_loss(s) for s in self.stage_logits(stages, cd)]).mean()
+        with frozen(self.D) as D:                       # no gradient for D's weights in the G step
+            adv = torch.stack([self.obj.g_loss(s) for s in self.stage_logits(stages, cd, D)]).mean()
         kl = self.net.kl.float()
         total = adv + self.kl_weight * kl
         stats = {"loss/G": adv.detach(), "loss/G_kl": kl.detach()}

@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..losses.phases import GANLoss, matching_gradient_penalty, mode_seeking_term, ms_pairs
+from ..losses.phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs
 from ..registry import register
 from .train_joint import info_nce
 
@@ -89,7 +89,8 @@ class MatchingAwareLoss(GANLoss):
         z = self.z(b, real.device)
         kw = {} if tokens is None else {"tokens": tokens, "token_mask": token_mask}
         fake = self.run_g(z, c, **kw)
-        logits, _ = self.run_d(fake, c.detach())
+        with frozen(self.D) as D:                       # no gradient for D's weights in the G step
+            logits, _ = self.run_d(fake, c.detach(), D)
         adv = self.obj.g_loss(logits)
         total, stats = adv, {"loss/G": adv.detach()}
         if self.contrastive > 0:

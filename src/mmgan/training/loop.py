@@ -66,6 +66,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.rank, self.world = dist.rank(), dist.world_size()
         self.device = dist.device_for_rank(auto_device(cfg.train.device))
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
         seed_all(cfg.train.seed)
         t = cfg.train
         self.conditioner = make_conditioner(cfg, ds, self.run_dir).to(self.device)
