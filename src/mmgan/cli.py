@@ -142,9 +142,10 @@ def _add_calibrate(sub):
     p = sub.add_parser("calibrate", help="fit a rejection-sampling critic to a trained run",
                        description="Discriminator rejection sampling (Azadi et al. 2019): fit a critic that tells "
                        "the run's data from its EMA generator's samples, saved beside the latest checkpoint. "
-                       "`mmgan generate`, the Pipeline and the server then keep each sample with probability "
-                       "p_data/(M p_g) by that critic (--no-drs turns it off). Training with "
-                       "--set train.drs_steps=N does the same at the end of the run.")
+                       "`mmgan generate` and the Pipeline then keep each sample with probability p_data/(M p_g) "
+                       "by that critic (--no-drs turns it off); `mmgan eval --drs` evaluates that sampler. The "
+                       "server, which passes its own latents, serves plain G(z). Training with "
+                       "--set train.drs_steps=N fits the critic at the end of the run.")
     p.add_argument("run", help="run folder")
     p.add_argument("--steps", type=int, default=1000, help="critic training steps (batch = the run's batch size)")
     p.add_argument("--data", help="the data the run was trained on, when it has moved (default: from the run's config)")
