@@ -1,6 +1,7 @@
 """Tiny helpers shared everywhere (lucidrains style) plus atomic file writes and device choice."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -54,15 +55,17 @@ def native_bf16(device: str | torch.device) -> bool:
     return False
 
 
-def _cpu_flags() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (read once per process: every Pipeline and Trainer asks)."""
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
-        return set()
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
 
 
 def use_bf16(setting: bool | str, device: str | torch.device, family: str, image_data: bool) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
-from .phases import GANLoss, frozen, matching_gradient_penalty, ms_pairs, unwrap
+from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, unwrap
 
 
 @register("phases", "multistage")
@@ -119,8 +119,7 @@ class MultiStageLoss(GANLoss):
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            h = b // 2
-            m = 1.0 / ((fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean() + 1e-5)
+            m = mode_seeking_term(fake, z)
             total = total + self.cfg.mode_seeking * m
             stats["loss/G_ms"] = m.detach()
         total.backward()

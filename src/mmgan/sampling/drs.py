@@ -9,9 +9,9 @@ Sampling keeps x with probability exp(min(0, logit(x) - M)). Exact rejection sam
 the largest logit; as in the DRS paper, that maximum is an unstable estimate (one outlier makes
 nearly everything rejected), so M is a high quantile (`quantile`, default 0.995) of the logits of
 `calib` fresh samples: the top 0.5% are always kept. That needs G to put well over 0.5% of its mass
-on the data; for a generator that mostly misses it, raise the quantile (train.drs_quantile). `gamma` > 0 lowers M further (keeps more,
-corrects less). Mass the generator puts where the data has none (bridges between modes, broken
-images) is rejected; modes it over-weights are thinned.
+on the data; for a generator that mostly misses it, raise the quantile (train.drs_quantile).
+`gamma` > 0 lowers M further (keeps more, corrects less). Mass the generator puts where the data
+has none (bridges between modes, broken images) is rejected; modes it over-weights are thinned.
 
 The critic lives beside the generator it was fitted to (critic.safetensors + critic.json in the
 checkpoint or exported folder); `Pipeline` uses it when present (drs=False turns it off).
@@ -42,9 +42,7 @@ class Critic:
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.net(x, c) if c is not None else self.net(x)
-        out = out[0] if isinstance(out, tuple) else out
-        return out.float().reshape(-1)
+        return _score(self.net, x, c)
 
     def accept_prob(self, logits: torch.Tensor, gamma: float = 0.0) -> torch.Tensor:
         """exp(min(0, logit - M + gamma)): the probability of keeping samples with these logits."""
@@ -53,6 +51,12 @@ class Critic:
     def to(self, device) -> "Critic":
         self.net.to(device)
         return self
+
+
+def _score(net: torch.nn.Module, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    """One float logit per sample from a discriminator (its AC-GAN output, if any, dropped)."""
+    out = net(x, c) if c is not None else net(x)
+    return (out[0] if isinstance(out, tuple) else out).float().reshape(-1)
 
 
 def critic_model_config(model_cfg: dict) -> dict:
@@ -100,19 +104,21 @@ def fit_critic(G: torch.nn.Module, draw: Callable[[], tuple], model_cfg: dict, s
     autocast = autocast or contextlib.nullcontext
     was_training = G.training
     G.eval()
+
+    def batch():
+        real, c, kw, z = draw()
+        with torch.no_grad(), autocast():
+            return real.float(), G(z, c, **kw).float(), c
+
     net.train()
     for step in range(steps):
         for g in opt.param_groups:                           # linear decay: a calm finish, a calibrated logit
             g["lr"] = lr * (1.0 - step / steps)
-        real, c, kw, z = draw()
-        with torch.no_grad(), autocast():
-            fake = G(z, c, **kw).float()
-        x = torch.cat([real.float(), fake])                   # one pass: normalization sees both halves
-        cc = torch.cat([c, c]) if c is not None else None
+        real, fake, c = batch()
+        x = torch.cat([real, fake])                           # one pass: normalization sees both halves
         y = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(x.device)
         with autocast():
-            out = net(x, cc) if cc is not None else net(x)
-        logit = (out[0] if isinstance(out, tuple) else out).float().reshape(-1)
+            logit = _score(net, x, torch.cat([c, c]) if c is not None else None)
         loss = F.binary_cross_entropy_with_logits(logit, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -124,11 +130,9 @@ def fit_critic(G: torch.nn.Module, draw: Callable[[], tuple], model_cfg: dict, s
     fake_logits, real_logits = [], []
     n = 0
     while n < calib:
-        real, c, kw, z = draw()
-        with torch.no_grad(), autocast():
-            fake = G(z, c, **kw).float()
+        real, fake, c = batch()
         fake_logits.append(critic.logits(fake, c))
-        real_logits.append(critic.logits(real.float(), c))
+        real_logits.append(critic.logits(real, c))
         n += len(fake)
     fl, rl = torch.cat(fake_logits), torch.cat(real_logits)
     critic.bound = float(torch.quantile(fl, quantile))
