@@ -74,7 +74,7 @@ def plain_step_fn(batch=64):
     return step
 
 
-def mmgan_step_fn(batch=64, bf16=False, channels_last=True):
+def mmgan_step_fn(batch=64, bf16=False, channels_last=True, compile=False):
     from mmgan.config import Config
     from mmgan.data import load_dataset
     from mmgan.training import Trainer
@@ -84,7 +84,7 @@ def mmgan_step_fn(batch=64, bf16=False, channels_last=True):
     cfg = Config().override([
         "family=dcgan", "z_dim=100", "g_width=64", "d_width=64", "loss.name=ns", f"batch_size={batch}",
         f"bf16={str(bf16).lower()}", f"channels_last={str(channels_last).lower()}", "progress=false",
-        "tensorboard=false", "device=cpu"])
+        "tensorboard=false", "device=cpu", f"train.compile={str(compile).lower()}"])
     resolve(cfg, ds)
     tr = Trainer(cfg, "/tmp/mmgan-speed-run", ds, log=lambda m: None)
     return tr.train_step, tr
@@ -176,7 +176,7 @@ def timed(step, seconds: float, batch: int) -> float:
     return n * batch / (time.perf_counter() - t0)
 
 
-def generation(seconds: float) -> list[tuple[str, float]]:
+def generation(seconds: float, compile: bool = False) -> list[tuple[str, float]]:
     from mmgan.config import ModelConfig
     from mmgan.conditioning import Conditioner
     from mmgan.models import build_gan
@@ -185,13 +185,14 @@ def generation(seconds: float) -> list[tuple[str, float]]:
     G, _ = build_gan(ModelConfig(family="dcgan", channels=1, resolution=28, z_dim=100, g_width=64))
     cfg = {"model": {"z_dim": 100, "family": "dcgan"}, "data": {"kind": "image"}}
     rows = []
-    for bf16 in ("auto", False, True):
-        pipe = Pipeline(G, Conditioner(), cfg, "cpu", bf16=bf16)
+    settings = [("auto", False), (False, False), (True, False)] + ([(True, True)] if compile else [])
+    for bf16, comp in settings:
+        pipe = Pipeline(G, Conditioner(), cfg, "cpu", bf16=bf16, compile=comp)
         for b in (1, 64):
             def gen():
                 pipe(num_images=b, output_type="pt")
             what = f"bf16 {bf16} -> {'bf16' if pipe.bf16 else 'fp32'}" if bf16 == "auto" else ("bf16" if bf16 else "fp32")
-            rows.append((f"generation, batch {b}, {what}", timed(gen, seconds, b)))
+            rows.append((f"generation, batch {b}, {what}{', torch.compile' if comp else ''}", timed(gen, seconds, b)))
     return rows
 
 
@@ -230,6 +231,8 @@ def main():
     ap.add_argument("--out", default="bench/out/speed.md")
     ap.add_argument("--skip-families", action="store_true")
     ap.add_argument("--ablation", action="store_true", help="also time the G-phase savings one at a time")
+    ap.add_argument("--compile", action="store_true", help="also time the bf16 step and generation under "
+                    "torch.compile (train.compile=true; the cold compile is excluded from the timing)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
@@ -252,12 +255,15 @@ def main():
         step, _ = mmgan_step_fn(**kw)
         f = flops(step) / 1e9
         rows.append((name, timed(step, args.seconds, 64), f))
+    if args.compile:            # the same arithmetic as the eager bf16 step (flop counting sees no compiled kernels)
+        step, _ = mmgan_step_fn(bf16=True, channels_last=True, compile=True)
+        rows.append(("mmgan dcgan, bf16 autocast + channels_last + torch.compile", timed(step, args.seconds, 64), f))
     for name, ips, f in rows:
         gfs = f * ips / 64
         lines.append(f"| {name} | {ips:,.0f} | {f:.2f} | {gfs:,.0f} | {ips / p_ips:.2f}x | {100 * gfs / BF16_CEILING:.0f}% "
                      f"| {100 * gfs / bf16_now:.0f}% |")
     lines += ["", "| generation (mmgan dcgan 28px, Pipeline) | img/s |", "|---|---|"]
-    for name, ips in generation(args.seconds / 2):
+    for name, ips in generation(args.seconds / 2, args.compile):
         lines.append(f"| {name} | {ips:,.0f} |")
     if args.ablation:
         lines += [""] + ablation(args.seconds)

@@ -63,3 +63,11 @@ def test_bf16_switch_has_an_auto_position(tmp_path):
     assert Config.load(p).train.bf16 is True
     with pytest.raises(ConfigError, match="train.bf16 must be true, false or auto"):
         Config().override(["train.bf16=maybe"])
+
+
+def test_compile_switch_takes_auto_and_torch_modes():
+    assert Config().train.compile == "auto"
+    for given, want in (("true", True), ("false", False), ("reduce-overhead", "reduce-overhead"), ("default", "default")):
+        assert Config().override([f"train.compile={given}"]).train.compile == want
+    with pytest.raises(ConfigError, match="train.compile must be true, false or auto or a torch.compile mode"):
+        Config().override(["train.compile=turbo"])

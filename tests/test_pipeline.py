@@ -114,6 +114,15 @@ def test_bf16_generation_matches_fp32_within_bf16_rounding(cond_run):
     assert (a - b).abs().max() < 0.05                     # bf16 keeps 8 bits of mantissa: ~1/256 relative
 
 
+def test_compiled_generation_matches_eager(cond_run):
+    eager = Pipeline.from_pretrained(cond_run, device="cpu", bf16=False)          # compile auto: eager on CPU
+    fast = Pipeline.from_pretrained(cond_run, device="cpu", bf16=False, compile=True)
+    assert eager.compile is None and fast.compile == "default"
+    a = eager(labels=[0, 1, 2, 3], num_images=4, seed=1).tensor
+    b = fast(labels=[0, 1, 2, 3], num_images=4, seed=1).tensor
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
 def test_auto_precision(monkeypatch):
     from mmgan import utils
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile
+
 
 @dataclass
 class DataConfig:
@@ -41,6 +43,8 @@ class ModelConfig:
     g_cond: str = "cbn"            # cbn (conditional batch-norm) or concat
     d_cond: str = "projection"     # projection, concat or none
     acgan: bool = False            # auxiliary classifier head on D
+    acgan_twin: bool = False       # TAC-GAN: a twin head learns the fakes' labels and G is pushed away from it
+                                   # (undoes AC-GAN's pull toward easily classified samples; needs acgan)
     spectral_norm: bool = False
     mbstd: bool = False            # minibatch standard deviation feature in D
     pack: int = 1                  # PacGAN: D judges packs of this many samples
@@ -90,6 +94,7 @@ class TrainConfig:
     tensorboard: bool = True
     channels_last: bool = True     # faster convolutions on CPU and GPU
     bf16: bool | str = "auto"      # bf16 autocast: true, false, or auto (native bf16 + conv model; utils.use_bf16)
+    compile: bool | str = "auto"   # torch.compile G and D: true, false, a mode, or auto (CUDA only; utils.compile_mode)
     progress: bool = True
     eval_every: int = 0            # evaluate metrics during training every N steps (0 = off)
     eval_metrics: list = field(default_factory=list)   # e.g. [fid2k]; the first picks the best checkpoint
@@ -211,9 +216,10 @@ def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
     if typ == "bool | str":                       # a switch with an "auto" position
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
-        if isinstance(value, bool) or value == "auto":
+        if isinstance(value, bool) or value == "auto" or (key.rsplit(".", 1)[-1] == "compile" and value in COMPILE_MODES):
             return value
-        raise ConfigError(f"{where}: {key} must be true, false or auto, got {value!r}")
+        extra = f" or a torch.compile mode ({', '.join(COMPILE_MODES)})" if key.rsplit(".", 1)[-1] == "compile" else ""
+        raise ConfigError(f"{where}: {key} must be true, false or auto{extra}, got {value!r}")
     origin = typing.get_origin(typ) or typ
     if typ in ("int", int, "float", float):
         value = _number(value)

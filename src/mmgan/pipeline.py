@@ -30,7 +30,7 @@ from .config import ModelConfig
 from .models import build_gan
 from .models.base import load_json, load_weights, save_json, save_weights, state_to_cpu
 from .training.checkpoint import latest_checkpoint
-from .utils import auto_device, use_bf16
+from .utils import auto_device, compile_mode, use_bf16
 
 EXPORT_VERSION = 1
 
@@ -47,9 +47,11 @@ class PipelineOutput:
 
 class Pipeline:
     def __init__(self, generator: torch.nn.Module, conditioner: Conditioner, config: dict,
-                 device: str | torch.device = "cpu", critic: Critic | None = None, bf16: bool | str = "auto"):
+                 device: str | torch.device = "cpu", critic: Critic | None = None, bf16: bool | str = "auto",
+                 compile: bool | str = "auto"):
         """bf16: autocast the generator (true / false / "auto" = where bf16 is native and the model
-        is convolutional; mmgan.utils.use_bf16)."""
+        is convolutional; mmgan.utils.use_bf16). compile: torch.compile the generator (true / false /
+        a torch.compile mode / "auto" = on CUDA GPUs only; mmgan.utils.compile_mode)."""
         self.generator = generator.eval()
         self.critic = critic.to(device) if critic is not None else None
         self.conditioner = conditioner.eval()
@@ -58,11 +60,13 @@ class Pipeline:
         self.generator.to(self.device)
         self.conditioner.to(self.device)
         self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")), self.is_image)
+        self.compile = compile_mode(compile, self.device)
+        self._run = torch.compile(self.generator, mode=self.compile) if self.compile else self.generator
 
     # ---- loading / saving ----------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema",
-                        bf16: bool | str = "auto") -> "Pipeline":
+                        bf16: bool | str = "auto", compile: bool | str = "auto") -> "Pipeline":
         """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint)."""
         path = Path(path)
         if not path.exists():
@@ -94,7 +98,7 @@ class Pipeline:
         if cond_file.exists():
             load_weights(conditioner, cond_file, strict=False)
         critic = load_critic(folder) if weights == "G_ema" else None      # it was fitted to the EMA generator
-        return cls(G, conditioner, cfg, dev, critic=critic, bf16=bf16)
+        return cls(G, conditioner, cfg, dev, critic=critic, bf16=bf16, compile=compile)
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -137,9 +141,9 @@ class Pipeline:
     def _g(self, z: torch.Tensor, c: torch.Tensor | None, **kw) -> torch.Tensor:
         """The generator, under bf16 autocast when the pipeline uses it; float32 out."""
         if not self.bf16:
-            return self.generator(z, c, **kw).float()
+            return self._run(z, c, **kw).float()
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-            return self.generator(z, c, **kw).float()
+            return self._run(z, c, **kw).float()
 
     @torch.no_grad()
     def __call__(self, labels: Any = None, text: Sequence[str] | str | None = None, audio: Any = None,

@@ -5,12 +5,15 @@ import functools
 import json
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
+
+from .config import COMPILE_MODES
 
 
 def exists(x: Any) -> bool:
@@ -77,6 +80,36 @@ def use_bf16(setting: bool | str, device: str | torch.device, family: str, image
     if setting != "auto":
         raise ValueError(f"bf16 must be true, false or auto, got {setting!r}")
     return image_data and family != "mlp" and native_bf16(device)
+
+
+def compile_mode(setting: bool | str, device: str | torch.device) -> str | None:
+    """train.compile / Pipeline compile -> the torch.compile mode to use, or None for eager.
+
+    false: eager. true: mode "default". A mode name: that mode ("reduce-overhead" and "max-autotune"
+    capture CUDA graphs, so they need a CUDA device). "auto": "default" on CUDA GPUs, eager elsewhere —
+    on CPU, compiling the step measured no faster than eager with channels_last + bf16 (BENCHMARKS.md,
+    and docs/benchmarks.md for mmgan's own step) and costs a cold compile at the start."""
+    dev = torch.device(device)
+    if setting is False:
+        return None
+    if setting is True:
+        mode = "default"
+    elif setting == "auto":
+        if dev.type != "cuda":
+            return None
+        mode = "default"
+    elif setting in COMPILE_MODES:
+        mode = str(setting)
+    else:
+        raise ValueError(f"compile must be true, false, auto or a torch.compile mode "
+                         f"({', '.join(COMPILE_MODES)}), got {setting!r}")
+    if mode in ("reduce-overhead", "max-autotune") and dev.type != "cuda":
+        raise ValueError(f"compile mode {mode!r} captures CUDA graphs and needs a CUDA device; the device is "
+                         f"{dev.type}. Use compile: true (mode default) or false")
+    if dev.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        raise RuntimeError("torch.compile on a CPU builds C++ kernels and needs a C++ compiler (g++ or clang++) "
+                           "on PATH; install one (apt-get install g++) or set compile: false")
+    return mode
 
 
 def _fsync_dir(path: Path) -> None:

@@ -179,3 +179,51 @@ def test_top_k_g_loss_ignores_the_worst_fakes():
     stats = loss.accumulate("G", torch.zeros(8, 1, 16, 16), None, None, step=10)
     assert torch.isfinite(stats["loss/G"])
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+
+
+def _tac(twin: bool, weight: float = 1.0):
+    torch.manual_seed(0)
+    cfg = ModelConfig(family="dcgan", channels=1, resolution=16, z_dim=8, g_width=8, d_width=8, num_classes=4,
+                      cond_dim=4, g_cond="concat", acgan=True, acgan_twin=twin, extra={"d_norm": "none"})
+    G, D = build_gan(cfg)
+    return GANLoss(G, D, LossConfig(acgan_weight=weight), 8), G, D
+
+
+def test_tac_gan_twin_head_learns_the_fakes_labels():
+    """D's aux head is [classifier | twin]: the classifier learns the reals' labels, the twin those the
+    fakes were generated for (TAC-GAN); without the twin the head is the AC-GAN classifier alone."""
+    loss, G, D = _tac(twin=True)
+    assert loss.twin and D.aux.out_features == 8
+    assert _tac(twin=False)[2].aux.out_features == 4
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    c = torch.nn.functional.one_hot(labels, 4).float()
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    torch.manual_seed(5)
+    stats = loss.accumulate("D", real, c, labels, step=0)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        fake = G(torch.randn(8, 8), c)
+        _, r_aux = D(real, c)
+        _, f_aux = D(fake, c)
+    ce = torch.nn.functional.cross_entropy
+    want = ce(r_aux[:, :4], labels) + ce(f_aux[:, 4:], labels)
+    assert float(stats["loss/D_aux"]) == pytest.approx(float(want), rel=1e-4)
+
+
+def test_tac_gan_generator_term_cancels_when_twin_equals_classifier():
+    """G minimises CE(classifier) - CE(twin): with identical heads the two cancel, so G's gradient is the
+    adversarial one alone; AC-GAN alone (no twin) pulls G further."""
+    def g_grad(twin, weight):
+        loss, G, D = _tac(twin=twin, weight=weight)
+        if twin:
+            with torch.no_grad():
+                D.aux.weight[4:] = D.aux.weight[:4]
+                D.aux.bias[4:] = D.aux.bias[:4]
+        labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+        c = torch.nn.functional.one_hot(labels, 4).float()
+        torch.manual_seed(7)
+        loss.accumulate("G", torch.zeros(8, 1, 16, 16), c, labels, step=0)
+        return torch.cat([p.grad.flatten() for p in G.parameters()])
+    adversarial = g_grad(False, 0.0)
+    torch.testing.assert_close(g_grad(True, 1.0), adversarial, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(g_grad(False, 1.0), adversarial, rtol=1e-3, atol=1e-5)

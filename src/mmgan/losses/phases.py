@@ -46,8 +46,16 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
 @register("phases", "standard")
 class GANLoss:
     def __init__(self, G: nn.Module, D: nn.Module, cfg: LossConfig, z_dim: int, pack: int = 1,
-                 autocast: Callable[[], contextlib.AbstractContextManager] | None = None, **_):
+                 autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+                 compile_mode: str | None = None, **_):
         self.G, self.D, self.cfg, self.z_dim, self.pack = G, D, cfg, z_dim, pack
+        # torch.compile (train.compile): G and D forward passes run compiled; the penalties that
+        # differentiate twice (R1, WGAN-GP) call D eagerly, as compiled graphs have no double backward
+        self.G_run, self.D_run, self.D_frozen_run = G, D, None
+        if compile_mode:
+            self.G_run = torch.compile(G, mode=compile_mode)
+            self.D_run = torch.compile(D, mode=compile_mode)
+            self.D_frozen_run = self.D_run if unwrap(D) is D else torch.compile(unwrap(D), mode=compile_mode)
         self.obj = build("loss", cfg.name)
         self.augment = DiffAugment(cfg.diffaug)
         self.autocast = autocast or contextlib.nullcontext
@@ -58,6 +66,8 @@ class GANLoss:
         from ..models.layers import couples_batch   # (models import the losses: import here, not at the top)
 
         self.joint_d = not couples_batch(unwrap(D))
+        # TAC-GAN (Gong et al. 2019): D's aux head is [classifier | twin]; the twin learns the fakes' labels
+        self.twin = bool(getattr(unwrap(D), "config", {}).get("aux_twin", False))
 
     # ---- helpers ---------------------------------------------------------------------------
     def z(self, b: int, device) -> torch.Tensor:
@@ -71,16 +81,19 @@ class GANLoss:
 
     def run_d(self, x: torch.Tensor, c: torch.Tensor | None, D: nn.Module | None = None):
         with self.autocast():
-            logits, aux = (D or self.D)(self.augment(x), c)
+            logits, aux = (self.D_run if D is None else D)(self.augment(x), c)
         return logits.float(), (aux.float() if aux is not None else None)
 
     def run_g(self, z: torch.Tensor, c: torch.Tensor | None, **kw) -> torch.Tensor:
         with self.autocast():
-            return self.G(z, c, **kw).float()
+            return self.G_run(z, c, **kw).float()
 
-    def aux_loss(self, aux: torch.Tensor | None, labels: torch.Tensor | None) -> torch.Tensor:
-        if aux is None or labels is None:
+    def aux_loss(self, aux: torch.Tensor | None, labels: torch.Tensor | None, head: str = "classifier") -> torch.Tensor:
+        """AC-GAN's cross-entropy (x acgan_weight) of D's classifier head, or of its twin head (TAC-GAN)."""
+        if aux is None or labels is None or (head == "twin" and not self.twin):
             return torch.zeros(())
+        if self.twin:
+            aux = aux.chunk(2, dim=1)[head == "twin"]
         return self.cfg.acgan_weight * F.cross_entropy(aux, labels)
 
     # ---- phases ----------------------------------------------------------------------------
@@ -121,12 +134,13 @@ class GANLoss:
         if self.joint_d:
             logits, aux_all = self.run_d(torch.cat([real, fake]), None if c is None else torch.cat([c, c]))
             r_logits, f_logits = logits.chunk(2)
-            r_aux = None if aux_all is None else aux_all.chunk(2)[0]
+            r_aux, f_aux = (None, None) if aux_all is None else aux_all.chunk(2)
         else:
             r_logits, r_aux = self.run_d(real, c)
-            f_logits, _ = self.run_d(fake, c)
+            f_logits, f_aux = self.run_d(fake, c)
         adv = self.obj.d_loss(r_logits, f_logits)
-        aux = self.aux_loss(r_aux, labels).to(adv.device)
+        # the classifier learns the reals' labels; a twin head (TAC-GAN) the labels the fakes were drawn for
+        aux = (self.aux_loss(r_aux, labels) + self.aux_loss(f_aux, labels, "twin")).to(adv.device)
         (adv + aux).backward()
         return {"loss/D": adv.detach(), "loss/D_aux": aux.detach(),
                 "D/real": r_logits.detach().mean(), "D/fake": f_logits.detach().mean()}
@@ -144,14 +158,14 @@ class GANLoss:
             b = real.shape[0] // self.pack
             alpha = torch.rand(b, *([1] * (real.dim() - 1)), device=real.device).repeat_interleave(self.pack, 0)
             x = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-            logits, _ = self.run_d(x, c)
+            logits, _ = self.run_d(x, c, self.D)
             (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
             gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
             total = total + self.cfg.gp_weight * gp
             stats["reg/gp"] = gp.detach()
         if self.cfg.r1_gamma > 0 and step % max(1, self.cfg.r1_every) == 0:
             x = real.detach().requires_grad_(True)
-            logits, _ = self.run_d(x, c)
+            logits, _ = self.run_d(x, c, self.D)
             (g,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
             r1 = g.flatten(1).pow(2).sum(1).mean()
             total = total + 0.5 * self.cfg.r1_gamma * max(1, self.cfg.r1_every) * r1   # lazy: scale by interval
@@ -170,9 +184,11 @@ class GANLoss:
             z = self.z(b, device)
             fake = self.run_g(z, c, **cond_kw)
         with frozen(self.D) as D:
-            logits, aux = self.run_d(fake, c, D)
+            logits, aux = self.run_d(fake, c, D if self.D_frozen_run is None else self.D_frozen_run)
             adv = self.obj.g_loss(self.top_k(logits))
-            total = adv + self.aux_loss(aux, labels).to(adv.device)
+            # TAC-GAN: G also makes its samples hard for the twin, which cancels AC-GAN's pull toward
+            # easily classified samples (the two terms together estimate a divergence between the classes)
+            total = adv + (self.aux_loss(aux, labels) - self.aux_loss(aux, labels, "twin")).to(adv.device)
             stats = {"loss/G": adv.detach()}
             if self.cfg.mode_seeking > 0 and b >= 2:
                 ms = mode_seeking_term(fake, z)

@@ -30,7 +30,7 @@ def _pipeline(trainer):
     from ..pipeline import Pipeline, _pipeline_config
 
     meta = trainer.meta() | {"step": trainer.step}
-    return Pipeline(trainer.G_ema, trainer.conditioner, _pipeline_config(meta), trainer.device)
+    return Pipeline(trainer.G_ema, trainer.conditioner, _pipeline_config(meta), trainer.device, compile=False)
 
 
 def _context(trainer) -> EvalContext:

@@ -65,10 +65,11 @@ class DCGANGenerator(ConfigModule):
 class DCGANDiscriminator(ConfigModule):
     def __init__(self, channels: int, resolution: int, width: int = 64, cond_dim: int = 0,
                  d_cond: str = "projection", num_classes: int = 0, acgan: bool = False,
-                 spectral_norm: bool = False, mbstd: bool = False, pack_size: int = 1, norm: str = "bn"):
+                 spectral_norm: bool = False, mbstd: bool = False, pack_size: int = 1, norm: str = "bn",
+                 aux_twin: bool = False):
         super().__init__(channels=channels, resolution=resolution, width=width, cond_dim=cond_dim,
                          d_cond=d_cond, num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm,
-                         mbstd=mbstd, pack_size=pack_size, norm=norm)
+                         mbstd=mbstd, pack_size=pack_size, norm=norm, aux_twin=aux_twin)
         s0, k = plan(resolution)
         ch = list(reversed(widths(width, k)))           # base ... base*2^(k-1)
         self.m, self.d_cond = pack_size, d_cond
@@ -90,7 +91,8 @@ class DCGANDiscriminator(ConfigModule):
         feat = in_ch * s0 * s0                           # DCGAN's head: the last feature map, flattened
         self.head = maybe_sn(nn.Linear(feat, 1), spectral_norm)
         self.proj = Projection(cond_dim * pack_size, feat, spectral_norm) if self.cond_dim and d_cond == "projection" else None
-        self.aux = maybe_sn(nn.Linear(feat, num_classes), spectral_norm) if acgan and num_classes else None
+        aux_out = num_classes * (2 if aux_twin else 1)      # TAC-GAN: [classifier | twin classifier]
+        self.aux = maybe_sn(nn.Linear(feat, aux_out), spectral_norm) if acgan and num_classes else None
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
         x = pack(x, self.m)                              # (b/m, m*c, h, w)
@@ -122,5 +124,5 @@ def build_dcgan(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, cfg.d_cond, cfg.num_classes,
-                           cfg.acgan, cfg.spectral_norm, cfg.mbstd, cfg.pack, d_norm(cfg))
+                           cfg.acgan, cfg.spectral_norm, cfg.mbstd, cfg.pack, d_norm(cfg), cfg.acgan_twin)
     return g, d

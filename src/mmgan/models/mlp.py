@@ -51,10 +51,11 @@ class MLPGenerator(ConfigModule):
 class MLPDiscriminator(ConfigModule):
     def __init__(self, in_shape: list, hidden: list, cond_dim: int = 0, d_cond: str = "projection",
                  num_classes: int = 0, acgan: bool = False, spectral_norm: bool = False,
-                 mbstd: bool = False, pack_size: int = 1, fourier: int = 0, fourier_scale: float = 100.0):
+                 mbstd: bool = False, pack_size: int = 1, fourier: int = 0, fourier_scale: float = 100.0,
+                 aux_twin: bool = False):
         super().__init__(in_shape=list(in_shape), hidden=list(hidden), cond_dim=cond_dim, d_cond=d_cond,
                          num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm, mbstd=mbstd,
-                         pack_size=pack_size, fourier=fourier, fourier_scale=fourier_scale)
+                         pack_size=pack_size, fourier=fourier, fourier_scale=fourier_scale, aux_twin=aux_twin)
         self.m = pack_size
         self.cond_dim = cond_dim if d_cond != "none" else 0
         self.d_cond = d_cond
@@ -75,7 +76,8 @@ class MLPDiscriminator(ConfigModule):
         self.body = nn.Sequential(*layers)
         self.head = maybe_sn(nn.Linear(in_dim, 1), spectral_norm)
         self.proj = Projection(cond_dim * pack_size, in_dim, spectral_norm) if self.cond_dim and d_cond == "projection" else None
-        self.aux = maybe_sn(nn.Linear(in_dim, num_classes), spectral_norm) if acgan and num_classes else None
+        aux_out = num_classes * (2 if aux_twin else 1)      # TAC-GAN: [classifier | twin classifier]
+        self.aux = maybe_sn(nn.Linear(in_dim, aux_out), spectral_norm) if acgan and num_classes else None
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
         x = x.flatten(1)
@@ -123,5 +125,5 @@ def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
         return g, None
     d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,
                          cfg.spectral_norm, cfg.mbstd, cfg.pack, int(cfg.extra.get("d_fourier", 0)),
-                         float(cfg.extra.get("d_fourier_scale", 100.0)))
+                         float(cfg.extra.get("d_fourier_scale", 100.0)), cfg.acgan_twin)
     return g, d

@@ -67,7 +67,7 @@ def critic_model_config(model_cfg: dict) -> dict:
     `model.extra.critic_fourier_scale`, default 100 per data unit): a plain MLP classifier does
     not resolve modes a hundredth of the data's extent wide in a few seconds of training."""
     mc = copy.deepcopy(model_cfg)
-    mc.update(pack=1, mbstd=False, acgan=False)
+    mc.update(pack=1, mbstd=False, acgan=False, acgan_twin=False)
     extra = dict(mc.get("extra") or {}, mbstd=False)
     if mc.get("family") == "mlp" and int(mc.get("data_dim") or 0) > 0:
         extra["d_fourier"] = int(extra.get("critic_fourier", 128))

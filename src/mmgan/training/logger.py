@@ -69,7 +69,8 @@ class RunLogger:
         from ..pipeline import Pipeline, _pipeline_config
 
         meta = self.tr.meta() | {"step": self.tr.step}
-        return Pipeline(self.tr.G_ema, self.tr.conditioner, _pipeline_config(meta), self.tr.device)
+        return Pipeline(self.tr.G_ema, self.tr.conditioner, _pipeline_config(meta), self.tr.device,
+                        compile=False)        # a short-lived pipeline per grid: a cold compile would cost more
 
     def samples(self, step: int, final: bool = False) -> Path | None:
         if not self.enabled:

@@ -23,7 +23,7 @@ from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
 from ..registry import get
-from ..utils import auto_device, exists, seed_all, use_bf16
+from ..utils import auto_device, compile_mode, exists, seed_all, use_bf16
 from . import distributed as dist
 from .checkpoint import CheckpointManager, latest_checkpoint
 from .ema import make_ema, update_ema
@@ -31,6 +31,7 @@ from .logger import RunLogger
 
 
 DRS_PHASES = ("standard", "stylegan2")   # D(x, c) -> score: what a rejection-sampling critic is built from
+COMPILE_PHASES = ("standard", "stylegan2")   # phases whose double-backward penalties call D eagerly
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,11 +89,13 @@ class Trainer:
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = make_ema(self.G)
         self.G_ddp, self.D_ddp = dist.wrap(self.G, self.device), dist.wrap(self.D, self.device)
+        self.compile = self._compile_mode()
         g_params = list(self.G.parameters()) + [p for p in self.conditioner.parameters() if p.requires_grad]
         self.opt_G = adam(g_params, t.lr_g, (t.beta1, t.beta2))
         self.opt_D = adam(self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         self.loss = get("phases", cfg.loss.phases)(self.G_ddp, self.D_ddp, cfg.loss, cfg.model.z_dim, cfg.model.pack,
-                                                   autocast=self._autocast_factory(), conditioner=self.conditioner)
+                                                   autocast=self._autocast_factory(), conditioner=self.conditioner,
+                                                   compile_mode=self.compile)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
         self.ckpt = CheckpointManager(self.run_dir, t.keep_checkpoints, writer=self.rank == 0)
         self.step, self.lr_scale, self.rollbacks, self.saved_step = 0, 1.0, 0, -1
@@ -100,6 +103,19 @@ class Trainer:
         self._data_on_device = self._stage_data()
 
     # ---- set-up helpers --------------------------------------------------------------------
+    def _compile_mode(self) -> str | None:
+        """torch.compile for G and D (train.compile; utils.compile_mode): auto compiles on CUDA only,
+        and only phases whose double-backward penalties can call D eagerly."""
+        t, phases = self.cfg.train, self.cfg.loss.phases
+        mode = compile_mode(t.compile, self.device)
+        if mode and phases not in COMPILE_PHASES:
+            if t.compile == "auto":
+                return None
+            raise ValueError(f"train.compile: compiled training supports the phases {', '.join(COMPILE_PHASES)} "
+                             f"(families mlp, dcgan, stylegan2, gansformer); {self.cfg.model.family} trains "
+                             f"with phases {phases!r}. Set train.compile=false")
+        return mode
+
     def _autocast_factory(self):
         if not self.bf16:
             return contextlib.nullcontext
@@ -215,7 +231,8 @@ class Trainer:
             self.save()                              # a good state to roll back to from the first step
         self.log(f"G {num_params(self.G) / 1e6:.2f}M params, D {num_params(self.D) / 1e6:.2f}M params, "
                  f"device {self.device}, batch {t.batch_size}, {'bf16 autocast' if self.bf16 else 'fp32'}"
-                 f"{' (auto)' if t.bf16 == 'auto' else ''}")
+                 f"{' (auto)' if t.bf16 == 'auto' else ''}"
+                 f"{f', torch.compile ({self.compile})' if self.compile else ''}")
         start, start_step = time.time(), self.step
         deadline = start + t.minutes * 60 if t.minutes > 0 else math.inf
         stopped_by, last_ckpt, stats = "steps", None, {}

@@ -43,6 +43,8 @@ def resolve(cfg: Config, ds: MemoryDataset) -> Config:
         m.num_classes = m.num_classes or int(info.num_classes)
     if m.acgan and "label" not in m.condition:
         raise ConfigError("model.acgan needs labels as a condition: add label to model.condition")
+    if m.acgan_twin and not m.acgan:
+        raise ConfigError("model.acgan_twin (TAC-GAN) is a second classifier head beside the AC-GAN one: set model.acgan=true")
     if m.acgan and m.pack > 1:
         raise ConfigError("model.acgan cannot be combined with model.pack > 1 (a pack has no single label)")
     if cfg.train.batch_size % max(1, m.pack):
