@@ -216,9 +216,10 @@ def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
     if typ == "bool | str":                       # a switch with an "auto" position
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
-        if isinstance(value, bool) or value == "auto" or (key.rsplit(".", 1)[-1] == "compile" and value in COMPILE_MODES):
+        modes = COMPILE_MODES if key.rsplit(".", 1)[-1] == "compile" else ()
+        if isinstance(value, bool) or value == "auto" or value in modes:
             return value
-        extra = f" or a torch.compile mode ({', '.join(COMPILE_MODES)})" if key.rsplit(".", 1)[-1] == "compile" else ""
+        extra = f" or a torch.compile mode ({', '.join(modes)})" if modes else ""
         raise ConfigError(f"{where}: {key} must be true, false or auto{extra}, got {value!r}")
     origin = typing.get_origin(typ) or typ
     if typ in ("int", int, "float", float):

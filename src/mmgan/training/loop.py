@@ -30,8 +30,10 @@ from .ema import make_ema, update_ema
 from .logger import RunLogger
 
 
-DRS_PHASES = ("standard", "stylegan2")   # D(x, c) -> score: what a rejection-sampling critic is built from
-COMPILE_PHASES = ("standard", "stylegan2")   # phases whose double-backward penalties call D eagerly
+# The GANLoss phases, whose D is D(x, c) -> score: a rejection-sampling critic is built from that D, and
+# compiled training runs in them (their double-backward penalties call D eagerly).
+SCORING_PHASES = ("standard", "stylegan2")
+SCORING_FAMILIES = "families mlp, dcgan, stylegan2, gansformer"
 
 
 class TrainingDiverged(RuntimeError):
@@ -76,9 +78,9 @@ class Trainer:
         self.G, self.D = build_gan(cfg.model)
         if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
             cfg.loss.phases = getattr(self.G, "phases", "standard")
-        if t.drs_steps and cfg.loss.phases not in DRS_PHASES:
+        if t.drs_steps and cfg.loss.phases not in SCORING_PHASES:
             raise ValueError(f"train.drs_steps: rejection sampling needs a discriminator that scores one sample "
-                             f"against its condition (families mlp, dcgan, stylegan2, gansformer); "
+                             f"against its condition ({SCORING_FAMILIES}); "
                              f"{cfg.model.family} trains with phases {cfg.loss.phases!r}")
         self.G.to(self.device)
         self.D.to(self.device)
@@ -108,11 +110,11 @@ class Trainer:
         and only phases whose double-backward penalties can call D eagerly."""
         t, phases = self.cfg.train, self.cfg.loss.phases
         mode = compile_mode(t.compile, self.device)
-        if mode and phases not in COMPILE_PHASES:
+        if mode and phases not in SCORING_PHASES:
             if t.compile == "auto":
                 return None
-            raise ValueError(f"train.compile: compiled training supports the phases {', '.join(COMPILE_PHASES)} "
-                             f"(families mlp, dcgan, stylegan2, gansformer); {self.cfg.model.family} trains "
+            raise ValueError(f"train.compile: compiled training supports the phases {', '.join(SCORING_PHASES)} "
+                             f"({SCORING_FAMILIES}); {self.cfg.model.family} trains "
                              f"with phases {phases!r}. Set train.compile=false")
         return mode
 
