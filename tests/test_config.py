@@ -42,6 +42,12 @@ def test_type_errors(bad):
         Config().override([bad])
 
 
+def test_negative_intervals_are_refused():
+    with pytest.raises(ConfigError, match="train.ckpt_every is an interval.*-5"):
+        Config().override(["train.ckpt_every=-5"])
+    assert Config().override(["train.sample_every=0"]).train.sample_every == 0
+
+
 def test_yaml_errors(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("model: [1, 2\n")

@@ -87,9 +87,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int = 0               # CPU threads for torch ops (0 = torch's default, one per core; torchrun: 1 per rank)
-    sample_every: int = 500
-    ckpt_every: int = 500
-    log_every: int = 25
+    sample_every: int = 500        # sample grid every N steps (0 = off)
+    ckpt_every: int = 500          # checkpoint every N steps (0 = only at the end)
+    log_every: int = 25            # log losses every N steps (0 = the first step only)
     keep_checkpoints: int = 3
     tensorboard: bool = True
     channels_last: bool = True     # faster convolutions on CPU and GPU
@@ -263,4 +263,7 @@ def _set_field(obj: Any, section: str, name: str, value: Any, where: str) -> Non
         merged = dict(obj.extra)
         merged.update(value)
         value = merged
-    setattr(obj, name, _coerce(value, fields[name].type, where, f"{section}.{name}"))
+    value = _coerce(value, fields[name].type, where, f"{section}.{name}")
+    if name.endswith("_every") and isinstance(value, int) and value < 0:
+        raise ConfigError(f"{where}: {section}.{name} is an interval in steps and must be 0 or more, got {value}")
+    setattr(obj, name, value)

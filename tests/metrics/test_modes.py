@@ -9,7 +9,7 @@ from helpers_metrics import one_thread  # noqa: F401  (autouse)
 
 from mmgan.data.mixtures import grid_means, ring_means
 from mmgan.metrics import parse_metric_name, resolve_metric
-from mmgan.metrics.modes import kl, kl_to_uniform, label_modes, mixture_modes
+from mmgan.metrics.modes import channel_stats, kl, kl_to_uniform, label_modes, mixture_modes
 from mmgan.registry import UnknownNameError
 
 
@@ -45,6 +45,22 @@ def test_stacked_label_modes_and_kl():
     assert kl([1, 1], [1, 3]) == pytest.approx(0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75))
 
 
+def _joint(channel_probs):                                      # (n, 3, 10) -> (n, 1000), index 100 r + 10 g + b
+    p = np.asarray(channel_probs)
+    return (p[:, 0, :, None, None] * p[:, 1, None, :, None] * p[:, 2, None, None, :]).reshape(len(p), -1)
+
+
+def test_channel_stats_split_the_kl_and_count_uncertain_digits():
+    sure = np.eye(10)[np.arange(1000) % 10]                        # every digit equally often, read with certainty
+    res = channel_stats(_joint(np.stack([sure, sure[::-1], sure], 1)))
+    assert res == {"channel_kl": pytest.approx(0.0, abs=1e-12), "uncertain_pct": 0.0}
+    half = np.full((1000, 10), 0.5 / 9)                            # red is always a 7 read at 0.5: uncertain
+    half[:, 7] = 0.5
+    res = channel_stats(_joint(np.stack([half, sure, sure], 1)))
+    assert res["uncertain_pct"] == pytest.approx(100 / 3)
+    assert res["channel_kl"] == pytest.approx(math.log(10))      # red's histogram is one digit; G and B uniform
+
+
 @pytest.mark.parametrize("name,base,num", [("fid10k", "fid", 10_000), ("kid1.5k", "kid", 1_500), ("pr500", "pr", 500),
                                            ("intra_fid2k", "intra_fid", 2_000), ("cas", "cas", None),
                                            ("DC50K", "dc", 50_000), ("is10k", "is", 10_000)])
@@ -60,3 +76,44 @@ def test_canonical_names_and_unknown_names():
         parse_metric_name("fidd10k")
     with pytest.raises(ValueError):
         parse_metric_name("fid0.0001k")
+
+
+class _ReplayPipe:
+    """A stand-in generator that replays the reference images: its samples are the real data."""
+    config = {"data": {"name": "stacked-mnist", "kind": "image"}}
+    modalities: list = []
+    model_config = {"z_dim": 4}
+
+    def __init__(self, images):
+        import torch
+
+        self.images, self.at, self.conditioner = images, 0, torch.nn.Identity()
+
+    def __call__(self, z=None, num_images=1, output_type="pt", **_):
+        from types import SimpleNamespace
+
+        idx = [(self.at + i) % len(self.images) for i in range(num_images)]
+        self.at += num_images
+        return SimpleNamespace(tensor=self.images[idx])
+
+
+def test_stacked_modes_metric_reports_channel_diagnostics_against_the_real_split():
+    import torch
+
+    from mmgan.data import load_dataset
+    from mmgan.metrics import compute_metrics
+    from mmgan.metrics.context import EvalContext
+    from mmgan.metrics.features import ConvFeatures, ConvNet, PerChannelFeatures
+
+    torch.manual_seed(0)
+    ds = load_dataset("stacked-mnist", n=60, seed=1)
+    net = PerChannelFeatures(ConvFeatures(ConvNet(1, 28, {"label": 10}, 4, 8), {"id": "tiny"}).eval())
+    ctx = EvalContext(_ReplayPipe(ds.columns["image"]), {"name": "stacked-mnist"}, train_ds=ds, features=net,
+                      progress=False, log=lambda m: None)
+    res = compute_metrics(ctx, ["modes"], 60, strict=True, verbose=False).results[0]
+    real = channel_stats(net.extract(ds.columns["image"])["probs"])
+    assert res.values["uncertain_pct"] == pytest.approx(real["uncertain_pct"])
+    assert res.values["uncertain_pct_real"] == pytest.approx(real["uncertain_pct"])
+    assert res.values["channel_kl"] == pytest.approx(real["channel_kl"])
+    assert 0 <= res.values["channel_kl"] <= res.values["kl"] + 1e-9      # the channels' part never exceeds the whole
+    assert "uncertain_pct" in res.protocol and "channel_kl" in res.protocol

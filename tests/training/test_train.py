@@ -69,6 +69,18 @@ def test_checkpoints_pruned_and_latest(tmp_path):
     assert (tmp_path / "r" / "checkpoints" / "latest").read_text().strip() == "step-00000010"
 
 
+def test_zero_intervals_turn_grids_checkpoints_and_logs_off(tmp_path):
+    cfg = tiny_config("model.family=mlp", "train.steps=5", "train.sample_every=0", "train.ckpt_every=0",
+                      "train.log_every=0")
+    res = _fit(cfg, ring_dataset(), tmp_path / "r")
+    assert res.step == 5
+    steps = sorted(p.name for p in (tmp_path / "r" / "checkpoints").glob("step-*"))
+    assert steps == ["step-00000000", "step-00000005"]           # the start state and the end, nothing between
+    assert not list((tmp_path / "r" / "samples").glob("step-*"))
+    logged = [json.loads(line)["step"] for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert [s for s in logged if isinstance(s, int)] == [1]
+
+
 def test_leftover_partial_checkpoint_is_ignored(tmp_path):
     cfg = tiny_config("model.family=mlp", "train.steps=4", "train.ckpt_every=2")
     _fit(cfg, ring_dataset(), tmp_path / "r")

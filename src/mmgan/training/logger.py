@@ -49,7 +49,7 @@ class RunLogger:
     def step(self, step: int, stats: dict[str, torch.Tensor], bar) -> None:
         bar.update(1)
         t = self.tr.cfg.train
-        if not self.enabled or (step % t.log_every and step != 1):
+        if not self.enabled or (step != 1 and (not t.log_every or step % t.log_every)):
             return
         vals = {k: float(v) for k, v in stats.items()}
         now = time.time()

@@ -252,11 +252,11 @@ class Trainer:
                     continue
                 self.step += 1
                 logger.step(self.step, stats, bar)
-                if self.step % t.sample_every == 0:
+                if t.sample_every and self.step % t.sample_every == 0:
                     logger.samples(self.step)
                 if t.eval_every and self.step % t.eval_every == 0:
                     logger.evaluate(self.step)
-                if self.step % t.ckpt_every == 0:
+                if t.ckpt_every and self.step % t.ckpt_every == 0:
                     last_ckpt = self.save()
         finally:
             bar.close()
