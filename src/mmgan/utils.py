@@ -26,6 +26,12 @@ def default(x: Any, d: Any) -> Any:
     return d() if callable(d) else d
 
 
+def due(step: int, every: int) -> bool:
+    """Whether a step-interval task (logs, sample grids, checkpoints, metrics) runs at this step:
+    every `every` steps; an interval of 0 turns it off."""
+    return every > 0 and step % every == 0
+
+
 def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))

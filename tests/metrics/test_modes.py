@@ -45,9 +45,12 @@ def test_stacked_label_modes_and_kl():
     assert kl([1, 1], [1, 3]) == pytest.approx(0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75))
 
 
-def _joint(channel_probs):                                      # (n, 3, 10) -> (n, 1000), index 100 r + 10 g + b
-    p = np.asarray(channel_probs)
-    return (p[:, 0, :, None, None] * p[:, 1, None, :, None] * p[:, 2, None, None, :]).reshape(len(p), -1)
+def _joint(channel_probs):                                      # (n, 3, 10) -> (n, 1000), as the classifier gives it
+    import torch
+
+    from mmgan.metrics.features import PerChannelFeatures
+
+    return PerChannelFeatures._joint(torch.as_tensor(np.asarray(channel_probs))).numpy()
 
 
 def test_channel_stats_split_the_kl_and_count_uncertain_digits():

@@ -101,9 +101,8 @@ def modes(ctx, num: int) -> MetricResult:
         fake = ctx.fake(num)
         vals = label_modes(fake.predicted, net.num_classes)
         vals.update(channel_stats(fake.probs, net.base.num_classes))
-        real = ctx.real(10_000, "train")
-        if real.probs is not None:
-            vals["uncertain_pct_real"] = channel_stats(real.probs, net.base.num_classes)["uncertain_pct"]
+        real = ctx.real(10_000, "train")                # fid10k's reference items: embedded once for both
+        vals["uncertain_pct_real"] = channel_stats(real.probs, net.base.num_classes)["uncertain_pct"]
         return MetricResult("modes", vals, "modes", True, ctx.protocol(
             num, None, max_modes=net.num_classes, labelled_by="the MNIST classifier on each channel; mode = the triple",
             kl=f"KL(p_gen ‖ uniform over {net.num_classes})",

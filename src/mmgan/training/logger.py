@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..utils import append_jsonl
+from ..utils import append_jsonl, due
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -49,7 +49,7 @@ class RunLogger:
     def step(self, step: int, stats: dict[str, torch.Tensor], bar) -> None:
         bar.update(1)
         t = self.tr.cfg.train
-        if not self.enabled or (step != 1 and (not t.log_every or step % t.log_every)):
+        if not self.enabled or not (step == 1 or due(step, t.log_every)):
             return
         vals = {k: float(v) for k, v in stats.items()}
         now = time.time()

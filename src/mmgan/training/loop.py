@@ -23,7 +23,7 @@ from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
 from ..registry import get
-from ..utils import auto_device, compile_mode, exists, seed_all, use_bf16
+from ..utils import auto_device, compile_mode, due, exists, seed_all, use_bf16
 from . import distributed as dist
 from .checkpoint import CheckpointManager, latest_checkpoint
 from .ema import make_ema, update_ema
@@ -252,11 +252,11 @@ class Trainer:
                     continue
                 self.step += 1
                 logger.step(self.step, stats, bar)
-                if t.sample_every and self.step % t.sample_every == 0:
+                if due(self.step, t.sample_every):
                     logger.samples(self.step)
-                if t.eval_every and self.step % t.eval_every == 0:
+                if due(self.step, t.eval_every):
                     logger.evaluate(self.step)
-                if t.ckpt_every and self.step % t.ckpt_every == 0:
+                if due(self.step, t.ckpt_every):
                     last_ckpt = self.save()
         finally:
             bar.close()
