@@ -6,7 +6,7 @@ comparable within a row's protocol (same features, same sample counts), not with
 The floor is held-out real data measured exactly like the model: same feature network, same number of
 samples, same reference subset. Runs come from bench/conditional_mnist.py and bench/stacked_mnist.py.
 
-    python bench/fid.py [--threads 2] [--skip-sanity]
+    python bench/fid.py [--threads 2] [--skip-sanity] [--mnist-run RUN] [--stacked-run LABEL=RUN ...]
 """
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-sanity", action="store_true")
+    ap.add_argument("--mnist-run", default=None, help="conditional mnist run (default: bench/out/runs/mnist-cond)")
+    ap.add_argument("--stacked-run", action="append", default=[], metavar="LABEL=RUN",
+                    help="a Stacked MNIST run to compare with the floor (repeatable; default: bench/out/runs/"
+                         "stacked-pac2 and stacked-dcgan when present)")
     args = ap.parse_args()
     common.setup(args.threads)
     from mmgan.data import load_dataset
@@ -88,7 +92,7 @@ def main() -> None:
 """)
     head = ["data", "samples", "FID (torchmetrics)", "FID (scipy)", "KID ± std", "precision", "recall", "density",
             "coverage"]
-    mnist_run = common.RUNS / "mnist-cond"
+    mnist_run = Path(args.mnist_run) if args.mnist_run else common.RUNS / "mnist-cond"
     if (mnist_run / "checkpoints").exists():
         test = load_dataset("mnist", split="test")
         n = len(test)
@@ -106,12 +110,16 @@ and {n} compared items (the test split's size, so the floor can be measured at t
     floors = {"real stacked-mnist, fresh training-split triples (floor)":
               load_dataset("stacked-mnist", split="train", n=10_000, seed=1),
               "real stacked-mnist, test-split triples (floor)": load_dataset("stacked-mnist", split="test", n=10_000)}
-    for key, label in (("pac2", "PacDCGAN2"), ("dcgan", "DCGAN")):
-        run = common.RUNS / f"stacked-{key}"
+    stacked = [tuple(a.split("=", 1)) for a in args.stacked_run] or \
+        [(label, common.RUNS / f"stacked-{key}") for key, label in (("pac2", "PacDCGAN2"), ("dcgan", "DCGAN"))]
+    for label, run in stacked:
+        run = Path(run)
         if not (run / "checkpoints").exists():
+            if args.stacked_run:
+                raise SystemExit(f"--stacked-run {label}={run}: no checkpoints there")
             continue
         rows, rec = protocol_rows(label, run, 10_000, floors)
-        records[f"stacked-{key}"] = rec
+        records[f"stacked-{label}"] = rec
         parts.append(f"""### stacked-mnist: {label} vs real
 
 Reference: {rec['reference']}; features: {rec['features']}; 10,000 compared samples per row.

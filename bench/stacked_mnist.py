@@ -26,7 +26,9 @@ PUBLISHED = [("DCGAN", "99", "3.4"), ("ALI", "16", "5.4"), ("Unrolled GAN", "48.
              ("PacDCGAN2", "1000", "0.06"), ("PacDCGAN3", "1000", "0.06"), ("PacDCGAN4", "1000", "0.07"),
              ("GDPP-GAN", "1000", "0.135 (vs training-label histogram)"), ("WGAN-GP", "995", "0.148")]
 MODELS = {"pac2": ("PacDCGAN2 (mmgan)", "configs/stacked-mnist-pacdcgan2.yaml"),
-          "dcgan": ("DCGAN, no packing (mmgan)", "configs/stacked-mnist-dcgan.yaml")}
+          "dcgan": ("DCGAN, no packing (mmgan)", "configs/stacked-mnist-dcgan.yaml"),
+          "pacgan-arch": ("PacDCGAN2, PacGAN's own DCGAN (mmgan, model.extra.s0=2, 128k triples)",
+                          "configs/stacked-mnist-pacgan-arch.yaml")}
 N = 26_000
 
 

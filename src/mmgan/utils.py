@@ -1,6 +1,7 @@
 """Tiny helpers shared everywhere (lucidrains style) plus atomic file writes and device choice."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -30,6 +31,18 @@ def due(step: int, every: int) -> bool:
     """Whether a step-interval task (logs, sample grids, checkpoints, metrics) runs at this step:
     every `every` steps; an interval of 0 turns it off."""
     return every > 0 and step % every == 0
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run a block with torch's CPU thread count set to n, then restore it. Training the same small
+    net on 1 and on 2 threads sums gradients in different orders and ends in different weights."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def seed_all(seed: int) -> None:

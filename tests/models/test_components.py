@@ -31,6 +31,8 @@ CASES: dict[str, list[tuple[str, dict, tuple, int]]] = {
         ("concat-sn-mbstd-pack2", dict(family="dcgan", **IMG, cond_dim=4, num_classes=4, g_cond="concat",
                                        d_cond="concat", spectral_norm=True, mbstd=True, pack=2), (1, 16, 16), 4),
         ("rgb-64", dict(family="dcgan", channels=3, resolution=64, z_dim=8, g_width=4, d_width=4), (3, 64, 64), 0),
+        ("28px-s0-2-pack2", dict(family="dcgan", channels=3, resolution=28, z_dim=8, g_width=4, d_width=4, pack=2,
+                                 extra={"s0": 2}), (3, 28, 28), 0),
     ],
     "stylegan2": [
         ("uncond", dict(family="stylegan2", **IMG, extra={"w_dim": 16, "mapping_layers": 2}), (1, 16, 16), 0),
@@ -130,3 +132,36 @@ def test_dcgan_benchmark_architecture():
     assert G.fc.out_features == 128 * 7 * 7
     assert [m.out_channels for m in G.ups] == [64]
     assert G.out.out_channels == 1
+
+
+def test_dcgan_pacgan_architecture():
+    """extra.s0=2 at 28 px is PacGAN's Stacked MNIST DCGAN: z -> 512@2 -> 256@4 -> 128@7 -> 64@14 -> 3@28
+    (sides halved rounding up, as TensorFlow's SAME padding), D mirrored with four convs."""
+    G, D = build_gan(ModelConfig(family="dcgan", channels=3, resolution=28, z_dim=100, g_width=64, d_width=64,
+                                 pack=2, extra={"s0": 2}))
+    assert G.fc.out_features == 512 * 2 * 2
+    h, sides = G.fc(torch.zeros(1, 100)).view(1, 512, 2, 2), []
+    for layer in G.ups:
+        h = layer(h)
+        sides.append((h.shape[1], h.shape[-1]))
+    assert sides == [(256, 4), (128, 7), (64, 14)]
+    assert G(torch.randn(2, 100)).shape == (2, 3, 28, 28)
+    convs = [m for m in D.body if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(6, 64), (64, 128), (128, 256), (256, 512)]
+    assert D.head.in_features == 512 * 2 * 2
+    assert D(torch.randn(4, 3, 28, 28))[0].shape == (2,)
+    # the default plan is untouched, and a side that halving never reaches is refused with the sides listed
+    G0, _ = build_gan(ModelConfig(family="dcgan", channels=3, resolution=28, z_dim=100, g_width=64, d_width=64))
+    assert G0.fc.out_features == 128 * 7 * 7 and "s0" not in G0.config
+    with pytest.raises(ValueError, match="28 -> 14 -> 7 -> 4 -> 2"):
+        build_gan(ModelConfig(family="dcgan", channels=3, resolution=28, extra={"s0": 3}))
+
+
+def test_stacked_mnist_pacgan_preset_builds_that_architecture():
+    from mmgan.config import Config
+
+    cfg = Config.load("stacked-mnist-pacgan-arch")
+    cfg.model.channels, cfg.model.resolution = 3, 28                # what the stacked-mnist data resolves to
+    G, D = build_gan(cfg.model)
+    assert G.fc.out_features == 512 * 2 * 2 and D.m == 2 and D.head.in_features == 512 * 2 * 2
+    assert cfg.data.n == 128_000

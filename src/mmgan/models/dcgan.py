@@ -4,6 +4,10 @@ Generator: z -> linear -> (s0 x s0) -> ConvTranspose(4, 2, 1) blocks doubling th
 where resolution = s0 * 2^k with s0 in 4..7 (16, 28, 32, 64 ...). Widths halve going up and the
 last block has `g_width` channels before the output layer, so mnist (28 px) with g_width 64 is
 z -> 128@7 -> 64@14 -> 1@28. The discriminator mirrors it.
+
+`model.extra.s0` starts from a smaller map and halves the sides rounding up, as TensorFlow's 'SAME'
+padding does: s0=2 at 28 px is the DCGAN of PacGAN's Stacked MNIST experiments, z -> 512@2 -> 256@4 ->
+128@7 -> 64@14 -> 3@28 with a 4-conv discriminator (an odd side is reached by a 3x3 stride-2 layer).
 """
 from __future__ import annotations
 
@@ -28,6 +32,33 @@ def plan(resolution: int) -> tuple[int, int]:
     return s, k
 
 
+def sizes(resolution: int, s0: int = 0) -> list[int]:
+    """Feature-map sides from the first level up to the image. s0=0: s0 * 2^i as plan() chooses; a
+    given s0: the image side halved, rounding up, until it reaches s0 (28 -> 14 -> 7 -> 4 -> 2)."""
+    if not s0:
+        start, k = plan(resolution)
+        return [start * 2 ** i for i in range(k + 1)]
+    out = [resolution]
+    while out[-1] > s0:
+        out.append((out[-1] + 1) // 2)
+    if out[-1] != s0 or len(out) < 2:
+        raise ValueError(f"dcgan: model.extra.s0={s0} is not reached by halving {resolution} (rounding up): "
+                         f"{' -> '.join(map(str, out))}; use one of those sides, or 0 for the default")
+    return out[::-1]
+
+
+def up(c_in: int, c_out: int, side: int, bias: bool = False) -> nn.ConvTranspose2d:
+    """A stride-2 transposed conv that ends at this side: from side/2 (4x4), or from (side+1)/2 for an
+    odd side (3x3)."""
+    return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias) if side % 2 == 0 else \
+        nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, bias=bias)
+
+
+def down(c_in: int, c_out: int, side: int, bias: bool) -> nn.Conv2d:
+    """A stride-2 conv from side to ceil(side / 2): 4x4 on even sides, 3x3 on odd ones."""
+    return nn.Conv2d(c_in, c_out, 4 if side % 2 == 0 else 3, 2, 1, bias=bias)
+
+
 def widths(base: int, k: int, cap: int = 8) -> list[int]:
     """Channel widths from the s0 level up to the last hidden level: base*2^(k-1) ... base."""
     return [base * min(2 ** (k - 1 - i), cap) for i in range(k)]
@@ -35,11 +66,12 @@ def widths(base: int, k: int, cap: int = 8) -> list[int]:
 
 class DCGANGenerator(ConfigModule):
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64, cond_dim: int = 0,
-                 g_cond: str = "cbn"):
+                 g_cond: str = "cbn", s0: int = 0):
         super().__init__(z_dim=z_dim, channels=channels, resolution=resolution, width=width,
-                         cond_dim=cond_dim, g_cond=g_cond)
+                         cond_dim=cond_dim, g_cond=g_cond, **({"s0": s0} if s0 else {}))
         self.z_dim, self.cond_dim, self.g_cond = z_dim, cond_dim, g_cond
-        s0, k = plan(resolution)
+        side = sizes(resolution, s0)
+        s0, k = side[0], len(side) - 1
         ch = widths(width, k)
         self.s0, self.ch0 = s0, ch[0]
         bn_cond = cond_dim if g_cond == "cbn" else 0
@@ -48,9 +80,9 @@ class DCGANGenerator(ConfigModule):
         self.norms = nn.ModuleList([CondBatchNorm(ch[0], bn_cond)])
         self.ups = nn.ModuleList()
         for i in range(1, k):
-            self.ups.append(nn.ConvTranspose2d(ch[i - 1], ch[i], 4, 2, 1, bias=False))
+            self.ups.append(up(ch[i - 1], ch[i], side[i]))
             self.norms.append(CondBatchNorm(ch[i], bn_cond))
-        self.out = nn.ConvTranspose2d(ch[-1], channels, 4, 2, 1)
+        self.out = up(ch[-1], channels, side[-1], bias=True)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, **_) -> torch.Tensor:
         h = torch.cat([z, c], dim=1) if self.cond_dim and self.g_cond == "concat" else z
@@ -66,11 +98,12 @@ class DCGANDiscriminator(ConfigModule):
     def __init__(self, channels: int, resolution: int, width: int = 64, cond_dim: int = 0,
                  d_cond: str = "projection", num_classes: int = 0, acgan: bool = False,
                  spectral_norm: bool = False, mbstd: bool = False, pack_size: int = 1, norm: str = "bn",
-                 aux_twin: bool = False):
+                 aux_twin: bool = False, s0: int = 0):
         super().__init__(channels=channels, resolution=resolution, width=width, cond_dim=cond_dim,
                          d_cond=d_cond, num_classes=num_classes, acgan=acgan, spectral_norm=spectral_norm,
-                         mbstd=mbstd, pack_size=pack_size, norm=norm, aux_twin=aux_twin)
-        s0, k = plan(resolution)
+                         mbstd=mbstd, pack_size=pack_size, norm=norm, aux_twin=aux_twin, **({"s0": s0} if s0 else {}))
+        side = sizes(resolution, s0)[::-1]              # image side first
+        s0, k = side[-1], len(side) - 1
         ch = list(reversed(widths(width, k)))           # base ... base*2^(k-1)
         self.m, self.d_cond = pack_size, d_cond
         self.cond_dim = cond_dim if d_cond != "none" else 0
@@ -79,7 +112,7 @@ class DCGANDiscriminator(ConfigModule):
             in_ch += cond_dim * pack_size                # condition broadcast as extra planes
         layers: list[nn.Module] = []
         for i, c_out in enumerate(ch):
-            layers.append(maybe_sn(nn.Conv2d(in_ch, c_out, 4, 2, 1, bias=norm != "bn" or i == 0), spectral_norm))
+            layers.append(maybe_sn(down(in_ch, c_out, side[i], bias=norm != "bn" or i == 0), spectral_norm))
             if i > 0 and norm == "bn":
                 layers.append(BatchNorm(c_out))
             layers.append(nn.LeakyReLU(0.2))
@@ -120,9 +153,10 @@ def d_norm(cfg: ModelConfig, loss_name: str = "") -> str:
 
 @register("model", "dcgan")
 def build_dcgan(cfg: ModelConfig, with_discriminator: bool = True):
-    g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, cfg.g_cond)
+    s0 = int(cfg.extra.get("s0", 0))
+    g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, cfg.g_cond, s0)
     if not with_discriminator:
         return g, None
     d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, cfg.d_cond, cfg.num_classes,
-                           cfg.acgan, cfg.spectral_norm, cfg.mbstd, cfg.pack, d_norm(cfg), cfg.acgan_twin)
+                           cfg.acgan, cfg.spectral_norm, cfg.mbstd, cfg.pack, d_norm(cfg), cfg.acgan_twin, s0)
     return g, d
