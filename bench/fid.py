@@ -110,16 +110,16 @@ and {n} compared items (the test split's size, so the floor can be measured at t
     floors = {"real stacked-mnist, fresh training-split triples (floor)":
               load_dataset("stacked-mnist", split="train", n=10_000, seed=1),
               "real stacked-mnist, test-split triples (floor)": load_dataset("stacked-mnist", split="test", n=10_000)}
-    stacked = [tuple(a.split("=", 1)) for a in args.stacked_run] or \
-        [(label, common.RUNS / f"stacked-{key}") for key, label in (("pac2", "PacDCGAN2"), ("dcgan", "DCGAN"))]
-    for label, run in stacked:
+    stacked = [(label, label, run) for label, run in (a.split("=", 1) for a in args.stacked_run)] or \
+        [(key, label, common.RUNS / f"stacked-{key}") for key, label in (("pac2", "PacDCGAN2"), ("dcgan", "DCGAN"))]
+    for key, label, run in stacked:
         run = Path(run)
         if not (run / "checkpoints").exists():
             if args.stacked_run:
                 raise SystemExit(f"--stacked-run {label}={run}: no checkpoints there")
             continue
         rows, rec = protocol_rows(label, run, 10_000, floors)
-        records[f"stacked-{label}"] = rec
+        records[f"stacked-{key}"] = rec
         parts.append(f"""### stacked-mnist: {label} vs real
 
 Reference: {rec['reference']}; features: {rec['features']}; 10,000 compared samples per row.

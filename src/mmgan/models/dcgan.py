@@ -50,8 +50,7 @@ def sizes(resolution: int, s0: int = 0) -> list[int]:
 def up(c_in: int, c_out: int, side: int, bias: bool = False) -> nn.ConvTranspose2d:
     """A stride-2 transposed conv that ends at this side: from side/2 (4x4), or from (side+1)/2 for an
     odd side (3x3)."""
-    return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias) if side % 2 == 0 else \
-        nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, bias=bias)
+    return nn.ConvTranspose2d(c_in, c_out, 4 if side % 2 == 0 else 3, 2, 1, bias=bias)
 
 
 def down(c_in: int, c_out: int, side: int, bias: bool) -> nn.Conv2d:
