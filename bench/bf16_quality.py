@@ -21,7 +21,7 @@ import torch
 
 def run_one(config: str, bf16: bool, seed: int, work: Path, overrides: list[str]) -> dict:
     from mmgan.metrics.evaluate import evaluate
-    from mmgan.train_api import train
+    from mmgan.api.train import train
 
     run = work / f"{'bf16' if bf16 else 'fp32'}-{seed}"
     shutil.rmtree(run, ignore_errors=True)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/families.py --only fid,progressive      # some sections
     .venv/bin/python bench/families.py --steps 400 --threads 2     # the FID comparison's budget
 
-Sections (each trains through the same path as `mmgan train`, `mmgan.train_api.train`, from the
+Sections (each trains through the same path as `mmgan train`, `mmgan.api.train.train`, from the
 presets in configs/, and evaluates through the Pipeline):
   fid          dcgan vs stylegan2 vs gansformer on shapes 32x32: the same steps and batch size
                (the same number of real images seen); FID on generated vs the real test split
@@ -43,7 +43,7 @@ def log(msg: str) -> None:
 
 def train_run(name: str, config: str | None, overrides: list[str], fresh: bool) -> dict:
     """Train (or reuse) bench/out/runs/NAME; returns {run, steps, seconds, img_per_s}."""
-    from mmgan.train_api import train
+    from mmgan.api.train import train
     from mmgan.training.checkpoint import latest_checkpoint, read_meta
 
     run = OUT / "runs" / name
@@ -226,13 +226,13 @@ def section_stackgan(args) -> str:
     """Text -> image at 64x64 on shapes: stackgan vs the single-stage dfgan, same data, joint space,
     condition losses and budget; judged by attribute accuracy and R-precision on the test split."""
     try:
-        from mmgan.multimodal import make_conditioner  # noqa: F401  (the text conditioner)
+        from mmgan.training.conditioner import make_conditioner  # noqa: F401  (the text conditioner)
     except ImportError as e:
         return "\n".join(["## Multi-stage text-to-image (stackgan) vs single-stage (dfgan)", "",
                           f"Pending: the multimodal conditioner is not importable ({e})."])
     from mmgan.data import load_dataset
-    from mmgan.multimodal.evaluate import r_precision
-    from mmgan.multimodal.judge import attribute_accuracy, train_judge
+    from mmgan.metrics.retrieval import r_precision
+    from mmgan.metrics.judge import attribute_accuracy, train_judge
     from mmgan.pipeline import Pipeline
 
     steps, n, bs = args.t2i_steps, args.t2i_n, 32
@@ -290,7 +290,7 @@ def section_stackgan(args) -> str:
         "FiLM blocks, conditioning augmentation and word attention per stage) with the multistage phases "
         "(a matching-aware D per stage, MA-GP, CA KL) and its preset, which uses the same optimizer. "
         "bf16 autocast for both.", "",
-        f"Judge: mmgan.multimodal's attribute classifier trained on real 64x64 shapes; on 1,000 fresh real images "
+        f"Judge: mmgan.metrics.judge's attribute classifier trained on real 64x64 shapes; on 1,000 fresh real images "
         f"it reads all four attributes right in {pct(judge_acc['all'])}. Generated: one image per caption of "
         f"1,000 shapes test items (seed 0). R-precision: the true caption ranked first among 100 (99 of other "
         "attribute combinations) in the joint space, 10 folds; then again for the same captions with generation "

@@ -44,7 +44,7 @@ def run_one(name: str, seed: int, work: Path, overrides: list[str] = ()) -> dict
     from mmgan.metrics.modes import mixture_modes
     from mmgan.pipeline import Pipeline
     from mmgan.plots import scatter_modes
-    from mmgan.train_api import train
+    from mmgan.api.train import train
 
     run = work / f"{name}-{seed}"
     shutil.rmtree(run, ignore_errors=True)

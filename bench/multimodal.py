@@ -4,7 +4,7 @@
 
 1. An attribute classifier (the judge) is trained on real `shapes` images (split `all`, seed 5) and
    tested on fresh real images (its own accuracy is reported).
-2. A model is trained with the demo's settings (mmgan.multimodal.demo.DEMO_OVERRIDES) on the `train`
+2. A model is trained with the demo's settings (mmgan.demo.multimodal.DEMO_OVERRIDES) on the `train`
    split with spoken captions (or --run reuses one).
 3. For every item of the `heldout` split (attribute combinations never seen in training; spoken with
    other voices), images are generated from the caption, the recording, and both; an image is right
@@ -43,10 +43,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from mmgan.data import load_dataset
-    from mmgan.multimodal.demo import DEMO_OVERRIDES, spoken, train_multimodal
-    from mmgan.multimodal.evaluate import arithmetic_trials, r_precision, recall_at_k
-    from mmgan.multimodal.features import cache_root
-    from mmgan.multimodal.judge import attribute_accuracy, train_judge
+    from mmgan.demo.multimodal import DEMO_OVERRIDES, spoken, train_multimodal
+    from mmgan.metrics.retrieval import arithmetic_trials, r_precision, recall_at_k
+    from mmgan.conditioning.features import cache_root
+    from mmgan.metrics.judge import attribute_accuracy, train_judge
     from mmgan.pipeline import Pipeline
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731

@@ -8,7 +8,7 @@ real items from the store). The condition-match score of an image is the cosine,
 space, between the image's embedding and the prompt's. Reported: the mean of each, the paired
 difference per prompt with a 95% confidence interval, and the share of prompts that improved.
 
-Needs mmgan.multimodal: a text-conditioned run whose conditioner sets accepts_retrieved, and a
+Needs mmgan.conditioning: a text-conditioned run whose conditioner sets accepts_retrieved, and a
 joint space (RUN/joint/ or --embedder). Until those exist the script says so and exits with code 2.
 The store (--store, default a temporary folder) is filled with the run's dataset (train split) first;
 indexing is idempotent, so a kept --store is reused.
@@ -51,11 +51,12 @@ def main() -> int:
     args = ap.parse_args()
 
     try:
-        import mmgan.multimodal  # noqa: F401
+        import mmgan.conditioning  # noqa: F401
     except ModuleNotFoundError:
-        return need("mmgan.multimodal does not exist yet (joint space + multimodal conditioner); run this once it does")
+        return need("mmgan.conditioning does not exist yet (joint space + multimodal conditioner); run this once it does")
     from mmgan.data import load_dataset
-    from mmgan.embedding import load_embedder, normalize
+    from mmgan.conditioning import load_embedder
+from mmgan.embedding import normalize
     from mmgan.pipeline import Pipeline
     from mmgan.store import Store, index_dataset
     from mmgan.store.rag import accepts_retrieved, rag_generate

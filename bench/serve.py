@@ -80,7 +80,7 @@ MODELS = {"dcgan64": 64, "dcgan16": 16}        # served name -> g_width (64 is t
 
 
 def make_run(tmp: Path, name: str, width: int) -> Path:
-    from mmgan.train_api import train
+    from mmgan.api.train import train
 
     run = tmp / name
     train(data="digits", overrides=["model.condition=[label]", "data.resolution=32", "data.n=256", "train.batch_size=16",

@@ -2,7 +2,7 @@
 
 Each image stacks three random MNIST digits as R, G, B. A digit classifier trained in-project on the
 real MNIST training split labels each channel of 26,000 generated samples; the mode is the triple.
-We count distinct modes and KL(p_gen ‖ uniform over 1,000). Trained with mmgan.train_api.train on a
+We count distinct modes and KL(p_gen ‖ uniform over 1,000). Trained with mmgan.api.train.train on a
 wall-clock budget: PacDCGAN2 (DCGAN, D sees packs of 2) and the same DCGAN without packing.
 Real data through the same classifier gives the floor of the protocol (classifier errors and the
 finite sample make even real data miss a few modes and have KL > 0).
@@ -69,7 +69,7 @@ def main() -> None:
     common.setup(args.threads)
     from mmgan.data import load_dataset
     from mmgan.metrics import evaluate, feature_network_for
-    from mmgan.train_api import train
+    from mmgan.api.train import train
 
     t0 = time.time()
     net = feature_network_for(load_dataset("stacked-mnist", split="train", n=100), None, log=common.log)
@@ -122,7 +122,7 @@ in-project on the real MNIST training split ({net.info['data']['n_train']:,} dig
 {net.info['test_accuracy']:.4f} on the {net.info['data']['test']}) labels each channel of 26,000 generated
 samples; mode = the triple; we count distinct modes and KL(p_gen ‖ uniform over 1,000). Models: mmgan's DCGAN
 (z 100 → 128@7 → 64@14 → 3@28, non-saturating loss, Adam 2e-4 / β1 0.5, batch 64, EMA generator with decay 0.995) trained with
-`mmgan.train_api.train` on the budget in the table (bf16 autocast, an opt-in speed-up); PacDCGAN2 = the same with D judging
+`mmgan.api.train.train` on the budget in the table (bf16 autocast, an opt-in speed-up); PacDCGAN2 = the same with D judging
 packs of 2. FID/KID: 10,000 samples vs 10,000 training images in the per-channel classifier's features
 (3 × 128-D). Ambiguous digits: channel digits the classifier reads with top probability < 0.9, in brackets
 the same share of 10,000 real training items.

@@ -24,7 +24,7 @@ def images():
 
 
 # Tiny multimodal models gain nothing from threads; on a shared CPU extra threads only wait on each other.
-_ONE_THREAD_DIRS = {"multimodal", "encoders", "fusion"}
+_ONE_THREAD_DIRS = {"conditioning", "encoders", "fusion"}
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +36,18 @@ def _one_thread_for_tiny_models(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def paired(tmp_path):
+    from _mm_tiny import tiny_paired
+
+    return tiny_paired(tmp_path / "clips")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(request, tmp_path, monkeypatch):
+    """Tests of the joint space (those that use _mm_tiny) get a private feature cache each."""
+    if any(hasattr(request.module, n) for n in ("TINY_JOINT", "TINY_EXTRA", "tiny_paired")) \
+            or "paired" in request.fixturenames:
+        monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))

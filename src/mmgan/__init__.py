@@ -12,7 +12,7 @@ def __getattr__(name):  # lazy: `import mmgan` stays fast
 
         return load_dataset
     if name == "train":
-        from .train_api import train
+        from .api import train
 
         return train
     if name == "Config":

@@ -1,6 +1,6 @@
 """The Embedder protocol: anything that maps items of some modality into one joint space.
 
-Implemented by the multimodal joint space (mmgan.multimodal) and used by the store (mmgan.store),
+Implemented by the joint space (mmgan.conditioning.joint; load one with mmgan.conditioning.load_embedder) and used by the store (mmgan.store),
 the metrics that need a joint space (R-precision) and the server. Vectors are float32, L2-normalised,
 shape (n, dim); cosine similarity is their dot product.
 
@@ -12,7 +12,6 @@ Inputs by modality:
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -25,13 +24,6 @@ class Embedder(Protocol):
     modalities: tuple            # which of text, image, audio, label it embeds
 
     def embed(self, modality: str, items: Sequence[Any]) -> np.ndarray: ...
-
-
-def load_embedder(path: str | Path) -> Embedder:
-    """Load the joint space saved in a run (RUN/joint/), a checkpoint's run, or an exported folder."""
-    from .multimodal.joint import JointSpace  # provided by the multimodal package
-
-    return JointSpace.from_pretrained(path)
 
 
 def normalize(v: np.ndarray) -> np.ndarray:

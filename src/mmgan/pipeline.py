@@ -29,7 +29,7 @@ from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
 from .models import build_gan
 from .models.base import load_json, load_weights, save_json, save_weights, state_to_cpu
-from .training.checkpoint import latest_checkpoint
+from .runs import latest_checkpoint
 from .utils import auto_device, compile_mode, use_bf16
 
 EXPORT_VERSION = 1

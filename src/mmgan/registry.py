@@ -39,7 +39,7 @@ def _ensure_loaded(kind: str) -> None:
         "model": "mmgan.models",
         "loss": "mmgan.losses",
         "augment": "mmgan.losses",
-        "phases": ("mmgan.losses", "mmgan.multimodal"),   # "matching" lives with the multimodal conditioner
+        "phases": "mmgan.losses",
         "encoder": "mmgan.encoders",
         "fusion": "mmgan.fusion",
         "metric": "mmgan.metrics",

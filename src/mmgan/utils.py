@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import functools
 import json
 import os
@@ -200,15 +201,18 @@ def chunks(seq: list, n: int) -> Iterable[list]:
         yield seq[i : i + n]
 
 
-def next_run_dir(root: str | os.PathLike, tag: str) -> Path:
-    """Numbered run folder in the StyleGAN2-ADA manner: ROOT/00003-tag/."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    ids = []
-    for p in root.iterdir():
-        head = p.name.split("-", 1)[0]
-        if p.is_dir() and head.isdigit():
-            ids.append(int(head))
-    n = max(ids) + 1 if ids else 0
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in tag)
-    return root / f"{n:05d}-{safe}"
+def cosine_lr(step: int, total: int, base: float, warmup: int = 50) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay from base to 0 at `total`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def load_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e

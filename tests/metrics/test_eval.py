@@ -11,7 +11,7 @@ from helpers_metrics import one_thread  # noqa: F401  (autouse)
 from mmgan.cli import main
 from mmgan.metrics import evaluate
 from mmgan.metrics.features import Recipe, feature_network_for
-from mmgan.train_api import train
+from mmgan.api.train import train
 from mmgan.utils import read_jsonl
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000", "train.ckpt_every=1000",

@@ -12,7 +12,8 @@ import torch
 from mmgan.cli import main
 from mmgan.conditioning import Conditioner
 from mmgan.pipeline import Pipeline
-from mmgan.sampling import fit_critic, load_critic, save_critic
+from mmgan.sampling import load_critic, save_critic
+from mmgan.training.critic import fit_critic
 from mmgan.training import latest_checkpoint
 
 CENTRES = torch.tensor([[-0.5, 0.0], [0.5, 0.0]])

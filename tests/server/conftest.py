@@ -24,7 +24,7 @@ TINY = ["model.condition=[label]", "data.resolution=16", "data.n=64", "train.bat
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    from mmgan.train_api import train
+    from mmgan.api.train import train
 
     out = tmp_path_factory.mktemp("runs") / "digits16"
     train(data="digits", overrides=TINY, out=out, steps=2, log=lambda *_: None)

@@ -25,10 +25,7 @@ from mmgan.server.items import MemoryItemStore
 from mmgan.training import Trainer
 from mmgan.training.setup import resolve
 
-_MM = str(Path(__file__).resolve().parents[1] / "multimodal")
-if _MM not in sys.path:
-    sys.path.insert(0, _MM)
-from _mm_tiny import TINY_EXTRA, tiny_paired  # noqa: E402
+from _mm_tiny import TINY_EXTRA, tiny_paired
 
 RES = 16
 TRAIN = ["model.family=dfgan", "model.condition=[text,audio,image]", "model.z_dim=8", "model.g_width=4",

@@ -64,7 +64,7 @@ TINY_JOINT = {"image": {"name": "image-cnn", "dim": 16, "channels": 3, "resoluti
 
 def test_search_by_text_audio_and_image_through_a_joint_space(tiny_run, keyring, keys, tmp_path):
     """--embedder: a real (untrained, tiny) JointSpace embeds generated images and text/audio/image queries."""
-    from mmgan.multimodal import JointSpace
+    from mmgan.conditioning import JointSpace
 
     from .conftest import wav_bytes
 

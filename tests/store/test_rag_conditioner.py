@@ -12,16 +12,13 @@ import torch
 
 from mmgan.config import ModelConfig
 from mmgan.models import build_gan
-from mmgan.multimodal import MultimodalConditioner
+from mmgan.conditioning import MultimodalConditioner
 from mmgan.pipeline import Pipeline
 from mmgan.store import Item, index_dataset, rag_generate
 from mmgan.store.rag import RetrievedConditions, accepts_retrieved
 from mmgan.store.store import Hit
 
-_MM = str(Path(__file__).resolve().parents[1] / "multimodal")
-if _MM not in sys.path:
-    sys.path.insert(0, _MM)
-from _mm_tiny import TINY_JOINT, tiny_paired  # noqa: E402
+from _mm_tiny import TINY_JOINT, tiny_paired
 
 QUERY = "a red block"
 

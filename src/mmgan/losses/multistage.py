@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
+from .contrastive import contrastive_to_condition
 from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, unwrap
 
 
@@ -108,7 +109,6 @@ class MultiStageLoss(GANLoss):
         total = adv + self.kl_weight * kl
         stats = {"loss/G": adv.detach(), "loss/G_kl": kl.detach()}
         if self.contrastive > 0:
-            from ..multimodal.phases import contrastive_to_condition
 
             con = contrastive_to_condition(self.joint, fake, c)
             total = total + self.contrastive * con

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embedding import normalize
+from ..conditioning import load_embedder
 from .base import MetricNotApplicable, MetricResult, metric
 
 
@@ -92,8 +93,6 @@ def rprec(ctx, num: int) -> MetricResult:
         if ctx.run_dir is None:
             raise MetricNotApplicable("rprec needs a joint embedding space (none given and no run folder)")
         try:
-            from ..embedding import load_embedder
-
             ctx.embedder = load_embedder(ctx.run_dir)
         except Exception as e:  # the multimodal package may be absent, or the run has no joint space
             raise MetricNotApplicable(f"rprec: no joint embedding space for {ctx.run_dir} ({type(e).__name__}: {e})")

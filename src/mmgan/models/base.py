@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from ..utils import atomic_write, atomic_write_json
+from ..utils import atomic_write, atomic_write_json, load_json  # noqa: F401  (load_json: re-exported)
 
 
 class ConfigModule(nn.Module):
@@ -51,16 +51,6 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True) -> nn
 
 def save_json(obj: dict, path: str | Path) -> None:
     atomic_write_json(path, obj)
-
-
-def load_json(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"not found: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
 def num_params(module: nn.Module) -> int:

@@ -26,7 +26,6 @@ import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from ..losses import cycle as _phases  # noqa: F401  (registers phases "cycle")
 from ..registry import register
 from .base import ConfigModule
 

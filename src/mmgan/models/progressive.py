@@ -21,7 +21,6 @@ import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from ..losses import progressive as _phases  # noqa: F401  (registers phases "progressive")
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan

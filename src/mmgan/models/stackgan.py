@@ -31,7 +31,6 @@ import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from ..losses import multistage as _phases  # noqa: F401  (registers phases "multistage")
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan

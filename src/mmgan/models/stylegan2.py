@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from ..losses import pathlength as _phases  # noqa: F401  (registers phases "stylegan2")
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan

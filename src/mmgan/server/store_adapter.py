@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..conditioning import load_embedder
 from .items import FILTER_KEYS, Hit, NewItem, embed_items
 
 log = logging.getLogger("mmgan.server")
@@ -37,8 +38,6 @@ def choose_embedder(settings, stored_source: str = ""):
 
 
 def _load_joint(path: str):
-    from ..embedding import load_embedder
-
     return load_embedder(path)
 
 

@@ -146,24 +146,4 @@ class CheckpointManager:
         return json.loads((path / "meta.json").read_text())
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint of a run (trusting `latest`, falling back to a scan)."""
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return None
-    pointer = root / "latest"
-    if pointer.exists():
-        p = root / pointer.read_text().strip()
-        if (p / "meta.json").exists():
-            return p
-    done = sorted((p for p in root.glob("step-*") if (p / "meta.json").exists()), key=lambda p: p.name)
-    return done[-1] if done else None
-
-
-def read_meta(ckpt: str | Path) -> dict:
-    from ..models.base import load_json
-
-    return load_json(Path(ckpt) / "meta.json")
-
-
-__all__ = ["CheckpointManager", "latest_checkpoint", "read_meta", "save_json"]
+__all__ = ["CheckpointManager", "save_json"]

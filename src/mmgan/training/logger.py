@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..utils import append_jsonl, due
+from ..data.transforms import save_grid
+from ..pipeline import Pipeline, _pipeline_config
+from ..plots import loss_curves, scatter_modes
+from .evaluation import evaluate_during_training
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -66,7 +70,6 @@ class RunLogger:
         bar.set_postfix(short, refresh=False)
 
     def pipeline(self):
-        from ..pipeline import Pipeline, _pipeline_config
 
         meta = self.tr.meta() | {"step": self.tr.step}
         return Pipeline(self.tr.G_ema, self.tr.conditioner, _pipeline_config(meta), self.tr.device,
@@ -85,7 +88,6 @@ class RunLogger:
         d.mkdir(parents=True, exist_ok=True)
         name = "final.png" if final else f"step-{step:08d}.png"
         if self.tr.ds.info.kind == "vector":
-            from ..plots import scatter_modes
 
             extra = self.tr.ds.info.extra
             means = extra.get("means")
@@ -96,7 +98,6 @@ class RunLogger:
             path = scatter_modes(out.samples, means, float(extra.get("sigma", 0.0)), d / name,
                                  title=f"{self.tr.ds.info.name}: step {step}")
         else:
-            from ..data.transforms import save_grid
 
             path = save_grid(out.tensor, d / name, nrow=8)
             if self.tb is not None:
@@ -106,7 +107,6 @@ class RunLogger:
     def evaluate(self, step: int) -> None:
         if not self.enabled:
             return
-        from ..metrics.training import evaluate_during_training
 
         evaluate_during_training(self.tr, step)
 
@@ -114,7 +114,6 @@ class RunLogger:
         if not self.enabled:
             return
         self.samples(step, final=True)
-        from ..plots import loss_curves
 
         loss_curves(self.log_path, self.run_dir / "loss.png", title=self.run_dir.name)
         if self.tb is not None:

@@ -25,9 +25,14 @@ from ..models.base import num_params
 from ..registry import get
 from ..utils import auto_device, compile_mode, due, exists, seed_all, use_bf16
 from . import distributed as dist
-from .checkpoint import CheckpointManager, latest_checkpoint
+from ..runs import latest_checkpoint
+from ..sampling import save_critic
+from .checkpoint import CheckpointManager
+from .conditioner import make_conditioner
+from .critic import fit_critic
 from .ema import make_ema, update_ema
 from .logger import RunLogger
+from .optim import adam
 
 
 # The GANLoss phases, whose D is D(x, c) -> score: a rejection-sampling critic is built from that D, and
@@ -50,17 +55,6 @@ class TrainResult:
     rollbacks: int = 0
     stopped_by: str = "steps"
     last: dict = field(default_factory=dict)
-
-
-def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path):
-    mods = list(cfg.model.condition)
-    if not set(mods) <= {"label"}:
-        from ..multimodal import make_conditioner as mm  # text / audio / image conditions
-
-        return mm(cfg, ds, run_dir)
-    from ..conditioning import Conditioner
-
-    return Conditioner(mods, cfg.model.num_classes)
 
 
 class Trainer:
@@ -275,8 +269,6 @@ class Trainer:
     def fit_critic(self, folder: Path, steps: int) -> Path:
         """Discriminator rejection sampling: fit a critic to the EMA generator and save it beside the
         checkpoint in `folder`, where Pipeline picks it up (mmgan.sampling.drs)."""
-        from ..sampling import fit_critic, save_critic
-
         zdim = self.cfg.model.z_dim
 
         def draw():
@@ -319,16 +311,6 @@ class Trainer:
         self.rollbacks = rollbacks
         self.lr_scale *= 0.5
         self._apply_lr()
-
-
-def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the fused kernel (CUDA and CPU: one pass over each tensor, ~4x faster than foreach on
-    CPU), falling back to foreach where fused is not supported (other devices, dtypes)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 def _slim(extra: dict) -> dict:

@@ -1,0 +1,81 @@
+"""generate_to_dir() and run_info(): what `mmgan generate` and `mmgan info` call."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data.transforms import save_grid
+from ..pipeline import Pipeline
+from ..runs import latest_checkpoint
+from ..utils import atomic_write, load_json, read_jsonl
+
+
+def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
+                    seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
+                    drs_gamma: float = 0.0) -> list[Path]:
+    pipe = pipe or Pipeline.from_pretrained(run, device=device)
+    kwargs = {}
+    if labels:
+        kwargs["labels"] = labels if len(labels) > 1 else labels[0]
+    if text:
+        kwargs["text"] = text
+    if audio:
+        kwargs["audio"] = audio
+    if image:
+        kwargs["image"] = image
+    if drs is not None or drs_gamma:
+        kwargs.update(drs=drs, drs_gamma=drs_gamma)
+    result = pipe(num_images=n, seed=seed, truncation=truncation, **kwargs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if not pipe.is_image:
+        p = out / "samples.npy"
+        atomic_write(p, lambda tmp: np.save(open(tmp, "wb"), result.samples))
+        return [p]
+    for i, img in enumerate(result.images):
+        p = out / f"{i:05d}.png"
+        atomic_write(p, lambda tmp, img=img: img.save(tmp, format="PNG"))
+        written.append(p)
+    written.append(save_grid(result.tensor, out / "grid.png", nrow=min(8, n)))
+    return written
+
+
+def run_info(run: str | Path) -> dict:
+    run = Path(run)
+    ckpt = latest_checkpoint(run)
+    if ckpt is None:
+        if (run / "config.json").exists():
+            cfg = load_json(run / "config.json")
+            return {"exported pipeline": str(run), "model": cfg["model"]["family"], "data": cfg.get("data", {}).get("name"),
+                    "conditions": cfg["conditioner"].get("modalities")}
+        raise FileNotFoundError(f"{run}: no checkpoints and no exported pipeline")
+    meta = load_json(ckpt / "meta.json")
+    c = meta["config"]
+    logs = read_jsonl(run / "log.jsonl")
+    last = {k: round(v, 4) for k, v in (logs[-1] if logs else {}).items() if k not in ("time",)}
+    ckpts = sorted(p.name for p in (run / "checkpoints").glob("step-*"))
+    return {
+        "run": str(run),
+        "family": c["model"]["family"],
+        "data": f"{meta['data'].get('name')} ({meta['data'].get('kind')}, shape {meta['data'].get('shape')})",
+        "conditions": c["model"]["condition"] or "none",
+        "loss": c["loss"]["name"],
+        "step": meta["step"],
+        "target steps": c["train"]["steps"],
+        "latest checkpoint": str(ckpt),
+        "checkpoints": ", ".join(ckpts),
+        "rollbacks": meta.get("rollbacks", 0),
+        "last log": last,
+        "evaluations": read_jsonl(run / "metrics.jsonl")[-5:] if (run / "metrics.jsonl").exists() else [],
+        "rejection sampling": _critic_summary(ckpt),
+    }
+
+
+def _critic_summary(ckpt: Path) -> str:
+    if not (ckpt / "critic.json").exists():
+        return "off (no critic; `mmgan calibrate RUN` fits one)"
+    i = load_json(ckpt / "critic.json").get("info", {})
+    return (f"on: critic of {i.get('steps')} steps keeps {100 * float(i.get('accept_rate', 0)):.1f}% of proposals "
+            f"(bound: quantile {i.get('quantile')} of its logits); --no-drs for plain G(z)")

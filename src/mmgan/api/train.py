@@ -1,0 +1,97 @@
+"""train(): resolve every option into one Config, print it, save it in a numbered run folder, train."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..config import Config, ConfigError
+from ..data import load_dataset
+from ..runs import latest_checkpoint, next_run_dir, read_meta
+from ..training import Trainer, distributed
+from ..training.conditioner import with_spoken_captions
+from ..training.setup import resolve
+
+
+def load_config(config: str | None = None, overrides: list[str] | None = None) -> Config:
+    cfg = Config.load(config) if config else Config()
+    return cfg.override(overrides or [])
+
+
+def train(data: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
+          out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
+          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
+    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run."""
+    if resume:
+        if not out:
+            raise ConfigError("--resume needs --out RUN: the run folder to continue")
+        last = latest_checkpoint(out)
+        if last is None:
+            raise FileNotFoundError(f"--resume: no checkpoint found in {out}/checkpoints")
+        cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+        if overrides or config:
+            cfg = (Config.load(config) if config else cfg).override(overrides or [])
+    else:
+        cfg = cfg or load_config(str(config) if config else None, overrides)
+    if data:
+        cfg.data.name = str(data)
+    if steps is not None:
+        cfg.train.steps = int(steps)
+    if minutes is not None:
+        cfg.train.minutes = float(minutes)
+    if skip_bad:
+        cfg.data.skip_bad = True
+    if not cfg.data.name:
+        raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
+    distributed.init()
+    ds = _dataset(cfg, log)
+    resolve(cfg, ds)
+    if out:
+        run_dir = Path(out)
+    else:
+        tag = f"{Path(cfg.data.name).stem or cfg.data.name}-{cfg.model.family}"
+        run_dir = next_run_dir(cfg.train.out, tag)
+    if not resume and latest_checkpoint(run_dir) is not None:
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    text = cfg.to_yaml()
+    if distributed.rank() == 0:
+        log(f"run folder: {run_dir}\ndata: {ds}\nresolved config:\n{text}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"))
+    if dry_run:
+        log("dry run: stopping before training")
+        return None
+    trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None)
+    return trainer.fit(resume=resume)
+
+
+def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_bad: bool = False,
+              quantile: float | None = None, log=print) -> Path:
+    """The library call behind `mmgan calibrate`: fit a rejection-sampling critic to the run's latest
+    checkpoint on the data it was trained on (or `data`), saved beside it (mmgan.sampling.drs).
+    Nothing in the checkpoint is changed; only critic.safetensors / critic.json are (re)written."""
+    last = latest_checkpoint(run)
+    if last is None:
+        raise FileNotFoundError(f"{run}: no checkpoint to calibrate (checkpoints/step-*/meta.json)")
+    cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+    if data:
+        cfg.data.name = str(data)
+    cfg.data.skip_bad = cfg.data.skip_bad or skip_bad
+    cfg.train.drs_steps = int(steps)
+    if quantile is not None:
+        if not 0.5 <= quantile <= 1.0:
+            raise ValueError(f"--quantile must lie in [0.5, 1], got {quantile}")
+        cfg.train.drs_quantile = float(quantile)
+    resolve(cfg, ds := _dataset(cfg, log))
+    trainer = Trainer(cfg, Path(run), ds, log=log)
+    trainer.restore(last)
+    return trainer.fit_critic(last, int(steps))
+
+
+def _dataset(cfg: Config, log):
+    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+    if ds.info.skipped:
+        log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
+    if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):
+        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
+    return ds

@@ -1,0 +1,14 @@
+"""The `mmgan` command line. A front door: the library never imports it.
+
+    mmgan data | train | generate | calibrate | info     (core.py)
+    mmgan eval                                           (eval.py)
+    mmgan embed                                          (embed.py)
+    mmgan index | search | store, generate --retrieve    (store.py)
+    mmgan serve | keys                                   (serve.py)
+"""
+from . import core  # noqa: F401  (registers data, train, generate, calibrate, info)
+from . import embed, eval, serve, store  # noqa: F401  (registration; store wraps core's generate)
+from .commands import COMMANDS
+from .main import build_parser, main
+
+__all__ = ["COMMANDS", "build_parser", "main"]

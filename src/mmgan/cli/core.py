@@ -1,0 +1,171 @@
+"""The `mmgan` command. Each subcommand is a thin wrapper over the library.
+
+    mmgan data make NAME --out DIR [--n N] [--seed S] [--speech]
+    mmgan train --data DIR|MANIFEST|NAME [--config FILE] [--set key=value ...] --out RUN [--resume] [--dry-run]
+    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] --out DIR
+    mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
+    mmgan info RUN
+Other subcommands (eval, embed, index, search, store, serve, keys) live in their own modules of this package.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .commands import COMMANDS
+from .. import data
+from ..api.generate import generate_to_dir, run_info
+from ..api.train import calibrate, train
+from ..data.speech import with_speech
+from ..training import distributed
+
+
+# ---- data ------------------------------------------------------------------------------------
+def _add_data(sub):
+    p = sub.add_parser("data", help="make built-in datasets on disk", description="Write a built-in dataset to DIR "
+                       "as manifest.jsonl + files, the same format mmgan train reads from a user's data.")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    m = dsub.add_parser("make", help="write a built-in dataset as a manifest folder")
+    m.add_argument("name", help="built-in dataset name (see `mmgan data list`)")
+    m.add_argument("--out", required=True, help="output folder")
+    m.add_argument("--n", type=int, default=0, help="number of items (0 = the dataset's default)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--split", default="train")
+    m.add_argument("--resolution", type=int, default=0, help="image size (shapes draws at this size)")
+    m.add_argument("--speech", action="store_true", help="also synthesize spoken captions with espeak-ng")
+    dsub.add_parser("list", help="list built-in datasets")
+
+
+def _run_data(args) -> int:
+    if args.data_cmd == "list":
+        for name in data.list_datasets():
+            print(name)
+        return 0
+    ds = data.load_dataset(args.name, split=args.split, n=args.n, seed=args.seed, resolution=args.resolution)
+    out = Path(args.out)
+    if args.speech:
+        ds = with_speech(ds, out / "audio_cache", seed=args.seed, progress=True)
+    path = data.write_manifest(ds, out)
+    print(f"wrote {len(ds)} items of {args.name} ({', '.join(ds.info.modalities)}) to {path}")
+    return 0
+
+
+COMMANDS["data"] = (_add_data, _run_data)
+
+
+# ---- train -------------------------------------------------------------------------------------
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a GAN", description="Train a GAN on a built-in dataset, an image folder "
+                       "(one sub-folder per class gives labels) or a manifest (.jsonl/.csv with image,text,audio,label).")
+    p.add_argument("--data", required=False, help="built-in name, image folder, manifest file or folder holding one")
+    p.add_argument("--config", help="YAML config file (see configs/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.family=mlp --set steps=500 (repeatable)")
+    p.add_argument("--out", help="run folder to create (default: runs/NNNNN-<data>-<family>)")
+    p.add_argument("--steps", type=int, help="training steps (same as --set train.steps=N)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="print and save the resolved config, then stop")
+    p.add_argument("--skip-bad", action="store_true", help="skip bad manifest rows (they are counted) instead of refusing")
+
+
+def _run_train(args) -> int:
+    result = train(data=args.data, config=args.config, overrides=args.overrides, out=args.out, steps=args.steps,
+                   minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad)
+    if result is None:
+        return 0
+    if distributed.rank() != 0:
+        return 0
+    print(f"done: {result.step} steps in {result.seconds:.1f}s ({result.images_per_second:.0f} img/s, stopped by "
+          f"{result.stopped_by}); run folder {result.run_dir}")
+    print(f"  samples: {result.run_dir / 'samples'}  loss curves: {result.run_dir / 'loss.png'}  "
+          f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+COMMANDS["train"] = (_add_train, _run_train)
+
+
+# ---- generate ------------------------------------------------------------------------------------
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="generate samples from a run or an exported pipeline")
+    p.add_argument("run", help="run folder, checkpoint folder or exported pipeline")
+    p.add_argument("--label", action="append", help="class index or name (repeat for several; one = all)")
+    p.add_argument("--text", action="append", help="caption to condition on (repeatable)")
+    p.add_argument("--audio", action="append", help="audio file to condition on (repeatable)")
+    p.add_argument("--image", action="append", help="reference image (repeatable)")
+    p.add_argument("-n", "--num", type=int, default=8, help="number of samples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--no-drs", action="store_true", help="draw plain G(z) even when the run has a rejection-sampling "
+                   "critic (see `mmgan calibrate`)")
+    p.add_argument("--drs-gamma", type=float, default=0.0, help="rejection sampling: lower the bound by this much "
+                   "(keeps more samples, corrects less)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="output folder")
+
+
+def _run_generate(args) -> int:
+    written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
+                              image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
+                              device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma)
+    for w in written:
+        print(w)
+    return 0
+
+
+COMMANDS["generate"] = (_add_generate, _run_generate)
+
+
+# ---- calibrate -----------------------------------------------------------------------------------
+def _add_calibrate(sub):
+    p = sub.add_parser("calibrate", help="fit a rejection-sampling critic to a trained run",
+                       description="Discriminator rejection sampling (Azadi et al. 2019): fit a critic that tells "
+                       "the run's data from its EMA generator's samples, saved beside the latest checkpoint. "
+                       "`mmgan generate` and the Pipeline then keep each sample with probability p_data/(M p_g) "
+                       "by that critic (--no-drs turns it off); `mmgan eval --drs` evaluates that sampler. The "
+                       "server, which passes its own latents, serves plain G(z). Training with "
+                       "--set train.drs_steps=N fits the critic at the end of the run.")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--steps", type=int, default=1000, help="critic training steps (batch = the run's batch size)")
+    p.add_argument("--data", help="the data the run was trained on, when it has moved (default: from the run's config)")
+    p.add_argument("--quantile", type=float, help="the bound M: this quantile of the critic's logits on generated "
+                   "samples (default: the run's train.drs_quantile, 0.995); raise it when G mostly misses the data")
+    p.add_argument("--skip-bad", action="store_true", help="skip bad manifest rows instead of refusing")
+
+
+def _run_calibrate(args) -> int:
+    path = calibrate(args.run, steps=args.steps, data=args.data, skip_bad=args.skip_bad, quantile=args.quantile,
+                     log=lambda m: print(m, file=sys.stderr))
+    print(f"critic saved: {path}")
+    return 0
+
+
+COMMANDS["calibrate"] = (_add_calibrate, _run_calibrate)
+
+
+# ---- info --------------------------------------------------------------------------------------------
+def _add_info(sub):
+    p = sub.add_parser("info", help="describe a run: config, data, checkpoints, last losses")
+    p.add_argument("run")
+    p.add_argument("--json", action="store_true")
+
+
+def _run_info(args) -> int:
+    info = run_info(args.run)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    for k, v in info.items():
+        if isinstance(v, dict):
+            print(f"{k}:")
+            for kk, vv in v.items():
+                print(f"  {kk}: {vv}")
+        else:
+            print(f"{k}: {v}")
+    return 0
+
+
+COMMANDS["info"] = (_add_info, _run_info)

@@ -1,0 +1,289 @@
+"""`mmgan index`, `mmgan search`, `mmgan store stats|delete|export|serve` and `mmgan generate --retrieve K`.
+
+    mmgan index shapes --embedder runs/00004-joint            # a dataset's items (real)
+    mmgan index runs/00003-shapes-text --per-condition 8      # a run's generated samples (synthetic)
+    mmgan search --text "a small green triangle" -k 8 --kind real
+    mmgan store serve --path mmgan-store                      # share one store between processes
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .commands import COMMANDS
+from ..api.generate import generate_to_dir
+from ..conditioning import load_embedder
+from ..pipeline import Pipeline
+from ..store.connect import DEFAULT_PATH, DEFAULT_PATH_ENV, DEFAULT_PORT
+from ..store.connect import serve as serve_store
+from ..store.index import embed_query, index_dataset, index_run
+from ..store.rag import accepts_retrieved, retrieve_conditions
+from ..store.sheet import contact_sheet, hits_table
+from ..store.store import DEFAULT_COLLECTION, DUP_THRESHOLD, Store
+
+
+
+def _store_args(p) -> None:
+    g = p.add_argument_group("store")
+    g.add_argument("--path", help=f"store folder (embedded Milvus Lite; default ${DEFAULT_PATH_ENV} or ./{DEFAULT_PATH})")
+    g.add_argument("--uri", help=f"a Milvus server instead, e.g. http://127.0.0.1:{DEFAULT_PORT} (from `mmgan store serve`)")
+    g.add_argument("--token", default=None, help="Milvus token (user:password or API key)")
+    g.add_argument("--collection", default=DEFAULT_COLLECTION)
+    g.add_argument("--assets", help="assets folder (default: DIR/assets, or the one the collection records)")
+
+
+def _open(args):
+    store = Store.open(path=args.path, uri=args.uri, token=args.token, collection=args.collection, assets=args.assets)
+    if store.endpoint.note:
+        print(store.endpoint.note, file=sys.stderr)
+    return store
+
+
+def _milvus_errors(run):
+    """Milvus errors become the CLI's one-line errors."""
+    def wrapped(args) -> int:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return run(args)
+        except MilvusException as e:
+            raise RuntimeError(f"Milvus: {getattr(e, 'message', e)}") from e
+    return wrapped
+
+
+def _is_run(path: str) -> bool:
+    p = Path(path)
+    return p.is_dir() and ((p / "checkpoints").is_dir() or (p / "meta.json").exists()
+                           or ((p / "config.json").exists() and (p / "generator.safetensors").exists()))
+
+
+def _load_embedder(spec: str | None, fallback: str | None = None, store=None):
+    src = spec or fallback or (store.embedder_source if store is not None else "")
+    if not src:
+        raise ValueError("no embedder: pass --embedder RUN (a run or folder holding the joint space, RUN/joint/)")
+    try:
+        emb = load_embedder(src)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("mmgan"):
+            raise ValueError(f"cannot load the joint space from {src}: mmgan.multimodal is not installed") from e
+        raise
+    if store is not None and store.exists and store.embedder and emb.id != store.embedder:
+        raise ValueError(f"embedder {emb.id!r} (from {src}) is not the one this store was built with "
+                         f"({store.embedder!r}); pass --embedder {store.embedder_source or 'PATH'}")
+    return emb, src
+
+
+# ---- index ---------------------------------------------------------------------------------------------
+def _add_index(sub):
+    p = sub.add_parser("index", help="put a dataset or a run's generated samples into the vector store",
+                       description="Index a dataset (real items) or a run (N generated samples per condition, with "
+                       "provenance). Idempotent: items are content-addressed, so running it again adds only what is "
+                       "missing, e.g. after an interruption.")
+    p.add_argument("source", help="dataset (built-in name, folder or manifest) or run folder")
+    p.add_argument("--embedder", help="joint space to embed with: a run or folder with RUN/joint/ (default for a run: "
+                   "the run itself)")
+    p.add_argument("--split", default="train")
+    p.add_argument("--n", type=int, default=0, help="number of dataset items (0 = all)")
+    p.add_argument("--seed", type=int, default=0, help="dataset subset seed, or the first sampling seed of a run")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--per-condition", type=int, default=4, help="samples per condition (runs)")
+    p.add_argument("--label", action="append", help="condition labels to sample (runs; default: every class)")
+    p.add_argument("--prompt", action="append", help="prompts to sample (text runs; default: dataset captions)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--duplicates", choices=["skip", "keep"], default=None,
+                   help="near-duplicates are always reported; skip them (default for runs) or keep them (default "
+                        "for datasets: real items are not dropped unless asked)")
+    p.add_argument("--dup-threshold", type=float, default=DUP_THRESHOLD, help="cosine at which items are near-duplicates")
+    p.add_argument("--user", default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _store_args(p)
+
+
+@_milvus_errors
+def _run_index(args) -> int:
+    run = _is_run(args.source)
+    emb, src = _load_embedder(args.embedder, args.source if run else None)
+    with _open(args) as store:
+        if store.exists and store.embedder != emb.id:
+            raise ValueError(f"this store holds embeddings of {store.embedder!r}; {src} gives {emb.id!r}. "
+                             f"Use another --collection or --path")
+        if not store.exists:
+            store.create(emb.dim, emb.id, source=src)
+        if run:
+            rep = index_run(store, emb, args.source, per_condition=args.per_condition, seed=args.seed,
+                            labels=args.label, prompts=args.prompt, batch_size=min(args.batch_size, 256),
+                            user=args.user, device=args.device, on_duplicate=args.duplicates or "skip",
+                            dup_threshold=args.dup_threshold, progress=not args.quiet)
+        else:
+            rep = index_dataset(store, emb, args.source, split=args.split, n=args.n, seed=args.seed,
+                                batch_size=args.batch_size, user=args.user, on_duplicate=args.duplicates or "keep",
+                                dup_threshold=args.dup_threshold, progress=not args.quiet)
+        store.flush()
+        print(f"{args.source}: {rep.summary()}; store {store.location} now holds {store.count()} items")
+        for iid, other, sim in rep.duplicates[:5]:
+            print(f"  near-duplicate {iid[:12]} ~ {other[:12]} (cosine {sim:.4f})")
+        if len(rep.duplicates) > 5:
+            print(f"  ... {len(rep.duplicates) - 5} more")
+    return 0
+
+
+COMMANDS["index"] = (_add_index, _run_index)
+
+
+# ---- search ----------------------------------------------------------------------------------------------
+def _add_search(sub):
+    p = sub.add_parser("search", help="search the vector store by text, audio, image or item id",
+                       description="Prints a table of the hits and writes a contact sheet PNG. A text query is "
+                       "hybrid by default: BM25 over captions and dense vectors, fused with RRF.")
+    q = p.add_argument_group("query (one or more of text/image/audio, or an item id)")
+    q.add_argument("--text")
+    q.add_argument("--image", help="image file")
+    q.add_argument("--audio", help="audio file")
+    q.add_argument("--id", dest="item_id", help="find items similar to a stored item")
+    p.add_argument("-k", "--top-k", type=int, default=10)
+    p.add_argument("--kind", choices=["real", "synthetic"])
+    p.add_argument("--filter", help='Milvus expression over metadata, e.g. \'label == 3 and step >= 1000\'')
+    p.add_argument("--against", choices=["image", "text", "audio", "any"], default="image",
+                   help="which embeddings of the items to match (default image)")
+    p.add_argument("--dense", action="store_true", help="dense only: no BM25 for a text query")
+    p.add_argument("--embedder", help="joint space (default: the one the store was indexed with)")
+    p.add_argument("--sheet", default="search.png", help="contact sheet PNG to write ('' for none)")
+    p.add_argument("--json", action="store_true", help="print hits as JSON lines instead of a table")
+    _store_args(p)
+
+
+@_milvus_errors
+def _run_search(args) -> int:
+    if not (args.text or args.image or args.audio or args.item_id):
+        raise ValueError("give a query: --text, --image, --audio or --id")
+    if args.item_id and (args.text or args.image or args.audio):
+        raise ValueError("--id searches by a stored item; do not combine it with --text/--image/--audio")
+    against = None if args.against == "any" else args.against
+    with _open(args) as store:
+        if not store.exists:
+            raise ValueError(f"store {store.location} is empty; index something first (`mmgan index DATA --embedder RUN`)")
+        if args.item_id:
+            hits = store.similar(args.item_id, k=args.top_k, modality=against, kind=args.kind, filter=args.filter)
+        else:
+            emb, _ = _load_embedder(args.embedder, store=store)
+            vec = embed_query(emb, text=args.text, image=args.image, audio=args.audio)
+            if args.text and not args.dense and against is not None:
+                hits = store.hybrid_search(vec, args.text, k=args.top_k, modality=against, kind=args.kind,
+                                           filter=args.filter)
+            else:
+                hits = store.search(vec, k=args.top_k, modality=against, kind=args.kind, filter=args.filter)
+        if args.json:
+            for h in hits:
+                print(json.dumps(h.to_dict(), default=str, sort_keys=True))
+        else:
+            print(hits_table(hits))
+        if args.sheet:
+            path = contact_sheet(hits, store.assets, args.sheet)
+            print(f"contact sheet: {path}", file=sys.stderr)
+    return 0
+
+
+COMMANDS["search"] = (_add_search, _run_search)
+
+
+# ---- store -------------------------------------------------------------------------------------------------
+def _add_store(sub):
+    p = sub.add_parser("store", help="vector store: stats, delete, export, serve")
+    ssub = p.add_subparsers(dest="store_cmd", required=True)
+    s = ssub.add_parser("stats", help="counts by kind, modality, dataset and model")
+    s.add_argument("--json", action="store_true")
+    _store_args(s)
+    d = ssub.add_parser("delete", help="delete items by id or by filter (their assets too)")
+    d.add_argument("--id", dest="ids", action="append", help="item id (repeatable)")
+    d.add_argument("--filter", help="Milvus expression; every item with a matching row is deleted")
+    d.add_argument("--keep-assets", action="store_true")
+    _store_args(d)
+    e = ssub.add_parser("export", help="write items to Parquet or JSONL")
+    e.add_argument("--out", required=True, help="file.parquet or file.jsonl")
+    e.add_argument("--format", choices=["parquet", "jsonl"])
+    e.add_argument("--filter")
+    e.add_argument("--no-vectors", action="store_true")
+    _store_args(e)
+    v = ssub.add_parser("serve", help="run Milvus Lite on a store folder so several processes can share it")
+    v.add_argument("--path", help=f"store folder (default ${DEFAULT_PATH_ENV} or ./{DEFAULT_PATH})")
+    v.add_argument("--port", type=int, default=DEFAULT_PORT)
+    v.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+
+
+@_milvus_errors
+def _run_store(args) -> int:
+    if args.store_cmd == "serve":
+        serve_store(args.path, port=args.port, host=args.host)
+        return 0
+    with _open(args) as store:
+        if args.store_cmd == "stats":
+            st = store.stats()
+            if args.json:
+                print(json.dumps(st, indent=2, default=str))
+            else:
+                for k, v in st.items():
+                    print(f"{k}: {v}")
+        elif args.store_cmd == "delete":
+            if not args.ids and not args.filter:
+                raise ValueError("store delete needs --id ID (repeatable) or --filter EXPR")
+            n = store.delete(ids=args.ids, filter=args.filter, assets=not args.keep_assets)
+            print(f"deleted {n} items; {store.count()} left")
+        elif args.store_cmd == "export":
+            n = store.export(args.out, format=args.format, filter=args.filter, vectors=not args.no_vectors)
+            print(f"exported {n} items to {args.out}")
+    return 0
+
+
+COMMANDS["store"] = (_add_store, _run_store)
+
+
+# ---- generate --retrieve K (wraps whatever `generate` is registered) -----------------------------------
+_base_generate = COMMANDS.get("generate")
+if _base_generate is not None:
+    _base_add, _base_run = _base_generate
+
+    def _add_generate(sub):
+        _base_add(sub)
+        p = sub.choices["generate"]
+        g = p.add_argument_group("retrieval (vector store)")
+        g.add_argument("--retrieve", type=int, default=0, metavar="K",
+                       help="condition on the --text query fused with its K nearest real items in the store")
+        g.add_argument("--retrieve-embedder", dest="embedder", help="joint space for retrieval (default: the store's)")
+        g.add_argument("--store-path", dest="path", help="store folder (see mmgan search --help)")
+        g.add_argument("--store-uri", dest="uri")
+        g.add_argument("--store-token", dest="token")
+        g.add_argument("--collection", default=DEFAULT_COLLECTION)
+        p.set_defaults(assets=None)
+
+    @_milvus_errors
+    def _run_generate(args) -> int:
+        if not getattr(args, "retrieve", 0):
+            return _base_run(args)
+        if not args.text or len(args.text) != 1:
+            raise ValueError("--retrieve K takes one --text query")
+        pipe = Pipeline.from_pretrained(args.run, device=args.device)
+        if not accepts_retrieved(pipe):
+            raise ValueError("this model's conditioner does not take retrieved conditions; --retrieve needs a "
+                             "text-conditioned model with the multimodal conditioner")
+        with _open(args) as store:
+            emb, _ = _load_embedder(args.embedder, store=store)
+            rc = retrieve_conditions(store, emb, args.text[0], k=args.retrieve)
+        for h in rc.hits:
+            print(f"retrieved #{h.rank} {h.score:.4f} {h.item.id[:12]} {h.item.caption}", file=sys.stderr)
+
+        class _WithRetrieval:                               # the same generate path, with retrieved= added
+            def __getattr__(self, name):
+                return getattr(pipe, name)
+
+            def __call__(self, **kw):
+                return pipe(retrieved=rc, **kw)
+
+        written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
+                                  image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
+                                  device=args.device, pipe=_WithRetrieval())
+        for w in written:
+            print(w)
+        return 0
+
+    COMMANDS["generate"] = (_add_generate, _run_generate)

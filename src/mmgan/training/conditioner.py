@@ -1,0 +1,123 @@
+"""make_conditioner(cfg, ds, run_dir): what the trainer calls for text / audio / image conditions.
+
+    1. the joint space: model.extra.joint (a saved space to reuse), else RUN/joint/ when resuming,
+       else trained here (train_joint) and saved to RUN/joint/ (config.json + model.safetensors)
+    2. joint-space features of every training item, computed once (encoders are frozen)
+    3. the fusion (model.fusion) fitted on those features with modality dropout, unless a checkpoint
+       exists (its weights are restored by the trainer)
+
+Options (model.extra): joint, joint_minutes (3), joint_steps (1500), joint_audio_steps (2000),
+joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
+joint_encoders ({modality: {encoder options}}), fusion_steps (1500), fusion_args ({}),
+modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities (conditions + label).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..config import Config
+from ..data.base import MemoryDataset
+from ..runs import latest_checkpoint
+from ..utils import atomic_write_json
+from ..conditioning import Conditioner
+from ..conditioning.multimodal import MultimodalConditioner
+from ..conditioning.features import cache_root, prepared_column
+from ..conditioning.joint import JointSpace
+from ..data.speech import with_speech
+from .joint import JointOptions, encode_column, fit_fusion, positive_groups, train_joint
+
+
+def joint_options(extra: dict, seed: int = 0) -> JointOptions:
+    enc = {}
+    if extra.get("text_encoder"):
+        enc["text"] = {"name": extra["text_encoder"]}
+    if extra.get("audio_encoder"):
+        enc["audio"] = {"name": extra["audio_encoder"]}
+    for m, spec in (extra.get("joint_encoders") or {}).items():   # e.g. {audio: {width: 64}}
+        enc[m] = {**enc.get(m, {}), **spec}
+    return JointOptions(dim=int(extra.get("joint_dim", 256)), minutes=float(extra.get("joint_minutes", 3.0)),
+                        steps=int(extra.get("joint_steps", 1500)), audio_steps=int(extra.get("joint_audio_steps", 2000)),
+                        batch_size=int(extra.get("joint_batch", 128)), heads=str(extra.get("joint_heads", "linear")),
+                        seed=seed, encoders=enc)
+
+
+def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str], keep_tokens: bool,
+                     cache_dir=None, log: Callable[[str], None] = print) -> dict[str, dict[str, torch.Tensor]]:
+    """Joint-space features of every item for each modality ({m: {"pooled", ["tokens", "mask"]}})."""
+    out = {}
+    for m in modalities:
+        if m == "image":
+            enc = space.encoders["image"]
+            col = {"image": torch.cat([enc.prepare(ds.columns["image"][i : i + 4096])["image"]
+                                       for i in range(0, len(ds), 4096)])}
+        elif m == "label":
+            col = {"labels": ds.columns["label"]}
+        else:
+            col = prepared_column(space.encoders[m], ds.columns[m], cache_dir, keep_tokens=keep_tokens, log=log)
+        out[m] = encode_column(space, m, col, keep_tokens=keep_tokens)
+    return out
+
+
+def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None
+                     ) -> MultimodalConditioner:
+    log = log or (lambda m: print(m, file=sys.stderr))
+    run_dir = Path(run_dir)
+    ex = cfg.model.extra
+    mods = list(cfg.model.condition)
+    for m in mods:
+        col = "label" if m == "label" else m
+        if not ds.has(col):
+            raise ValueError(f"condition {m!r} needs a {col!r} column; dataset {ds.info.name!r} has {list(ds.columns)}")
+    joint_dir = run_dir / "joint"
+    if ex.get("joint"):
+        space = JointSpace.from_pretrained(ex["joint"])
+        log(f"joint space: {ex['joint']} ({space.id})")
+    elif (joint_dir / "config.json").exists():
+        space = JointSpace.from_pretrained(joint_dir)
+        log(f"joint space: {joint_dir} ({space.id})")
+    else:
+        want = ex.get("joint_modalities") or (mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else []))
+        log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])} ...")
+        space, report = train_joint(ds, list(want), joint_options(ex, cfg.train.seed), log=log)
+        space.save_pretrained(joint_dir)
+        atomic_write_json(joint_dir / "report.json", report)
+        log(f"joint space saved to {joint_dir} ({space.id})")
+    space.requires_grad_(False)
+    cond = MultimodalConditioner(mods, space.config, num_classes=cfg.model.num_classes, fusion=cfg.model.fusion,
+                                 fusion_args=ex.get("fusion_args") or {}, dropout=float(ex.get("modality_dropout", 0.3)),
+                                 retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
+    cond.joint.load_state_dict(space.state_dict())
+    feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
+    if latest_checkpoint(run_dir) is None:
+        target = dataset_features(cond.joint, ds, ["image"], False, log=log)["image"]["pooled"]
+        scale = float(space.logit_scale.exp().clamp(max=100))
+        cond.fusion.requires_grad_(True)
+        rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds), scale, steps=int(ex.get("fusion_steps", 1500)),
+                         p_drop=cond.dropout, seed=cfg.train.seed, log=log)
+        cond.fusion.requires_grad_(False)
+        log(f"fusion {cfg.model.fusion!r} fitted: {json.dumps(rep)}")
+    cond.attach_features(feats)
+    return cond
+
+
+def with_spoken_captions(ds: MemoryDataset, seed: int = 0, log: Callable[[str], None] = print) -> MemoryDataset:
+    """A dataset with captions but no audio gets them spoken by espeak-ng (cached in .mmgan-cache/speech),
+    so `mmgan train --data shapes --set condition=[text,audio]` works on the built-ins."""
+    if ds.has("audio") or not ds.has("text"):
+        return ds
+    log(f"speaking {len(ds)} captions of {ds.info.name!r} with espeak-ng (cached in {cache_root() / 'speech'}) ...")
+    return with_speech(ds, cache_root() / "speech", seed=seed)
+
+
+def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path) -> Conditioner:
+    """The conditioner a run trains with: labels alone need no fitting; text, audio or image conditions
+    bring the joint space and the fusion (make_multimodal_conditioner)."""
+    mods = list(cfg.model.condition)
+    if not set(mods) <= {"label"}:
+        return make_multimodal_conditioner(cfg, ds, run_dir)
+    return Conditioner(mods, cfg.model.num_classes)

@@ -1,0 +1,199 @@
+"""Training the joint space (ImageBind's recipe at small scale) and fitting a fusion into it.
+
+Phase A  image encoder + text (and label) heads, contrastive image<->text and image<->label.
+Phase B  image and text frozen; the audio encoder is bound to the image embeddings (and to the
+         caption embeddings of the same item, a paired target that speeds learning up).
+Fusion   with every encoder frozen, a fusion method learns to map any subset of the condition
+         modalities (modality dropout) to the embedding of the paired image.
+
+InfoNCE with a learned temperature. Items that share a description (same attributes, else same
+caption) are positives for each other rather than false negatives: several images fit one caption.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..data.base import MemoryDataset
+from ..fusion.base import ModalityFeatures, modality_dropout
+from ..conditioning.features import prepared_column, take
+from ..conditioning.joint import JointSpace, encoder_specs
+from ..losses.contrastive import info_nce
+
+
+@dataclass
+class JointOptions:
+    dim: int = 256
+    minutes: float = 3.0            # wall-clock budget for phases A and B together
+    steps: int = 1500               # phase A cap
+    audio_steps: int = 2000         # phase B cap
+    batch_size: int = 128
+    lr: float = 2e-3
+    audio_text_weight: float = 1.0  # phase B: weight of audio<->caption next to audio<->image
+    heads: str = "linear"
+    temperature: float = 0.07
+    seed: int = 0
+    encoders: dict = field(default_factory=dict)    # per-modality encoder overrides {"audio": {"name": ...}}
+    log_every: int = 100
+
+
+def positive_groups(ds: MemoryDataset) -> torch.Tensor:
+    """(N,) group ids: items with the same attributes (else the same caption) share a group."""
+    if ds.has("attributes"):
+        _, g = torch.unique(ds.columns["attributes"], dim=0, return_inverse=True)
+        return g
+    if ds.has("text"):
+        ids = {t: i for i, t in enumerate(dict.fromkeys(ds.columns["text"]))}
+        return torch.tensor([ids[t] for t in ds.columns["text"]])
+    return torch.arange(len(ds))
+
+
+def _images(space: JointSpace, ds: MemoryDataset) -> torch.Tensor:
+    enc = space.encoders["image"]
+    return torch.cat([enc.prepare(ds.columns["image"][i : i + 4096])["image"] for i in range(0, len(ds), 4096)])
+
+
+@torch.no_grad()
+def encode_column(space: JointSpace, modality: str, column: dict[str, torch.Tensor], keep_tokens: bool = False,
+                  chunk: int = 512) -> dict[str, torch.Tensor]:
+    """Joint-space features of every item of a prepared column: pooled (N, dim) [+ tokens, mask (float16)]."""
+    space.eval()
+    n = len(next(iter(column.values())))
+    pooled, toks, masks = [], [], []
+    for i in range(0, n, chunk):
+        out = space(modality, take(column, torch.arange(i, min(n, i + chunk))))
+        pooled.append(out.pooled)
+        if keep_tokens:
+            toks.append(out.tokens.half())
+            m = out.mask if out.mask is not None else torch.ones(out.tokens.shape[:2], dtype=torch.bool)
+            masks.append(m)
+    res = {"pooled": torch.cat(pooled)}
+    if keep_tokens:
+        from ..encoders import collate
+
+        res.update(collate([{"tokens": t, "mask": m} for t, m in zip(toks, masks)]))
+    return res
+
+
+def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: JointOptions | None = None,
+                cache_dir=None, log: Callable[[str], None] = print) -> tuple[JointSpace, dict]:
+    """Train a joint space on a dataset's paired columns; returns (space, report)."""
+    opts = opts or JointOptions()
+    if not ds.has("image"):
+        raise ValueError(f"dataset {ds.info.name!r} has no images to bind other modalities to")
+    mods = [m for m in (modalities or ["image", "text", "audio", "label"]) if m == "image" or
+            (ds.has(m) and (m != "label" or ds.info.num_classes >= 2))]
+    mods = ["image"] + [m for m in mods if m != "image"]
+    c, res = int(ds.info.shape[0]), int(ds.info.shape[-1])
+    specs = encoder_specs(mods, opts.dim, c, min(res, 64), ds.info.num_classes, opts.encoders)
+    torch.manual_seed(opts.seed)
+    space = JointSpace(specs, dim=opts.dim, temperature=opts.temperature, heads=opts.heads)
+    g = torch.Generator().manual_seed(opts.seed)
+    groups = positive_groups(ds)
+    n, bs = len(ds), min(opts.batch_size, len(ds))
+    report: dict = {"modalities": mods, "items": n, "options": asdict(opts)}
+    images = _images(space, ds)
+    cols: dict[str, dict[str, torch.Tensor]] = {}
+    if "text" in mods:
+        cols["text"] = prepared_column(space.encoders["text"], ds.columns["text"], cache_dir, keep_tokens=False, log=log)
+    if "audio" in mods:
+        cols["audio"] = prepared_column(space.encoders["audio"], ds.columns["audio"], cache_dir, log=log)
+    if "label" in mods:
+        cols["label"] = {"labels": ds.columns["label"]}
+    deadline = time.time() + opts.minutes * 60 if opts.minutes > 0 else math.inf     # features are not training
+
+    # ---- phase A: image <-> text, image <-> label ------------------------------------------------------
+    side = [m for m in mods if m in ("text", "label")]
+    params = [p for m in ["image"] + side for p in list(space.encoders[m].parameters()) + list(space.heads[m].parameters())]
+    params.append(space.logit_scale)
+    opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
+    budget_a = deadline if "audio" not in mods else time.time() + (deadline - time.time()) * 0.35   # audio learns slower
+    space.train()
+    t0, step, loss = time.time(), 0, torch.zeros(())
+    for step in range(opts.steps):
+        if time.time() > budget_a:
+            break
+        for gr in opt.param_groups:
+            gr["lr"] = cosine_lr(step, opts.steps, opts.lr)
+        idx = torch.randint(0, n, (bs,), generator=g)
+        img = space("image", {"image": images[idx]}).pooled
+        scale = space.logit_scale.clamp(max=math.log(100)).exp()
+        loss = sum(info_nce(img, space(m, take(cols[m], idx)).pooled, scale, groups[idx]) for m in side) \
+            if side else torch.zeros((), requires_grad=True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if opts.log_every and step % opts.log_every == 0:
+            log(f"  joint A step {step}: loss {float(loss.detach()):.3f}, temperature {1 / float(scale.detach()):.3f}")
+    report["phase_a"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
+
+    # ---- phase B: audio -> frozen image (and caption) embeddings --------------------------------------
+    if "audio" in mods:
+        space.eval()
+        with torch.no_grad():
+            img_emb = torch.cat([space("image", {"image": images[i : i + 1024]}).pooled for i in range(0, n, 1024)])
+        txt_emb = encode_column(space, "text", cols["text"])["pooled"] if "text" in cols else None
+        params = list(space.encoders["audio"].parameters()) + list(space.heads["audio"].parameters())
+        opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
+        scale = space.logit_scale.detach().clamp(max=math.log(100)).exp()
+        space.train()
+        t0 = time.time()
+        for step in range(opts.audio_steps):
+            if time.time() > deadline:
+                break
+            for gr in opt.param_groups:
+                gr["lr"] = cosine_lr(step, opts.audio_steps, opts.lr)
+            idx = torch.randint(0, n, (bs,), generator=g)
+            a = space("audio", take(cols["audio"], idx)).pooled
+            loss = info_nce(a, img_emb[idx], scale, groups[idx])
+            if txt_emb is not None and opts.audio_text_weight > 0:
+                loss = loss + opts.audio_text_weight * info_nce(a, txt_emb[idx], scale, groups[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if opts.log_every and step % opts.log_every == 0:
+                log(f"  joint B (audio) step {step}: loss {float(loss.detach()):.3f}")
+        report["phase_b"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
+    space.eval()
+    space.requires_grad_(False)
+    return space, report
+
+
+def fit_fusion(fusion, feats: dict[str, dict[str, torch.Tensor]], target: torch.Tensor, groups: torch.Tensor,
+               scale: float, steps: int = 600, batch_size: int = 256, lr: float = 1e-3, p_drop: float = 0.3,
+               minutes: float = 1.0, seed: int = 0, log: Callable[[str], None] | None = print) -> dict:
+    """Train a fusion so fuse(any subset of modalities) lands on the paired image's embedding.
+
+    feats: {modality: {"pooled": (N, d)[, "tokens", "mask"]}} joint-space features of every item;
+    target: (N, d) image embeddings (unit vectors).
+    """
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW([p for p in fusion.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
+    n = target.shape[0]
+    bs = min(batch_size, n)
+    deadline = time.time() + minutes * 60 if minutes > 0 else math.inf
+    fusion.train()
+    t0, step, loss = time.time(), 0, torch.zeros(())
+    for step in range(steps):
+        if time.time() > deadline:
+            break
+        for gr in opt.param_groups:
+            gr["lr"] = cosine_lr(step, steps, lr)
+        idx = torch.randint(0, n, (bs,), generator=g)
+        present = modality_dropout({m: torch.ones(bs, dtype=torch.bool) for m in feats}, p_drop, g)
+        batch = {m: features_at(f, idx, present[m]) for m, f in feats.items()}
+        vec = F.normalize(fusion(batch).vec, dim=-1)
+        loss = info_nce(vec, target[idx], torch.tensor(scale), groups[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if log and step % 200 == 0:
+            log(f"  fusion step {step}: loss {float(loss.detach()):.3f}")
+    fusion.eval()
+    return {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
+
