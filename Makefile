@@ -19,8 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mmgan.demo --out demo
 
+# lint-imports checks the layering contracts in pyproject.toml ([tool.importlinter]) before the tests run.
 test: $(STAMP)
-	$(PY) -m pytest tests -x -q --timeout 900
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest tests -x --timeout 900
 
 clean-demo:
 	rm -rf demo

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile
+from .utils import COMPILE_MODES, atomic_write_text
 
 
 @dataclass
@@ -131,8 +131,6 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | Path) -> None:
-        from .utils import atomic_write_text
-
         atomic_write_text(path, self.to_yaml())
 
     @classmethod

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import functools
+import math
 import json
 import os
 import random
@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from .config import COMPILE_MODES
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # torch.compile
 
 
 def exists(x: Any) -> bool:

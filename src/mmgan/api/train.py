@@ -7,7 +7,8 @@ from pathlib import Path
 from ..config import Config, ConfigError
 from ..data import load_dataset
 from ..runs import latest_checkpoint, next_run_dir, read_meta
-from ..training import Trainer, distributed
+from .. import distributed
+from ..training import Trainer
 from ..training.conditioner import with_spoken_captions
 from ..training.setup import resolve
 

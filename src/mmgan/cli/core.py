@@ -19,7 +19,7 @@ from .. import data
 from ..api.generate import generate_to_dir, run_info
 from ..api.train import calibrate, train
 from ..data.speech import with_speech
-from ..training import distributed
+from .. import distributed
 
 
 # ---- data ------------------------------------------------------------------------------------

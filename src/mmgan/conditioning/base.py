@@ -9,25 +9,15 @@ the Pipeline, the CLI and the server all condition the same way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..fusion.base import Cond
+
 KNOWN_MODALITIES = ("label", "text", "audio", "image")
-
-
-@dataclass
-class Cond:
-    vec: torch.Tensor | None = None          # (b, d)
-    tokens: torch.Tensor | None = None       # (b, n, d)
-    mask: torch.Tensor | None = None         # (b, n) True = present
-    labels: torch.Tensor | None = None       # (b,) for AC-GAN
-
-    def kwargs(self) -> dict[str, Any]:
-        return {} if self.tokens is None else {"tokens": self.tokens, "token_mask": self.mask}
 
 
 class Conditioner(nn.Module):

@@ -25,6 +25,8 @@ from .audio import resample
 from .base import MemoryDataset
 from .common import rng_for
 from .errors import DataError
+from .export import write_manifest
+from .loader import list_datasets, load_dataset
 
 VOICES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc")
 VARIANTS = tuple(f"m{i}" for i in range(1, 8)) + tuple(f"f{i}" for i in range(1, 6))
@@ -203,8 +205,6 @@ def add_speech(source, out_dir: str | Path, seed: int = 0, variants_per_caption:
         raise ValueError(f"variants_per_caption must be >= 1, got {variants_per_caption}")
     if isinstance(source, MemoryDataset):
         return _speak_dataset(source, Path(out_dir), seed, variants_per_caption, sample_rate, progress)
-    from .export import write_manifest
-    from .loader import list_datasets, load_dataset
 
     name = str(source)
     split = split or ("train" if name.lower() in list_datasets() else "all")

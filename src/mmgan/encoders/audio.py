@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from ..data.errors import AudioError
 from ..registry import register
 from .base import Encoder, EncoderOutput, masked_max, masked_mean, pad_to
+from ..data.audio import load_audio
+from ..utils import atomic_write
 
 _FILTERS: dict[tuple, np.ndarray] = {}
 _FILTERS_SAVED: set = set()
@@ -33,8 +35,6 @@ _FILTERS_SAVED: set = set()
 def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray:
     """A path or a 1-D array to float32 mono samples, checked."""
     if isinstance(item, (str, Path)):
-        from ..data.audio import load_audio
-
         x = load_audio(item, sample_rate, max_seconds=max_seconds)
         where = str(item)
     else:
@@ -72,8 +72,6 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
         _FILTERS_SAVED.add((key, str(path)))
         if not path.is_file():
             try:
-                from ..utils import atomic_write
-
                 atomic_write(path, lambda tmp: np.save(open(tmp, "wb"), fb))
             except OSError:
                 pass                                      # a read-only cache only costs time

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 
 from ..registry import register
 from .base import Encoder, EncoderOutput
+from ..data.transforms import from_pil
 
 
 def load_images(items: Any, channels: int, resolution: int) -> torch.Tensor:
     """Anything image-like to (b, channels, resolution, resolution) in [-1, 1]."""
-    from ..data.transforms import from_pil
 
     if torch.is_tensor(items):
         x = items.detach().float()

@@ -12,13 +12,23 @@ missing for the whole batch. Shape legend: b batch, n tokens, d features.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
 
-from ..conditioning import Cond
 from ..models.base import ConfigModule
+
+
+@dataclass
+class Cond:
+    vec: torch.Tensor | None = None          # (b, d)
+    tokens: torch.Tensor | None = None       # (b, n, d)
+    mask: torch.Tensor | None = None         # (b, n) True = present
+    labels: torch.Tensor | None = None       # (b,) for AC-GAN
+
+    def kwargs(self) -> dict[str, Any]:
+        return {} if self.tokens is None else {"tokens": self.tokens, "token_mask": self.mask}
 
 
 @dataclass

@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..conditioning import Cond
 from ..registry import register
-from .base import Fusion, ModalityFeatures, mlp
+from .base import Cond, Fusion, ModalityFeatures, mlp
 
 
 @register("fusion", "cross_attention")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..conditioning import Cond
 from ..registry import register
-from .base import Fusion, ModalityFeatures, mlp
+from .base import Cond, Fusion, ModalityFeatures, mlp
 
 
 @register("fusion", "early")

@@ -7,9 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..conditioning import Cond
 from ..registry import register
-from .base import Fusion, ModalityFeatures, mean_over_present, mlp
+from .base import Cond, Fusion, ModalityFeatures, mean_over_present, mlp
 
 
 @register("fusion", "late")

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from ..config import LossConfig
 from ..registry import build, register
 from .augment import DiffAugment
+from ..models.layers import couples_batch
+from .. import distributed as dist
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -63,7 +65,6 @@ class GANLoss:
         self.keep_fake, self.step = False, 0
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None
         # reals and fakes in one D pass (larger GEMMs, half the calls) unless D's layers mix samples
-        from ..models.layers import couples_batch   # (models import the losses: import here, not at the top)
 
         self.joint_d = not couples_batch(unwrap(D))
         # TAC-GAN (Gong et al. 2019): D's aux head is [classifier | twin]; the twin learns the fakes' labels
@@ -73,7 +74,6 @@ class GANLoss:
     def z(self, b: int, device) -> torch.Tensor:
         """Latents for this rank's share of the global batch: every rank draws the global batch
         from the same RNG stream and keeps its slice, so N processes match one process."""
-        from ..training import distributed as dist
 
         w = dist.world_size()
         z = torch.randn(b * w, self.z_dim, device=device)

@@ -111,7 +111,7 @@ def _findable(spec: str) -> bool:
 def locate_run(path: str | Path) -> tuple[Path, Path | None, dict | None]:
     """(folder for metrics.jsonl and report.html, checkpoint folder or None, checkpoint meta or None)."""
     from ..models.base import load_json
-    from ..training.checkpoint import latest_checkpoint
+    from ..runs import latest_checkpoint
 
     path = Path(path)
     if (path / "meta.json").exists():                              # a checkpoint folder

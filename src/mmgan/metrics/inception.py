@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .features import FeatureNetwork
+from .features import _file_hash
 
 
 class BasicConv2d(nn.Module):
@@ -203,8 +204,6 @@ class InceptionFeatures(FeatureNetwork):
 
     @classmethod
     def from_state_dict(cls, sd: dict, path: Path) -> "InceptionFeatures":
-        from .features import _file_hash
-
         num_classes = int(sd["fc.weight"].shape[0])
         fid = num_classes == 1008
         net = InceptionV3(num_classes, aux_logits=any(k.startswith("AuxLogits.") for k in sd), fid=fid)

@@ -12,12 +12,12 @@ import torch
 
 from .base import MetricNotApplicable, MetricResult, metric
 from .fid import Precomputed
+from .fid import have_torchmetrics
 
 
 def inception_score(probs, splits: int = 10, seed: int = 0) -> tuple[float, float]:
     """(mean, std) over splits, by torchmetrics' InceptionScore on the classifier's log-probabilities
     (numpy without torchmetrics)."""
-    from .fid import have_torchmetrics
 
     p = torch.as_tensor(np.asarray(probs, dtype=np.float64))
     if not have_torchmetrics():

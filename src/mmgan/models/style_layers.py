@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .layers import MinibatchStd
 
 SQRT2 = math.sqrt(2.0)
 
@@ -193,7 +194,6 @@ class DEpilogue(nn.Module):
 
     def __init__(self, in_ch: int, size: int, cond_dim: int = 0, mbstd_group: int = 4):
         super().__init__()
-        from .layers import MinibatchStd
 
         self.mbstd = MinibatchStd(mbstd_group) if mbstd_group else None
         self.conv = EqualConv2d(in_ch + (1 if mbstd_group else 0), in_ch, 3, act=True)

@@ -28,6 +28,12 @@ from .routes import ROUTERS
 from .routes.openapi import add_body_schemas
 from .schemas import GenerateForm, GenerateRequest, SearchForm, SearchRequest
 from .settings import Settings
+from ..pipeline import Pipeline
+from .generation import ServedModel
+from .items import MemoryItemStore
+from .store_adapter import choose_embedder
+from .store_adapter import open_item_store
+from .. import __version__
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("mmgan.server")
@@ -37,12 +43,8 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' bl
 
 
 def load_models(settings: Settings) -> dict:
-    from ..pipeline import Pipeline
-
     models = {}
     for name, run in settings.runs.items():
-        from .generation import ServedModel
-
         models[name] = ServedModel(name, Pipeline.from_pretrained(run, device=settings.device), run)
         log.info("loaded model %s from %s", name, run)
     return models
@@ -51,13 +53,8 @@ def load_models(settings: Settings) -> dict:
 def open_store(settings: Settings):
     """The store (None without --store): 'memory' for a dict, else mmgan.store.Store on Milvus."""
     if settings.store == "memory":
-        from .items import MemoryItemStore
-        from .store_adapter import choose_embedder
-
         return MemoryItemStore(choose_embedder(settings)[0])
     if settings.store or settings.store_uri:
-        from .store_adapter import open_item_store
-
         return open_item_store(settings)
     return None
 
@@ -95,7 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(state.store.close)
                 state.store = None
 
-    from .. import __version__
 
     app = FastAPI(title="mmgan", version=__version__, lifespan=lifespan,
                   description="Generate images from text, audio, images and labels with mmgan GANs; store them with "

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+from .embed import PixelEmbedder
 
 ITEM_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 ASSET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9]{1,8}")
@@ -98,8 +99,6 @@ class MemoryItemStore:
 
     def __init__(self, embedder=None):
         if embedder is None:
-            from .embed import PixelEmbedder
-
             embedder = PixelEmbedder()
         self.embedder = embedder
         self._items: dict[str, dict] = {}

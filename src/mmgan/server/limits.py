@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .settings import Limits
+from ..data.audio import resample
 
 
 class LimitExceeded(Exception):
@@ -138,7 +139,6 @@ def read_audio(data: bytes, limits: Limits, sample_rate: int = 16000, field: str
     """Decode an uploaded clip (WAV, FLAC, OGG) to float32 mono at sample_rate, after checking its length."""
     import soundfile as sf
 
-    from ..data.audio import resample
 
     if not data:
         raise BadUpload(field, f"{field}: the upload is empty")

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
+from .schemas import MODEL_NAME_RE
 
 
 def default_keys_file() -> Path:
@@ -71,8 +72,6 @@ class Settings(BaseModel):
     @field_validator("runs")
     @classmethod
     def _names(cls, runs: dict[str, str]) -> dict[str, str]:
-        from .schemas import MODEL_NAME_RE
-
         for name in runs:
             if not MODEL_NAME_RE.fullmatch(name):
                 raise ValueError(f"model name {name!r} must match {MODEL_NAME_RE.pattern}")

@@ -9,22 +9,13 @@ See store.py (the Store), schema.py (rows and items), connect.py (embedded vs se
 (datasets and runs into the store), rag.py (retrieval for generation).
 """
 from .connect import StoreConnectionError, StoreLockedError, serve
+from .index import dataset_items, embed_query, index_dataset, index_run
+from .rag import RetrievedConditions, rag_generate, retrieve_conditions
 from .schema import KINDS, MODALITIES, SCHEMA_VERSION, Item, content_id
 from .store import AddReport, Hit, Store, StoreVersionError
 
 __all__ = ["Store", "Item", "Hit", "AddReport", "content_id", "KINDS", "MODALITIES", "SCHEMA_VERSION",
            "StoreVersionError", "StoreLockedError", "StoreConnectionError", "serve",
-           "index_dataset", "index_run", "retrieve_conditions", "rag_generate", "embed_query"]
+           "index_dataset", "index_run", "dataset_items", "retrieve_conditions", "rag_generate", "RetrievedConditions",
+           "embed_query"]
 
-
-def __getattr__(name):
-    # Indexing and RAG pull in torch and the pipeline; import them on first use.
-    if name in ("index_dataset", "index_run", "embed_query", "dataset_items"):
-        from . import index
-
-        return getattr(index, name)
-    if name in ("retrieve_conditions", "rag_generate", "RetrievedConditions"):
-        from . import rag
-
-        return getattr(rag, name)
-    raise AttributeError(f"module 'mmgan.store' has no attribute {name!r}")

@@ -188,7 +188,7 @@ def index_dataset(store: Store, embedder: Embedder, data, split: str = "train", 
 
 # ---- runs -------------------------------------------------------------------------------------------
 def _weights_digest(run: Path) -> str:
-    from ..training.checkpoint import latest_checkpoint
+    from ..runs import latest_checkpoint
 
     ckpt = run if (run / "generator.safetensors").exists() else latest_checkpoint(run)
     if ckpt is None:
@@ -204,7 +204,7 @@ def _discriminator(run: Path, pipe):
     from ..config import ModelConfig
     from ..models import build_gan
     from ..models.base import load_weights
-    from ..training.checkpoint import latest_checkpoint
+    from ..runs import latest_checkpoint
 
     ckpt = latest_checkpoint(run)
     if ckpt is None or not (ckpt / "D.safetensors").exists():

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..embedding import normalize
 from .store import Hit, Store
+from .index import embed_query
 
 
 @dataclass
@@ -58,7 +59,6 @@ def retrieve_conditions(store: Store, embedder, query: Any, k: int = 4, modality
 
     A text query uses hybrid search (BM25 over captions + dense, fused with RRF) unless hybrid=False.
     Only real items are retrieved: generated samples never feed back into generation."""
-    from .index import embed_query
 
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -24,6 +24,7 @@ from ..fusion.base import ModalityFeatures, modality_dropout
 from ..conditioning.features import prepared_column, take
 from ..conditioning.joint import JointSpace, encoder_specs
 from ..losses.contrastive import info_nce
+from ..encoders import collate
 
 
 @dataclass
@@ -74,8 +75,6 @@ def encode_column(space: JointSpace, modality: str, column: dict[str, torch.Tens
             masks.append(m)
     res = {"pooled": torch.cat(pooled)}
     if keep_tokens:
-        from ..encoders import collate
-
         res.update(collate([{"tokens": t, "mask": m} for t, m in zip(toks, masks)]))
     return res
 

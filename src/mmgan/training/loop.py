@@ -24,7 +24,7 @@ from ..models import build_gan
 from ..models.base import num_params
 from ..registry import get
 from ..utils import auto_device, compile_mode, due, exists, seed_all, use_bf16
-from . import distributed as dist
+from .. import distributed as dist
 from ..runs import latest_checkpoint
 from ..sampling import save_critic
 from .checkpoint import CheckpointManager

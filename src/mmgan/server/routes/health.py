@@ -10,14 +10,13 @@ from fastapi.security import HTTPAuthorizationCredentials
 from ..deps import (MetricsDep, ModelsDep, OptionalStoreDep, ViewerDep, api_key_header, app_state, bearer_scheme,
                     get_principal)
 from ..schemas import HealthOut, WhoAmIOut
+from ... import __version__
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthOut)
 async def healthz(models: ModelsDep, store: OptionalStoreDep) -> HealthOut:
-    from ... import __version__
-
     return HealthOut(status="ok", models=models.names(), store=store is not None, version=__version__)
 
 

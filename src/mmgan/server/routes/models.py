@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from ..deps import AdminDep, ModelsDep, SettingsDep, ViewerDep, field_error
 from ..schemas import MODEL_NAME_RE, ErrorOut, ModelLoadRequest, ModelOut, ModelsResponse
+from ...pipeline import Pipeline
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -31,7 +32,6 @@ async def load_model(body: ModelLoadRequest, _: AdminDep, models: ModelsDep, set
         raise field_error("run", f"run must be a folder inside the model root, not {body.run!r}")
     if body.name in models.models:
         raise HTTPException(409, f"a model named {body.name!r} is already served; unload it first")
-    from ...pipeline import Pipeline
 
     try:
         pipe = await run_in_threadpool(Pipeline.from_pretrained, path, settings.device)
