@@ -56,7 +56,7 @@ def main() -> int:
         return need("mmgan.conditioning does not exist yet (joint space + multimodal conditioner); run this once it does")
     from mmgan.data import load_dataset
     from mmgan.conditioning import load_embedder
-from mmgan.embedding import normalize
+    from mmgan.embedding import normalize
     from mmgan.pipeline import Pipeline
     from mmgan.store import Store, index_dataset
     from mmgan.store.rag import accepts_retrieved, rag_generate

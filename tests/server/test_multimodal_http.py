@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -1,7 +1,6 @@
 """A small deterministic Embedder for store tests (no training, no model files)."""
 from __future__ import annotations
 
-import sys
 import zlib
 from pathlib import Path
 

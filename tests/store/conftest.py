@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import sys
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:

@@ -2,9 +2,7 @@
 text condition (and fill a missing image condition); without them nothing changes."""
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pytest

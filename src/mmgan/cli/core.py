@@ -9,7 +9,6 @@ Other subcommands (eval, embed, index, search, store, serve, keys) live in their
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -20,7 +20,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..data.errors import AudioError
 from ..registry import register

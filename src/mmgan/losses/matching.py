@@ -13,10 +13,8 @@ The condition is never moved to please D: D always sees it detached.
 """
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
 
 from ..registry import register
 from .contrastive import contrastive_to_condition

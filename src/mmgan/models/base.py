@@ -1,7 +1,6 @@
 """Model base: a model is its config plus tensors. Config -> JSON, weights -> safetensors."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch

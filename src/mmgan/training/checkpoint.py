@@ -127,9 +127,6 @@ class CheckpointManager:
         for p in done[: -self.keep]:
             shutil.rmtree(p, ignore_errors=True)
 
-    def latest(self) -> Path | None:
-        return latest_checkpoint(self.root.parent)
-
     def load(self, path: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
              data_gen: torch.Generator) -> dict:
         for key, mod in modules.items():

@@ -23,7 +23,7 @@ from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
 from ..registry import get
-from ..utils import auto_device, compile_mode, due, exists, seed_all, use_bf16
+from ..utils import auto_device, compile_mode, due, seed_all, use_bf16
 from .. import distributed as dist
 from ..runs import latest_checkpoint
 from ..sampling import save_critic
