@@ -62,10 +62,11 @@ def test_retrieve_conditions_real_only(store, embedder, shapes_small, tmp_path):
 
 
 def test_cli_index_search_store(tmp_path, monkeypatch, capsys, shapes_small):
-    from mmgan import cli, embedding
+    from mmgan import cli
+    from mmgan.cli import store as store_cli
 
     emb = HashEmbedder()
-    monkeypatch.setattr(embedding, "load_embedder", lambda path: emb)
+    monkeypatch.setattr(store_cli, "load_embedder", lambda path: emb)
     monkeypatch.chdir(tmp_path)
     store = ["--path", str(tmp_path / "st")]
     from mmgan.data import write_manifest
