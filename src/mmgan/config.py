@@ -49,7 +49,7 @@ class ModelConfig:
     mbstd: bool = False            # minibatch standard deviation feature in D
     pack: int = 1                  # PacGAN: D judges packs of this many samples
     fusion: str = "attention"      # how several condition modalities are fused
-    extra: dict = field(default_factory=dict)  # family-specific options
+    extra: dict = field(default_factory=dict)  # family options, declared by each family (mmgan.model_options)
 
 
 @dataclass

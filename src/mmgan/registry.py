@@ -2,12 +2,15 @@
 
 Kinds used in mmgan: dataset, model, loss, augment, encoder, fusion, metric.
 The same lowercase name is used on the CLI, in YAML, over HTTP and here.
+A part may register typed options with it (model families: the model.extra keys they read, a
+mmgan.model_options.Options subclass); `options(kind, name)` returns them.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
 _REGISTRY: Dict[str, Dict[str, Callable[..., Any]]] = {}
+_OPTIONS: Dict[str, Dict[str, Any]] = {}
 
 
 class UnknownNameError(KeyError):
@@ -15,8 +18,9 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
-def register(kind: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register(kind, name)(factory). Names are lowercase and unique within a kind."""
+def register(kind: str, name: str, options: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register(kind, name)(factory). Names are lowercase and unique within a kind.
+    `options`: the part's declared options (for kind "model", its model.extra keys)."""
     if name != name.lower():
         raise ValueError(f"registry names are lowercase: got {name!r} for kind {kind!r}")
 
@@ -25,6 +29,8 @@ def register(kind: str, name: str) -> Callable[[Callable[..., Any]], Callable[..
         if name in table and table[name] is not fn:
             raise ValueError(f"{kind} {name!r} is registered twice")
         table[name] = fn
+        if options is not None:
+            _OPTIONS.setdefault(kind, {})[name] = options
         return fn
 
     return deco
@@ -57,6 +63,12 @@ def get(kind: str, name: str) -> Callable[..., Any]:
         valid = ", ".join(sorted(table)) or "(none registered)"
         raise UnknownNameError(f"unknown {kind} {name!r}; valid {kind} names: {valid}")
     return table[key]
+
+
+def options(kind: str, name: str) -> Any:
+    """The options registered with a part (None if it declared none); an unknown name fails as get() does."""
+    get(kind, name)
+    return _OPTIONS.get(kind, {}).get(name.lower())
 
 
 def build(kind: str, name: str, *args: Any, **kwargs: Any) -> Any:

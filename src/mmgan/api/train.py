@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import Config, ConfigError
 from ..data import load_dataset
+from ..model_options import check_extra, describe
 from ..runs import latest_checkpoint, next_run_dir, read_meta
 from .. import distributed
 from ..training import Trainer
@@ -22,6 +23,7 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
           resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
     """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run."""
+    saved_extra = None
     if resume:
         if not out:
             raise ConfigError("--resume needs --out RUN: the run folder to continue")
@@ -29,6 +31,7 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         if last is None:
             raise FileNotFoundError(f"--resume: no checkpoint found in {out}/checkpoints")
         cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+        saved_extra = dict(cfg.model.extra)     # what the run trained with: let through as it was
         if overrides or config:
             cfg = (Config.load(config) if config else cfg).override(overrides or [])
     else:
@@ -43,9 +46,13 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         cfg.data.skip_bad = True
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
+    warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)   # before loading any data
     distributed.init()
+    if distributed.rank() == 0:
+        for w in warnings:
+            log(f"warning (kept from the saved run): {w}")
     ds = _dataset(cfg, log)
-    resolve(cfg, ds)
+    resolve(cfg, ds, saved_extra)
     if out:
         run_dir = Path(out)
     else:
@@ -59,6 +66,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"))
     if dry_run:
+        if distributed.rank() == 0:
+            log(describe(cfg.model.family, cfg.model.extra))
         log("dry run: stopping before training")
         return None
     trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None)
@@ -74,6 +83,9 @@ def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_
     if last is None:
         raise FileNotFoundError(f"{run}: no checkpoint to calibrate (checkpoints/step-*/meta.json)")
     cfg = Config.from_dict(read_meta(last)["config"], where=f"{last}/meta.json")
+    saved_extra = dict(cfg.model.extra)         # the run trained with it: problems are warnings here
+    for w in check_extra(cfg.model.family, cfg.model.extra, saved_extra):
+        log(f"warning (kept from the saved run): {w}")
     if data:
         cfg.data.name = str(data)
     cfg.data.skip_bad = cfg.data.skip_bad or skip_bad
@@ -82,7 +94,7 @@ def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_
         if not 0.5 <= quantile <= 1.0:
             raise ValueError(f"--quantile must lie in [0.5, 1], got {quantile}")
         cfg.train.drs_quantile = float(quantile)
-    resolve(cfg, ds := _dataset(cfg, log))
+    resolve(cfg, ds := _dataset(cfg, log), saved_extra)
     trainer = Trainer(cfg, Path(run), ds, log=log)
     trainer.restore(last)
     return trainer.fit_critic(last, int(steps))

@@ -22,12 +22,26 @@ relative to cycle_weight).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
+
+
+@dataclass(frozen=True)
+class CycleGANOptions(Options):
+    res_blocks: int = option(6, "residual blocks of each translator")
+    downsamplings: int = option(2, "stride-2 downsamplings of each translator (the paper's 2)")
+    d_layers: int = option(0, "PatchGAN depth (0 = 2 up to 32 px, else 3)")
+    pool_size: int = option(50, "past fakes each image pool keeps for D")
+    examples: int = option(8, "stored examples of each domain that G(z) previews")
+    cycle_weight: float = option(10.0, "weight of the cycle-consistency loss (phases cycle)")
+    identity_weight: float = option(0.5, "weight of the identity loss, relative to cycle_weight (phases cycle)")
 
 
 def _norm(ch: int) -> nn.Module:
@@ -194,19 +208,18 @@ class CycleDiscriminator(ConfigModule):
 
 
 def loss_options(cfg: ModelConfig) -> dict:
-    return {"cycle_weight": float(cfg.extra.get("cycle_weight", 10.0)),
-            "identity_weight": float(cfg.extra.get("identity_weight", 0.5))}
+    o = CycleGANOptions.read(cfg.extra)
+    return {"cycle_weight": o.cycle_weight, "identity_weight": o.identity_weight}
 
 
-@register("model", "cyclegan")
+@register("model", "cyclegan", options=CycleGANOptions)
 def build_cyclegan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack > 1:
         raise ValueError("cyclegan does not support model.pack > 1")
-    g = CycleGenerator(cfg.channels, cfg.resolution, cfg.g_width, int(cfg.extra.get("res_blocks", 6)),
-                       int(cfg.extra.get("examples", 8)), int(cfg.extra.get("downsamplings", 2)))
+    o = CycleGANOptions.read(cfg.extra)
+    g = CycleGenerator(cfg.channels, cfg.resolution, cfg.g_width, o.res_blocks, o.examples, o.downsamplings)
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None
-    d = CycleDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, int(cfg.extra.get("d_layers", 0)),
-                           int(cfg.extra.get("pool_size", 50)), cfg.cond_dim)
+    d = CycleDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, o.d_layers, o.pool_size, cfg.cond_dim)
     return g, d

@@ -11,13 +11,24 @@ padding does: s0=2 at 28 px is the DCGAN of PacGAN's Stacked MNIST experiments, 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, SharedOptions, option
 from ..registry import register
 from .base import ConfigModule
 from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, flatten, like, maybe_sn, pack
+
+
+@dataclass(frozen=True)
+class DCGANOptions(Options):
+    s0: int = option(0, "side of the first map (0 = the resolution halved down to 4..7); smaller sides halve "
+                        "rounding up, e.g. 2 at 28 px (PacGAN's DCGAN)")
+    gradient_penalty: bool = option(False, "D trains under a per-sample gradient penalty: d_norm auto means none")
+    # d_norm, which dcgan reads too, is one of the SharedOptions: resolution writes it for every family
 
 
 def plan(resolution: int) -> tuple[int, int]:
@@ -144,15 +155,15 @@ class DCGANDiscriminator(ConfigModule):
 
 def d_norm(cfg: ModelConfig, loss_name: str = "") -> str:
     """BatchNorm in D unless a per-sample gradient penalty or spectral norm makes it harmful."""
-    norm = cfg.extra.get("d_norm", "auto")
+    norm = SharedOptions.value(cfg.extra, "d_norm")
     if norm != "auto":
         return norm
-    return "none" if (cfg.spectral_norm or cfg.extra.get("gradient_penalty")) else "bn"
+    return "none" if (cfg.spectral_norm or DCGANOptions.value(cfg.extra, "gradient_penalty")) else "bn"
 
 
-@register("model", "dcgan")
+@register("model", "dcgan", options=DCGANOptions)
 def build_dcgan(cfg: ModelConfig, with_discriminator: bool = True):
-    s0 = int(cfg.extra.get("s0", 0))
+    s0 = DCGANOptions.read(cfg.extra).s0
     g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, cfg.g_cond, s0)
     if not with_discriminator:
         return g, None

@@ -16,15 +16,28 @@ Shape legend: b batch, c channels, h/w spatial, d features, n tokens.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .layers import maybe_sn
+
+
+@dataclass(frozen=True)
+class DFGANOptions(Options):
+    attention: bool = option(None, "word-level cross-attention in G (unset: on with a cross_attention fusion of "
+                                   "text, audio or image conditions)")
+    attn_res: int = option(16, "feature-map side at which G attends to the condition tokens")
+    attn_heads: int = option(4, "attention heads")
+    g_norm: str = option("batch", "G's FiLM modulates batch-normalized features (batch) or raw ones (none, "
+                                  "DF-GAN as published)", choices=("batch", "none"))
+    cond_proj: int = option(64, "channels D projects the condition to for its joint head")
 
 
 def levels(resolution: int) -> int:
@@ -194,17 +207,16 @@ class DFDiscriminator(ConfigModule):
         return self.head(h).flatten(), None
 
 
-@register("model", "dfgan")
+@register("model", "dfgan", options=DFGANOptions)
 def build_dfgan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack != 1 or cfg.acgan or cfg.mbstd:
         raise ValueError("dfgan supports neither model.pack > 1, model.acgan nor model.mbstd")
-    ex = cfg.extra
+    o = DFGANOptions.read(cfg.extra)
     multimodal = any(m in cfg.condition for m in ("text", "audio", "image"))
-    attention = bool(ex.get("attention", cfg.fusion == "cross_attention" and multimodal))
-    g = DFGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, attention,
-                    int(ex.get("attn_res", 16)), int(ex.get("attn_heads", 4)), str(ex.get("g_norm", "batch")))
+    attention = (cfg.fusion == "cross_attention" and multimodal) if o.attention is None else o.attention
+    g = DFGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, bool(attention),
+                    o.attn_res, o.attn_heads, o.g_norm)
     if not with_discriminator:
         return g, None
-    d = DFDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, int(ex.get("cond_proj", 64)),
-                        cfg.spectral_norm)
+    d = DFDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, o.cond_proj, cfg.spectral_norm)
     return g, d

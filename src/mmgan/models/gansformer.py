@@ -17,17 +17,27 @@ stylegan2 options (w_dim, mapping_layers, max_width, mixing_prob, pl_weight, pl_
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import option
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
 from .layers import pack
 from .style_layers import DBlock, DEpilogue, EqualConv2d, EqualLinear, level_widths
-from .stylegan2 import StyleGAN2Generator, generator_options, loss_options
+from .stylegan2 import StyleGAN2Generator, StyleGAN2Options, generator_options, loss_options
+
+
+@dataclass(frozen=True)
+class GANsformerOptions(StyleGAN2Options):       # the stylegan2 options, and:
+    latents: int = option(8, "number of latent vectors Y the image attends to")
+    attn_dim: int = option(64, "size of the latents and of the attention")
+    attn_max_res: int = option(32, "G has bipartite attention at every level up to this side")
+    d_attn_res: int = option(16, "D's attention block sits at the first level at or below this side")
 
 
 def position_code(res: int, dim: int = 16) -> torch.Tensor:
@@ -142,16 +152,15 @@ class GANsformerDiscriminator(ConfigModule):
         return self.epilogue(h, cp), None
 
 
-@register("model", "gansformer")
+@register("model", "gansformer", options=GANsformerOptions)
 def build_gansformer(cfg: ModelConfig, with_discriminator: bool = True):
-    e = cfg.extra
-    attn = dict(latents=int(e.get("latents", 8)), attn_dim=int(e.get("attn_dim", 64)))
+    o = GANsformerOptions.read(cfg.extra)
+    attn = dict(latents=o.latents, attn_dim=o.attn_dim)
     g = GANsformerGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim,
-                            attn_max_res=int(e.get("attn_max_res", 32)), **attn, **generator_options(cfg))
+                            attn_max_res=o.attn_max_res, **attn, **generator_options(cfg))
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None
-    d = GANsformerDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, int(e.get("max_width", 256)),
-                                d_attn_res=int(e.get("d_attn_res", 16)), mbstd=bool(e.get("mbstd", True)),
-                                pack_size=cfg.pack, **attn)
+    d = GANsformerDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, o.max_width,
+                                d_attn_res=o.d_attn_res, mbstd=o.mbstd, pack_size=cfg.pack, **attn)
     return g, d

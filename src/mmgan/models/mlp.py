@@ -11,14 +11,27 @@ concatenation; an optional auxiliary classifier head (AC-GAN).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+
+
+@dataclass(frozen=True)
+class MLPOptions(Options):
+    g_norm: str = option("bn", "generator normalization: bn (conditional batch-norm) or none", choices=("bn", "none"))
+    g_out: str = option("tanh", "generator output: tanh, or linear (vector data modelled in its own units)",
+                        choices=("tanh", "linear"))
+    d_fourier: int = option(0, "D reads this many random Fourier features of its input (0 = off)")
+    d_fourier_scale: float = option(100.0, "highest frequency of d_fourier, per data unit")
+    data_scale: float = option(1.0, "vector data are scaled by this for training and back after sampling; "
+                                    "resolution sets it (0.9 / the data's peak under tanh, 1 for linear)")
 
 
 class MLPGenerator(ConfigModule):
@@ -116,14 +129,13 @@ class _FlatMbstd(nn.Module):
         return self.inner(x.unsqueeze(-1)).squeeze(-1)
 
 
-@register("model", "mlp")
+@register("model", "mlp", options=MLPOptions)
 def build_mlp(cfg: ModelConfig, with_discriminator: bool = True):
+    o = MLPOptions.read(cfg.extra)
     shape = [cfg.data_dim] if cfg.data_dim else [cfg.channels, cfg.resolution, cfg.resolution]
-    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond, cfg.extra.get("g_norm", "bn"),
-                     cfg.extra.get("g_out", "tanh"))
+    g = MLPGenerator(cfg.z_dim, shape, cfg.g_hidden, cfg.cond_dim, cfg.g_cond, o.g_norm, o.g_out)
     if not with_discriminator:
         return g, None
     d = MLPDiscriminator(shape, cfg.d_hidden, cfg.cond_dim, cfg.d_cond, cfg.num_classes, cfg.acgan,
-                         cfg.spectral_norm, cfg.mbstd, cfg.pack, int(cfg.extra.get("d_fourier", 0)),
-                         float(cfg.extra.get("d_fourier_scale", 100.0)), cfg.acgan_twin)
+                         cfg.spectral_norm, cfg.mbstd, cfg.pack, o.d_fourier, o.d_fourier_scale, cfg.acgan_twin)
     return g, d

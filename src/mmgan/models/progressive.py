@@ -17,16 +17,28 @@ concatenating an embedded c to z (G) and projection (D).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
 from .layers import pack
 from .style_layers import DEpilogue, EqualConv2d, EqualLinear, down2, level_widths, normalize_2nd_moment, \
     pixel_norm, resize_to
+
+
+@dataclass(frozen=True)
+class ProgressiveOptions(Options):
+    stage_steps: int | list[int] = option(1000, "training steps per stage: one for every stage, or a list "
+                                                "with one per stage")
+    fade_steps: int = option(-1, "steps of the fade-in at the start of each new stage (-1 = half a stage)")
+    max_width: int = option(256, "channel cap of G and D (widths double going down from g_width / d_width)")
+    mbstd: bool = option(True, "minibatch standard deviation in D")
 
 
 def stage_at(step: int, levels: int, stage_steps, fade_steps: int) -> tuple[int, float]:
@@ -145,18 +157,17 @@ def _first(stage_steps) -> int:
 
 
 def schedule(cfg: ModelConfig) -> dict:
-    steps = cfg.extra.get("stage_steps", 1000)
-    return dict(stage_steps=list(steps) if isinstance(steps, (list, tuple)) else int(steps),
-                fade_steps=int(cfg.extra.get("fade_steps", -1)))
+    o = ProgressiveOptions.read(cfg.extra)
+    return dict(stage_steps=o.stage_steps, fade_steps=o.fade_steps)
 
 
-@register("model", "progressive")
+@register("model", "progressive", options=ProgressiveOptions)
 def build_progressive(cfg: ModelConfig, with_discriminator: bool = True):
-    max_width = int(cfg.extra.get("max_width", 256))
-    g = ProgressiveGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, max_width,
+    o = ProgressiveOptions.read(cfg.extra)
+    g = ProgressiveGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, o.max_width,
                              **schedule(cfg))
     if not with_discriminator:
         return g, None
-    d = ProgressiveDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, max_width, **schedule(cfg),
-                                 pack_size=cfg.pack, mbstd=bool(cfg.extra.get("mbstd", True)))
+    d = ProgressiveDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, o.max_width, **schedule(cfg),
+                                 pack_size=cfg.pack, mbstd=o.mbstd)
     return g, d

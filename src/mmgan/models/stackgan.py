@@ -26,16 +26,31 @@ each stage discriminator has d_width channels at its input.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
 from .dfgan import CrossAttention2d, DFDiscriminator, UpBlock, to_rgb, widths
 from .style_layers import resize_to
+
+
+@dataclass(frozen=True)
+class StackGANOptions(Options):
+    stages: int = option(3, "generator stages, each doubling the image (3 at 64 px: 16, 32, 64)")
+    ca_dim: int = option(64, "size of the conditioning augmentation c_hat")
+    kl_weight: float = option(1.0, "weight of the conditioning augmentation's KL term (phases multistage)")
+    mismatch_weight: float = option(1.0, "weight of mismatched (image, condition) pairs in D's loss (0 = off; "
+                                         "phases multistage)")
+    attn_heads: int = option(4, "heads of the word-level attention of every refinement stage")
+    g_norm: str = option("batch", "G's FiLM modulates batch-normalized features (batch) or raw ones (none)",
+                         choices=("batch", "none"))
+    cond_proj: int = option(64, "channels every stage discriminator projects the condition to")
 
 
 class CondAugment(nn.Module):
@@ -147,21 +162,20 @@ class StackDiscriminator(ConfigModule):
 
 
 def loss_options(cfg: ModelConfig) -> dict:
-    return {"kl_weight": float(cfg.extra.get("kl_weight", 1.0)),
-            "mismatch_weight": float(cfg.extra.get("mismatch_weight", 1.0))}
+    o = StackGANOptions.read(cfg.extra)
+    return {"kl_weight": o.kl_weight, "mismatch_weight": o.mismatch_weight}
 
 
-@register("model", "stackgan")
+@register("model", "stackgan", options=StackGANOptions)
 def build_stackgan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack > 1:
         raise ValueError("stackgan does not support model.pack > 1")
-    ex = cfg.extra
-    stages, ca = int(ex.get("stages", 3)), int(ex.get("ca_dim", 64))
-    g = StackGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, stages, ca,
-                       int(ex.get("attn_heads", 4)), str(ex.get("g_norm", "batch")))
+    o = StackGANOptions.read(cfg.extra)
+    g = StackGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, o.stages, o.ca_dim,
+                       o.attn_heads, o.g_norm)
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None
-    d = StackDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, stages, cfg.spectral_norm,
-                           int(ex.get("cond_proj", 64)))
+    d = StackDiscriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, o.stages, cfg.spectral_norm,
+                           o.cond_proj)
     return g, d

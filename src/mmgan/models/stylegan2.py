@@ -13,15 +13,29 @@ channels at the highest resolution, doubling going down, capped at max_width.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
+from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import plan
 from .layers import pack
 from .style_layers import DBlock, DEpilogue, EqualConv2d, MappingNetwork, StyleLayer, ToRGB, level_widths
+
+
+@dataclass(frozen=True)
+class StyleGAN2Options(Options):
+    w_dim: int = option(256, "size of the intermediate latent w")
+    mapping_layers: int = option(4, "layers of the mapping network z -> w")
+    max_width: int = option(256, "channel cap of G and D (widths double going down from g_width / d_width)")
+    mixing_prob: float = option(0.9, "probability of style mixing while training")
+    pl_weight: float = option(0.0, "path-length regularization weight (0 = off; StyleGAN2 uses 2; phases stylegan2)")
+    pl_every: int = option(4, "path-length regularization interval in steps (phases stylegan2)")
+    mbstd: bool = option(True, "minibatch standard deviation in D")
 
 
 class StyleGAN2Generator(ConfigModule):
@@ -106,23 +120,23 @@ class StyleGAN2Discriminator(ConfigModule):
 
 
 def generator_options(cfg: ModelConfig) -> dict:
-    e = cfg.extra
-    return dict(w_dim=int(e.get("w_dim", 256)), mapping_layers=int(e.get("mapping_layers", 4)),
-                max_width=int(e.get("max_width", 256)), mixing_prob=float(e.get("mixing_prob", 0.9)))
+    o = StyleGAN2Options.read(cfg.extra)
+    return dict(w_dim=o.w_dim, mapping_layers=o.mapping_layers, max_width=o.max_width, mixing_prob=o.mixing_prob)
 
 
 def loss_options(cfg: ModelConfig) -> dict:
     """Training hints the family's phases read from the generator (model.extra, not architecture)."""
-    return {"pl_weight": float(cfg.extra.get("pl_weight", 0.0)), "pl_every": int(cfg.extra.get("pl_every", 4))}
+    o = StyleGAN2Options.read(cfg.extra)
+    return {"pl_weight": o.pl_weight, "pl_every": o.pl_every}
 
 
-@register("model", "stylegan2")
+@register("model", "stylegan2", options=StyleGAN2Options)
 def build_stylegan2(cfg: ModelConfig, with_discriminator: bool = True):
     g = StyleGAN2Generator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, **generator_options(cfg))
     g.loss_options = loss_options(cfg)
     if not with_discriminator:
         return g, None
-    d = StyleGAN2Discriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim,
-                               int(cfg.extra.get("max_width", 256)), mbstd=bool(cfg.extra.get("mbstd", True)),
+    o = StyleGAN2Options.read(cfg.extra)
+    d = StyleGAN2Discriminator(cfg.channels, cfg.resolution, cfg.d_width, cfg.cond_dim, o.max_width, mbstd=o.mbstd,
                                pack_size=cfg.pack)
     return g, d

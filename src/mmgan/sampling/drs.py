@@ -65,12 +65,14 @@ def critic_model_config(model_cfg: dict) -> dict:
     of its input (`model.extra.critic_fourier`, default 128; 0 = off; the highest frequency
     `model.extra.critic_fourier_scale`, default 100 per data unit): a plain MLP classifier does
     not resolve modes a hundredth of the data's extent wide in a few seconds of training."""
+    from ..model_options import SharedOptions
+
     mc = copy.deepcopy(model_cfg)
     mc.update(pack=1, mbstd=False, acgan=False, acgan_twin=False)
     extra = dict(mc.get("extra") or {}, mbstd=False)
     if mc.get("family") == "mlp" and int(mc.get("data_dim") or 0) > 0:
-        extra["d_fourier"] = int(extra.get("critic_fourier", 128))
-        extra["d_fourier_scale"] = float(extra.get("critic_fourier_scale", 100.0))
+        extra["d_fourier"] = SharedOptions.value(extra, "critic_fourier")
+        extra["d_fourier_scale"] = SharedOptions.value(extra, "critic_fourier_scale")
     mc["extra"] = extra
     return mc
 

@@ -1,14 +1,22 @@
 """Resolve a config against its dataset: every derived value is filled in before the run prints it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..config import Config, ConfigError
 from ..data.base import MemoryDataset
+from ..model_options import check_extra
+from ..models.mlp import MLPOptions
 from ..registry import get, names
 
 
-def resolve(cfg: Config, ds: MemoryDataset) -> Config:
+def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) -> Config:
+    """Fill in every derived value of cfg for dataset ds (in place; returns cfg). model.extra is checked
+    against the family's declared options (mmgan.model_options), not filled in: keys of `saved_extra`
+    (the model.extra of a saved run being resumed) that keep their saved value are let through."""
     info, m = ds.info, cfg.model
     get("model", m.family)                      # fail early, listing the valid families
+    check_extra(m.family, m.extra, saved_extra)  # unknown keys, wrong types
     get("loss", cfg.loss.name)
     for a in filter(None, (p.strip() for p in cfg.loss.diffaug.split(","))):
         get("augment", a)
@@ -19,7 +27,7 @@ def resolve(cfg: Config, ds: MemoryDataset) -> Config:
             raise ConfigError(f"dataset {info.name!r} holds vectors; only model.family=mlp fits it (got {m.family!r})")
         if cfg.loss.diffaug:
             raise ConfigError("loss.diffaug works on images; set loss.diffaug='' for vector data")
-        if m.extra.get("g_out", "tanh") == "linear":
+        if MLPOptions.value(m.extra, "g_out") == "linear":
             m.extra.setdefault("data_scale", 1.0)       # no tanh to fit into: the data keeps its units
         elif "data_scale" not in m.extra:
             # tanh output: map the data into (-0.9, 0.9) and remember the scale to undo it
