@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..models.base import load_weights, save_json, state_to_cpu
+from ..runs import latest_checkpoint
 from ..utils import _fsync_dir, atomic_write_text
 
 FORMAT_VERSION = 1

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 
 from ..data.base import MemoryDataset
 from ..fusion.base import ModalityFeatures, modality_dropout
-from ..conditioning.features import prepared_column, take
+from ..conditioning.features import features_at, prepared_column, take
 from ..conditioning.joint import JointSpace, encoder_specs
 from ..losses.contrastive import info_nce
+from ..utils import cosine_lr
 
 
 @dataclass
