@@ -28,11 +28,9 @@ from .conditioning import Conditioner, build_conditioner
 from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
 from .models import build_gan
-from .models.base import load_json, load_weights, save_json, save_weights, state_to_cpu
-from .runs import latest_checkpoint
+from .models.base import load_weights, save_json, save_weights, state_to_cpu
+from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
-
-EXPORT_VERSION = 1
 
 
 @dataclass
@@ -68,36 +66,17 @@ class Pipeline:
     def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema",
                         bf16: bool | str = "auto", compile: bool | str = "auto") -> "Pipeline":
         """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint)."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no such run, checkpoint or exported pipeline: {path}")
+        ref = resolve(path)
         dev = auto_device(device)
-        if (path / "config.json").exists() and (path / "generator.safetensors").exists():
-            cfg = load_json(path / "config.json")
-            if cfg.get("format") != "mmgan-pipeline":
-                raise ValueError(f"{path}/config.json is not an mmgan pipeline config")
-            gen_file, cond_file = path / "generator.safetensors", path / "conditioner.safetensors"
-            folder = path
-        else:
-            ckpt = path if (path / "meta.json").exists() else latest_checkpoint(path)
-            if ckpt is None:
-                raise FileNotFoundError(f"{path} holds no checkpoint (checkpoints/step-*/meta.json) and no exported "
-                                        f"pipeline (config.json + generator.safetensors)")
-            meta = load_json(ckpt / "meta.json")
-            cfg = _pipeline_config(meta)
-            gen_file = ckpt / f"{weights}.safetensors"
-            if not gen_file.exists():
-                gen_file = ckpt / "G.safetensors"
-            cond_file = ckpt / "conditioner.safetensors"
-            folder = ckpt
+        cfg = ref.config
         model_cfg = ModelConfig(**cfg["model"])
         conditioner = build_conditioner(cfg["conditioner"])
         model_cfg.cond_dim = conditioner.cond_dim
         G, _ = build_gan(model_cfg, with_discriminator=False)
-        load_weights(G, gen_file)
-        if cond_file.exists():
-            load_weights(conditioner, cond_file, strict=False)
-        critic = load_critic(folder) if weights == "G_ema" else None      # it was fitted to the EMA generator
+        load_weights(G, ref.generator_file(weights))
+        if ref.conditioner_file is not None:
+            load_weights(conditioner, ref.conditioner_file, strict=False)
+        critic = load_critic(ref.folder) if weights == "G_ema" else None      # it was fitted to the EMA generator
         return cls(G, conditioner, cfg, dev, critic=critic, bf16=bf16, compile=compile)
 
     def save_pretrained(self, out_dir: str | Path) -> Path:
@@ -308,16 +287,3 @@ def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
                 item = im.copy()
         out.append(from_pil(item, resolution, channels))
     return torch.stack(out)
-
-
-def _pipeline_config(meta: dict) -> dict:
-    data = dict(meta.get("data", {}))
-    keep = ("name", "kind", "shape", "num_classes", "class_names", "attributes", "modalities", "extra", "version")
-    return {
-        "format": "mmgan-pipeline",
-        "version": EXPORT_VERSION,
-        "model": meta["config"]["model"],
-        "conditioner": meta["conditioner"],
-        "data": {k: data[k] for k in keep if k in data},
-        "step": meta.get("step", 0),
-    }

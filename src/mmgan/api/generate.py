@@ -7,7 +7,7 @@ import numpy as np
 
 from ..data.transforms import save_grid
 from ..pipeline import Pipeline
-from ..runs import latest_checkpoint
+from ..runs import resolve
 from ..utils import atomic_write, load_json, read_jsonl
 
 
@@ -43,15 +43,12 @@ def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, au
 
 
 def run_info(run: str | Path) -> dict:
-    run = Path(run)
-    ckpt = latest_checkpoint(run)
-    if ckpt is None:
-        if (run / "config.json").exists():
-            cfg = load_json(run / "config.json")
-            return {"exported pipeline": str(run), "model": cfg["model"]["family"], "data": cfg.get("data", {}).get("name"),
-                    "conditions": cfg["conditioner"].get("modalities")}
-        raise FileNotFoundError(f"{run}: no checkpoints and no exported pipeline")
-    meta = load_json(ckpt / "meta.json")
+    ref = resolve(run)
+    if ref.kind == "export":
+        cfg = ref.config
+        return {"exported pipeline": str(ref.path), "model": cfg["model"]["family"],
+                "data": cfg.get("data", {}).get("name"), "conditions": cfg["conditioner"].get("modalities")}
+    run, ckpt, meta = ref.run_dir or ref.path, ref.checkpoint, ref.meta
     c = meta["config"]
     logs = read_jsonl(run / "log.jsonl")
     last = {k: round(v, 4) for k, v in (logs[-1] if logs else {}).items() if k not in ("time",)}

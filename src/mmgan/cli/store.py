@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from .commands import COMMANDS
 from ..api.generate import generate_to_dir
 from ..conditioning import load_embedder
 from ..pipeline import Pipeline
+from ..runs import looks_like_model
 from ..store.connect import DEFAULT_PATH, DEFAULT_PATH_ENV, DEFAULT_PORT
 from ..store.connect import serve as serve_store
 from ..store.index import embed_query, index_dataset, index_run
@@ -50,12 +50,6 @@ def _milvus_errors(run):
         except MilvusException as e:
             raise RuntimeError(f"Milvus: {getattr(e, 'message', e)}") from e
     return wrapped
-
-
-def _is_run(path: str) -> bool:
-    p = Path(path)
-    return p.is_dir() and ((p / "checkpoints").is_dir() or (p / "meta.json").exists()
-                           or ((p / "config.json").exists() and (p / "generator.safetensors").exists()))
 
 
 def _load_embedder(spec: str | None, fallback: str | None = None, store=None):
@@ -102,7 +96,7 @@ def _add_index(sub):
 
 @_milvus_errors
 def _run_index(args) -> int:
-    run = _is_run(args.source)
+    run = looks_like_model(args.source)                # a run, checkpoint or export (else a dataset)
     emb, src = _load_embedder(args.embedder, args.source if run else None)
     with _open(args) as store:
         if store.exists and store.embedder != emb.id:

@@ -28,6 +28,9 @@ import torch.nn.functional as F
 from ..encoders import collate, default_encoder
 from ..models.base import ConfigModule, load_json, load_weights, save_json, save_weights, state_to_cpu
 from ..registry import build
+from ..runs import resolve
+from ..utils import auto_device
+from .base import build_conditioner
 
 FORMAT = "mmgan-joint-space"
 
@@ -180,17 +183,19 @@ class JointSpace(ConfigModule):
                 space = cls(**load_json(cfg_file)["config"])
                 load_weights(space, cand / "model.safetensors")
                 return space.to(device).eval()
-        from ..pipeline import Pipeline
-
         try:
-            pipe = Pipeline.from_pretrained(path, device=device)
+            ref = resolve(path)
         except (FileNotFoundError, ValueError) as e:
             raise FileNotFoundError(f"{path} holds no joint space (config.json with format {FORMAT!r}) and no "
                                     f"multimodal pipeline ({e})") from None
-        space = getattr(pipe.conditioner, "joint", None)
+        cond = build_conditioner(ref.config["conditioner"])       # the model's conditioner, without its generator
+        space = getattr(cond, "joint", None)
         if space is None:
             raise ValueError(f"{path}: this model is not conditioned through a joint space (conditions: "
-                             f"{pipe.modalities or 'none'})")
+                             f"{list(cond.modalities) or 'none'})")
+        if ref.conditioner_file is not None:
+            load_weights(cond, ref.conditioner_file, strict=False)
+        space = space.to(auto_device(device))
         return space.eval()
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..pipeline import Pipeline
+from ..runs import resolve
 from ..utils import append_jsonl
 from .base import MetricNotApplicable, MetricResult, resolve_metric
 from .context import EvalContext
@@ -110,17 +112,8 @@ def _findable(spec: str) -> bool:
 
 def locate_run(path: str | Path) -> tuple[Path, Path | None, dict | None]:
     """(folder for metrics.jsonl and report.html, checkpoint folder or None, checkpoint meta or None)."""
-    from ..models.base import load_json
-    from ..runs import latest_checkpoint
-
-    path = Path(path)
-    if (path / "meta.json").exists():                              # a checkpoint folder
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
-        return run_dir, path, load_json(path / "meta.json")
-    ckpt = latest_checkpoint(path)
-    if ckpt is not None:
-        return path, ckpt, load_json(ckpt / "meta.json")
-    return path, None, None                                        # an exported pipeline
+    ref = resolve(path)
+    return ref.run_dir or ref.path, ref.checkpoint, ref.meta
 
 
 def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int | None = None,
@@ -129,8 +122,6 @@ def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int
              strict: bool = False, recipe: Recipe | None = None, log: Callable[[str], None] = print,
              embedder=None, weights: str = "G_ema", drs: bool = False) -> Evaluation:
     """Evaluate a run, checkpoint or exported pipeline; append to RUN/metrics.jsonl; write RUN/report.html."""
-    from ..pipeline import Pipeline
-
     run_dir, ckpt, meta = locate_run(run)
     pipe = Pipeline.from_pretrained(ckpt or run_dir, device=device, weights=weights)
     spec = dict((meta or {}).get("config", {}).get("data", {}))

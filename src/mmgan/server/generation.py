@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..runs import weights_digest
 from ..store.schema import content_id as store_content_id
 from .batching import MicroBatcher
 from .items import ItemStore, NewItem
@@ -80,7 +81,7 @@ class ServedModel:
     def __init__(self, name: str, pipe, source: str = "", on_generated: Callable[[str, int], None] | None = None):
         self.name, self.pipe, self.source = name, pipe, str(source)
         self.on_generated = on_generated
-        self.version = weights_digest(getattr(pipe, "generator", None))
+        self.version = weights_digest(getattr(pipe, "generator", None))   # mmgan.runs: as `mmgan index` records it
         self.batcher: MicroBatcher | None = None
         self.loaded_at = time.time()
 
@@ -229,16 +230,6 @@ class ServedModel:
 def content_id(kind: str, *parts: Any) -> str:
     """The store's content hash (ids are content-addressed: the same image from the same request is one item)."""
     return store_content_id(kind, *parts)
-
-
-def weights_digest(module) -> str:
-    """A short hash of a model's weights: which weights made an image, beside the run path."""
-    h = hashlib.sha256()
-    state = module.state_dict() if hasattr(module, "state_dict") else {}
-    for k, v in sorted(state.items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:12]
 
 
 def audio_sample_rate(joint=None, default=None) -> int:

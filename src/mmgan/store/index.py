@@ -17,7 +17,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..config import ModelConfig
 from ..embedding import Embedder, normalize
+from ..models import build_gan
+from ..models.base import load_weights
+from ..runs import resolve, weights_digest
 from .schema import Item, content_id
 from .store import DUP_THRESHOLD, AddReport, Store
 
@@ -187,33 +191,19 @@ def index_dataset(store: Store, embedder: Embedder, data, split: str = "train", 
 
 
 # ---- runs -------------------------------------------------------------------------------------------
-def _weights_digest(run: Path) -> str:
-    from ..runs import latest_checkpoint
-
-    ckpt = run if (run / "generator.safetensors").exists() else latest_checkpoint(run)
-    if ckpt is None:
-        return ""
-    for name in ("generator.safetensors", "G_ema.safetensors", "G.safetensors"):
-        if (Path(ckpt) / name).exists():
-            return _file_digest(str(Path(ckpt) / name))[:16]
-    return ""
-
-
 def _discriminator(run: Path, pipe):
-    """The run's discriminator (latest checkpoint), for d_score; None when there is none."""
-    from ..config import ModelConfig
-    from ..models import build_gan
-    from ..models.base import load_weights
-    from ..runs import latest_checkpoint
-
-    ckpt = latest_checkpoint(run)
-    if ckpt is None or not (ckpt / "D.safetensors").exists():
+    """The run's discriminator (its checkpoint's D), for d_score; None when there is none."""
+    try:
+        d_file = resolve(run).file("D.safetensors")
+    except (FileNotFoundError, ValueError):
+        return None
+    if d_file is None:
         return None
     try:
         cfg = ModelConfig(**pipe.config["model"])
         cfg.cond_dim = pipe.conditioner.cond_dim
         _, D = build_gan(cfg, with_discriminator=True)
-        load_weights(D, ckpt / "D.safetensors")
+        load_weights(D, d_file)
         return D.eval().to(pipe.device)
     except Exception:                                   # a score is a nicety; never block indexing on it
         return None
@@ -285,7 +275,8 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
     if not store.exists:
         store.create(embedder.dim, embedder.id)
     user = _user() if user is None else user
-    model, version, step = str(run.resolve()), _weights_digest(run), int(pipe.config.get("step", 0))
+    model, step = str(run.resolve()), int(pipe.config.get("step", 0))
+    version = weights_digest(getattr(pipe, "generator", None))    # the weights drawing these items, as the server records them
     D = _discriminator(run, pipe)
     conds = run_conditions(pipe, labels, prompts)
     zdim = int(pipe.model_config["z_dim"])

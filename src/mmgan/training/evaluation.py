@@ -23,14 +23,15 @@ from ..utils import append_jsonl, atomic_write_json
 from ..metrics.base import higher_is_better
 from ..metrics.context import EvalContext
 from ..metrics.evaluate import compute_metrics
-from ..pipeline import Pipeline, _pipeline_config
+from ..pipeline import Pipeline
+from ..runs import pipeline_config
 
 
 def _pipeline(trainer):
     """The trainer's EMA generator as a Pipeline (what RunLogger.pipeline builds for sample grids)."""
 
     meta = trainer.meta() | {"step": trainer.step}
-    return Pipeline(trainer.G_ema, trainer.conditioner, _pipeline_config(meta), trainer.device, compile=False)
+    return Pipeline(trainer.G_ema, trainer.conditioner, pipeline_config(meta), trainer.device, compile=False)
 
 
 def _context(trainer) -> EvalContext:

@@ -9,7 +9,8 @@ import torch
 
 from ..utils import append_jsonl, due
 from ..data.transforms import save_grid
-from ..pipeline import Pipeline, _pipeline_config
+from ..pipeline import Pipeline
+from ..runs import pipeline_config
 from ..plots import loss_curves, scatter_modes
 from .evaluation import evaluate_during_training
 
@@ -72,7 +73,7 @@ class RunLogger:
     def pipeline(self):
 
         meta = self.tr.meta() | {"step": self.tr.step}
-        return Pipeline(self.tr.G_ema, self.tr.conditioner, _pipeline_config(meta), self.tr.device,
+        return Pipeline(self.tr.G_ema, self.tr.conditioner, pipeline_config(meta), self.tr.device,
                         compile=False)        # a short-lived pipeline per grid: a cold compile would cost more
 
     def samples(self, step: int, final: bool = False) -> Path | None:
