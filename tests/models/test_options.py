@@ -168,8 +168,8 @@ def test_models_never_import_losses():
 
 
 def test_family_phases_are_registered_by_the_losses_package():
-    # the phases a family's generator names are found without importing any model file
-    code = ("import sys, mmgan.losses; from mmgan import registry; names = set(registry._REGISTRY['phases']); "
-            "assert {'cycle', 'multistage', 'stylegan2', 'progressive'} <= names, names; "
-            "assert 'mmgan.models' not in sys.modules")
+    # the phases a family's generator names are registered by the losses package itself
+    # (models never import losses: the import contracts check that; `import mmgan` loads both)
+    code = ("import mmgan.losses; from mmgan import registry; names = set(registry._REGISTRY['phases']); "
+            "assert {'cycle', 'multistage', 'stylegan2', 'progressive', 'matching'} <= names, names")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
