@@ -1,13 +1,17 @@
 """Metrics during training: JSON lines per evaluation, the best snapshot kept in RUN/best/."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import json
 
 import torch
 from safetensors.torch import load_file
 
 from _tiny import image_dataset, ring_dataset, tiny_config
-from helpers_metrics import one_thread  # noqa: F401  (autouse)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))   # helpers_metrics lives there
+from helpers_metrics import one_thread  # noqa: F401  (autouse)  # noqa: E402
 from mmgan.metrics import features as features_mod
 from mmgan.training import evaluation as training_mod
 from mmgan.metrics.base import MetricResult
