@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import ConfigError
+from .registry import names
+from .registry import options
 
 _NONE = type(None)
 _WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
@@ -195,7 +197,6 @@ class SharedOptions(Options):
 def family_options(family: str) -> type[Options]:
     """The options a model family registered (Options, none, if it declared none); an unknown family
     fails listing the valid ones."""
-    from .registry import options
 
     return options("model", family) or Options
 
@@ -223,7 +224,6 @@ def extra_problems(family: str, extra: Mapping | None) -> dict[str, str]:
 
 
 def _unknown(key: str, family: str, own: list[str], shared: list[str]) -> str:
-    from .registry import names
 
     close = difflib.get_close_matches(key, own + shared, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""

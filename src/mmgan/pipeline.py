@@ -31,6 +31,8 @@ from .models import build_gan
 from .models.base import load_weights, save_json, save_weights, state_to_cpu
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
+from .data.transforms import from_pil, resize_images
+from .data.transforms import to_pil
 
 
 @dataclass
@@ -255,7 +257,6 @@ class Pipeline:
 
 def _image_output(out: PipelineOutput, output_type: str) -> PipelineOutput:
     if output_type == "pil":
-        from .data.transforms import to_pil
 
         out.images = [to_pil(img) for img in out.tensor]
     elif output_type == "np":
@@ -267,7 +268,6 @@ def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
     """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res)."""
     from PIL import Image
 
-    from .data.transforms import from_pil, resize_images
 
     if torch.is_tensor(image):
         x = image[None] if image.dim() == 3 else image

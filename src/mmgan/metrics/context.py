@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .features import FeatureNetwork, Recipe, _bar, feature_network_for, load_feature_network
+from ..data import load_dataset
 
 COND_KEYS = {"label": "labels", "text": "text", "audio": "audio", "image": "image"}   # modality -> pipeline kwarg
 
@@ -85,7 +86,6 @@ class EvalContext:
 
     # ---- data ------------------------------------------------------------------------------------
     def _load(self, split: str):
-        from ..data import load_dataset
 
         spec = self.data.get("name") or self.info.get("root") or self.info.get("name")
         if not spec:

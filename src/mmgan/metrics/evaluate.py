@@ -21,6 +21,8 @@ from ..utils import append_jsonl
 from .base import MetricNotApplicable, MetricResult, resolve_metric
 from .context import EvalContext
 from .features import FeatureNetwork, Recipe
+from ..data import list_datasets
+from .report import write_report
 
 
 @dataclass
@@ -105,7 +107,6 @@ def compute_metrics(ctx: EvalContext, metrics: Sequence[str] | None = None, samp
 
 
 def _findable(spec: str) -> bool:
-    from ..data import list_datasets
 
     return bool(spec) and (spec.lower() in list_datasets() or Path(spec).expanduser().exists())
 
@@ -147,7 +148,6 @@ def evaluate(run: str | Path, metrics: Sequence[str] | None = None, samples: int
     ev = compute_metrics(ctx, metrics, samples, strict=strict, on_result=write)
     ev.run_dir, ev.checkpoint, ev.step, ev.metrics_file = run_dir, str(ckpt or run_dir), step, out
     if report:
-        from .report import write_report
 
         ev.report = write_report(run_dir, ctx, ev)
     return ev

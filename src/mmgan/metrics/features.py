@@ -42,6 +42,9 @@ import torch.nn.functional as F
 
 from ..models.base import ConfigModule, load_weights, save_weights
 from ..utils import torch_threads
+from .network import FeatureNetwork, _file_hash
+from ..data import load_dataset
+from .inception import InceptionFeatures, looks_like_inception
 
 FEATURES_VERSION = 2                 # bump when the architecture or training code changes what a cached net means
                                      # (2: trained on one CPU thread, so the net no longer depends on the core count)
@@ -128,63 +131,6 @@ def resize_to(x: torch.Tensor, resolution: int, channels: int | None = None) -> 
         else:
             raise ValueError(f"feature network takes {channels}-channel images, got {x.shape[1]} channels")
     return x
-
-
-# ---- the interface metrics use ------------------------------------------------------------------
-class FeatureNetwork(nn.Module):
-    """features(x) -> (b, d); class_probs(x) -> (b, K) or None; predict(x) -> (b,) labels or None."""
-
-    num_features: int = 0
-    num_classes: int = 0               # 0: no class head (then IS / cond_acc / CAS do not apply)
-    id: str = ""
-    info: dict = {}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:       # what torchmetrics calls
-        return self.features(x)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def class_logits(self, x: torch.Tensor) -> torch.Tensor | None:
-        return None
-
-    def class_probs(self, x: torch.Tensor) -> torch.Tensor | None:
-        logits = self.class_logits(x)
-        return None if logits is None else logits.float().softmax(-1)
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor | None:
-        logits = self.class_logits(x)
-        return None if logits is None else logits.argmax(-1)
-
-    def describe(self) -> str:
-        acc = self.info.get("test_accuracy")
-        acc_s = f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
-        return f"{self.id} ({self.num_features}-D{acc_s})"
-
-    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(features (b, d), class probabilities (b, K) or None) in one pass where the network allows."""
-        return self.features(x), self.class_probs(x)
-
-    @torch.no_grad()
-    def extract(self, x: torch.Tensor, batch_size: int = 500, bar: Any = None,
-                want: tuple = ("features", "probs", "labels")) -> dict[str, np.ndarray | None]:
-        """Run over x in batches: {"features": (n, d), "probs": (n, K) | None, "labels": (n,) | None}.
-        want=("features",) skips the classifier head."""
-        self.eval()
-        feats, probs = [], []
-        for s in range(0, len(x), batch_size):
-            xb = x[s:s + batch_size]
-            f, p = (self.features(xb), None) if tuple(want) == ("features",) else self.outputs(xb)
-            feats.append(f.float().cpu())
-            probs.append(None if p is None else p.float().cpu())
-            if bar is not None:
-                bar.update(len(xb))
-        out = {"features": torch.cat(feats).numpy() if feats else np.zeros((0, self.num_features), np.float32),
-               "probs": None, "labels": None}
-        if probs and probs[0] is not None:
-            out["probs"] = torch.cat(probs).numpy()
-            out["labels"] = out["probs"].argmax(1)
-        return out
 
 
 class ConvFeatures(FeatureNetwork):
@@ -446,7 +392,6 @@ def feature_network_for(train_ds, test_ds=None, recipe: Recipe | None = None, lo
     if info.kind == "vector":
         return VectorFeatures(info.shape[0], info.extra.get("means"), float(info.extra.get("sigma", 0.0)), info.name)
     if info.name == "stacked-mnist":
-        from ..data import load_dataset
 
         # the published protocol: a digit classifier, trained on the real MNIST training split, labels each channel
         base_train = load_dataset(BASE_DIGITS, split="train")
@@ -501,14 +446,6 @@ def feature_network_for(train_ds, test_ds=None, recipe: Recipe | None = None, lo
 
 
 # ---- loading users' networks ------------------------------------------------------------------------
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
-
-
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -560,7 +497,6 @@ def load_feature_network(path: str | Path) -> FeatureNetwork:
                                     int(sidecar.get("channels", 3)), sidecar.get("kwargs"),
                                     int(sidecar.get("num_features", 0)))
     sd = _read_state_dict(path)
-    from .inception import InceptionFeatures, looks_like_inception
 
     if looks_like_inception(sd):
         return InceptionFeatures.from_state_dict(sd, path)

@@ -22,8 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .features import FeatureNetwork
-from .features import _file_hash
+from .network import FeatureNetwork, _file_hash
 
 
 class BasicConv2d(nn.Module):

@@ -18,6 +18,9 @@ import numpy as np
 import torch
 
 from ..utils import atomic_write_text, read_jsonl
+from ..data.transforms import make_grid, to_pil
+from ..plots import _plt
+from ..plots import scatter_modes
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -43,7 +46,6 @@ def _img_tag(data: bytes | None, caption: str, width: int | None = None) -> str:
 
 
 def _grid_png(images: torch.Tensor, nrow: int = 8) -> bytes:
-    from ..data.transforms import make_grid, to_pil
 
     img = to_pil(make_grid(images, nrow=nrow))
     scale = max(1, 256 // max(img.size))
@@ -105,7 +107,6 @@ def _real_grid(ctx, n: int = 64) -> torch.Tensor:
 
 
 def _scatter(ctx) -> bytes | None:
-    from ..plots import scatter_modes
 
     extra = ctx.info.get("extra") or {}
     means = np.asarray(extra.get("means", np.zeros((0, 2))))
@@ -128,7 +129,6 @@ def _history_plot(rows: list[dict]) -> bytes | None:
     series = {k: sorted(v) for k, v in series.items() if len(v) >= 2}
     if not series:
         return None
-    from ..plots import _plt
 
     plt = _plt()
     fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series)), squeeze=False)

@@ -28,6 +28,7 @@ import torch
 from ..config import ModelConfig
 from ..models import build_gan
 from ..models.base import load_json, load_weights, save_json, save_weights
+from ..model_options import SharedOptions
 
 FORMAT = "mmgan-critic"
 
@@ -65,7 +66,6 @@ def critic_model_config(model_cfg: dict) -> dict:
     of its input (`model.extra.critic_fourier`, default 128; 0 = off; the highest frequency
     `model.extra.critic_fourier_scale`, default 100 per data unit): a plain MLP classifier does
     not resolve modes a hundredth of the data's extent wide in a few seconds of training."""
-    from ..model_options import SharedOptions
 
     mc = copy.deepcopy(model_cfg)
     mc.update(pack=1, mbstd=False, acgan=False, acgan_twin=False)

@@ -9,6 +9,7 @@ import re
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from .items import FILTER_KEYS
 
 MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_SEED = 2**63 - 1
@@ -127,7 +128,6 @@ class SearchRequest(_Strict):
     @field_validator("filters")
     @classmethod
     def _filters(cls, v: dict) -> dict:
-        from .items import FILTER_KEYS
 
         for key, val in v.items():
             if key not in FILTER_KEYS:

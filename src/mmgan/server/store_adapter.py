@@ -17,13 +17,15 @@ from typing import Any, Sequence
 
 from ..conditioning import load_embedder
 from .items import FILTER_KEYS, Hit, NewItem, embed_items
+from ..store import Item
+from ..store import Store
+from .embed import PixelEmbedder
 
 log = logging.getLogger("mmgan.server")
 
 
 def choose_embedder(settings, stored_source: str = ""):
     """(embedder, source path or '') by the rule in the module docstring."""
-    from .embed import PixelEmbedder
 
     if settings.embedder:
         return _load_joint(settings.embedder), settings.embedder
@@ -42,7 +44,6 @@ def _load_joint(path: str):
 
 
 def open_item_store(settings, embedder=None) -> "MilvusItemStore":
-    from ..store import Store
 
     store = Store.open(path=settings.store, uri=settings.store_uri, token=settings.store_token,
                        collection=settings.collection, assets=settings.store_assets)
@@ -130,7 +131,6 @@ class MilvusItemStore:
 
     # ---- writing ----------------------------------------------------------------------------------------
     def add(self, items: Sequence[NewItem]) -> list[str]:
-        from ..store import Item
 
         vecs = embed_items(self.embedder, items)
         rows, files = [], []

@@ -24,6 +24,12 @@ from ..models.base import load_weights
 from ..runs import resolve, weights_digest
 from .schema import Item, content_id
 from .store import DUP_THRESHOLD, AddReport, Store
+from ..data import load_dataset
+from ..data.base import MemoryDataset
+from ..data.transforms import to_pil
+from ..data.transforms import to_pil, to_uint8
+from ..data.transforms import to_uint8
+from ..pipeline import Pipeline
 
 
 def _user() -> str:
@@ -77,7 +83,6 @@ def embed_query(embedder: Embedder, text: str | None = None, image: Any = None, 
 
 def real_ids(ds, idx: Sequence[int]) -> list[str]:
     """Content ids of dataset rows: pixels (as bytes), caption, label and the audio file's bytes."""
-    from ..data.transforms import to_uint8
 
     cols = ds.columns
     u8 = to_uint8(cols["image"][torch.as_tensor(list(idx))]).numpy() if "image" in cols else None
@@ -93,7 +98,6 @@ def real_ids(ds, idx: Sequence[int]) -> list[str]:
 def dataset_items(store: Store, embedder: Embedder, ds, idx: Sequence[int], user: str = "",
                   ids: list[str] | None = None, skip_ids: set | None = None) -> list[Item]:
     """Items for dataset rows idx: ids, embeddings, assets (written now) and metadata."""
-    from ..data.transforms import to_pil
 
     info = ds.info
     cols = ds.columns
@@ -160,8 +164,6 @@ def index_dataset(store: Store, embedder: Embedder, data, split: str = "train", 
 
     on_batch(report) is called after each committed batch with that batch's AddReport.
     Near-duplicates are reported and kept by default: real items are not dropped unless asked."""
-    from ..data import load_dataset
-    from ..data.base import MemoryDataset
 
     _check_embedder(embedder)
     if batch_size < 1:
@@ -237,7 +239,6 @@ def run_conditions(pipe, labels: Sequence | None = None, prompts: Sequence[str] 
         conds = [{"labels": pipe.label_index(l)} for l in labs]
     if "text" in mods:
         if not prompts:
-            from ..data import load_dataset
 
             name = pipe.config["data"].get("name")
             try:
@@ -262,8 +263,6 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
 
     Sample i of a condition has seed `seed + i`: pipe(<condition>, num_images=1, seed=seed + i)
     regenerates it exactly."""
-    from ..data.transforms import to_pil, to_uint8
-    from ..pipeline import Pipeline
 
     _check_embedder(embedder)
     if per_condition < 1:

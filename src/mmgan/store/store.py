@@ -26,6 +26,7 @@ from ..utils import atomic_write, chunks
 from . import connect
 from .schema import (FILTER_FIELDS, KINDS, MODALITIES, OUTPUT_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, Item,
                      check_item, item_rows, rows_to_items)
+from .accel import DenseCache
 
 DEFAULT_COLLECTION = "mmgan"
 DENSE_INDEX = {"index_type": "HNSW", "metric_type": "IP", "params": {"M": 16, "efConstruction": 200}}
@@ -542,7 +543,6 @@ class Store:
     def accelerate(self, exact: bool = False) -> int:
         """Keep an in-process HNSW copy of the vectors for fast dense search (embedded stores only; see
         accel.py for why). Builds it once per process and folder; returns the number of rows indexed."""
-        from .accel import DenseCache
 
         self._require()
         if not self.endpoint.embedded:
