@@ -1,0 +1,31 @@
+"""The demo's pictures: rows of images, each row labelled on its left, under a title that carries the
+figures measured on the same run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from ..data.transforms import to_pil
+from ..utils import atomic_write
+
+
+def labelled_grid(rows: list[torch.Tensor], labels: list[str], path: Path, title: str, scale: int = 2) -> Path:
+    """Rows of images in [-1, 1], each with a text label on its left, and a title on top (lines split at
+    newlines)."""
+    size = rows[0].shape[-1] * scale
+    lines = title.split("\n")
+    pad, left, top = 4, min(300, 7 * max(len(lb[:48]) for lb in labels) + 16), 10 + 14 * len(lines)
+    cols = max(len(r) for r in rows)
+    img = Image.new("RGB", (left + cols * (size + pad) + pad, top + len(rows) * (size + pad) + pad), "white")
+    draw = ImageDraw.Draw(img)
+    for k, line in enumerate(lines):
+        draw.text((pad, 6 + 14 * k), line, fill=(0, 0, 0))
+    for r, (row, label) in enumerate(zip(rows, labels)):
+        y = top + r * (size + pad)
+        draw.text((pad, y + size // 2 - 6), label[:48], fill=(30, 30, 30))
+        for c, x in enumerate(row):
+            img.paste(to_pil(x).resize((size, size), Image.NEAREST), (left + c * (size + pad), y))
+    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+    return path
