@@ -124,12 +124,12 @@ def draw(run_dir: Path, held, out: Path, log: Callable[[str], None] = print) -> 
     g_img, g_att, names = gallery
     ex = fig.pop("arithmetic examples")
     rows = [torch.stack([g_img[e["source"]], g_img[e["nearest"]]]) for e in ex]
-    labels = [f"{_describe(names, g_att[e['source']])} - '{e['minus']}' + '{e['plus']}': "
-              f"{'right' if e['correct'] else 'WRONG'}" for e in ex]
+    labels = [f"{'right' if e['correct'] else 'WRONG'}: {_describe(names, g_att[e['source']])} - '{e['minus']}' "
+              f"+ '{e['plus']}'" for e in ex]
     paths["arithmetic"] = labelled_grid(rows, labels, out / "arithmetic.png",
                                         f"embedding arithmetic in the joint space, the first {len(ex)} trials: "
                                         f"image, nearest image\n{pct('arithmetic accuracy')} right over 200 trials "
-                                        f"(new colour, same shape)")
+                                        f"(new colour, same shape)", label_chars=64)
     emb = space.embed("image", g_img)
     i = picks[0]
     t_idx, _ = nearest(space.embed("text", [held.columns["text"][i]])[0], emb, k=8)
