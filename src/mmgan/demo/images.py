@@ -19,7 +19,7 @@ import torch
 
 from ..api.train import train
 from ..data import load_dataset, write_manifest
-from ..data.transforms import save_grid
+from ..modalities.pixels import save_grid
 from ..metrics.modes import mixture_modes
 from ..pipeline import Pipeline
 from ..plots import scatter_modes

@@ -29,7 +29,7 @@ from ..conditioning import JointSpace
 from ..conditioning.features import cache_root
 from ..config import Config
 from ..data import load_dataset, with_speech
-from ..data.transforms import to_pil
+from ..modalities.pixels import to_pil
 from ..pipeline import Pipeline
 from ..training import Trainer
 from ..training.setup import resolve
