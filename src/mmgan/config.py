@@ -24,6 +24,8 @@ class DataConfig:
     seed: int = 0                  # seed for generated built-ins
     split: str = "train"
     skip_bad: bool = False         # skip bad manifest rows (counted) instead of refusing to start
+    target: str = ""               # the column a model generates (image, vector, ...); "" = the image when the
+                                   # data has one, else the vector (mmgan.modalities)
 
 
 @dataclass

@@ -21,8 +21,10 @@ def load_config(config: str | None = None, overrides: list[str] | None = None) -
 
 def train(data: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
-          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
-    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run."""
+          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None,
+          target: str | None = None):
+    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run.
+    target: the column the model generates (data.target; default: the image, else the vector)."""
     saved_extra = None
     if resume:
         if not out:
@@ -44,6 +46,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         cfg.train.minutes = float(minutes)
     if skip_bad:
         cfg.data.skip_bad = True
+    if target:
+        cfg.data.target = str(target)
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
     warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)   # before loading any data
@@ -102,7 +106,7 @@ def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_
 
 def _dataset(cfg: Config, log):
     ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
-                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
     if ds.info.skipped:
         log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
     if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):

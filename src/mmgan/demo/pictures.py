@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from ..data.transforms import to_pil
+from ..modalities.pixels import to_pil
 from ..utils import atomic_write
 
 

@@ -22,6 +22,7 @@ from ..registry import UnknownNameError, get, names, register
 # name -> (default generated samples, higher is better for the headline number, one-line description,
 #          whether a bare name is shown with its count: "fid" -> "fid10k")
 DEFAULTS: dict[str, tuple[int, bool, str, bool]] = {}
+TARGETS: dict[str, tuple[str, ...]] = {}        # name -> the targets it measures (absent: every target)
 
 _NAME = re.compile(r"^(?P<base>[a-z_]+?)(?P<num>\d+(?:\.\d+)?)(?P<k>k?)$")
 
@@ -49,13 +50,23 @@ class MetricResult:
                 "seconds": round(self.seconds, 3), "time": time.time(), **extra}
 
 
-def metric(name: str, default_num: int, higher_is_better: bool, about: str, counted: bool = True):
-    """Register a metric function under kind "metric" with its default sample count and direction."""
+def metric(name: str, default_num: int, higher_is_better: bool, about: str, counted: bool = True,
+           targets: tuple[str, ...] = ()):
+    """Register a metric function under kind "metric" with its default sample count and direction;
+    `targets`: the codecs (data.target) whose samples it can measure (empty: any)."""
     def deco(fn: Callable) -> Callable:
         DEFAULTS[name] = (default_num, higher_is_better, about, counted)
+        if targets:
+            TARGETS[name] = tuple(targets)
         return register("metric", name)(fn)
 
     return deco
+
+
+def check_target(base: str, target: str) -> None:
+    """MetricNotApplicable when the metric does not measure this target's samples."""
+    if base in TARGETS and target not in TARGETS[base]:
+        raise MetricNotApplicable(f"{base} is implemented for {' and '.join(TARGETS[base])} data, not {target}")
 
 
 def parse_metric_name(name: str) -> tuple[str, int | None]:

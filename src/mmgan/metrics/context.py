@@ -21,6 +21,7 @@ import torch
 
 from .features import FeatureNetwork, Recipe, _bar, feature_network_for, load_feature_network
 from ..data import load_dataset
+from ..modalities import Codec, get_codec, target_of_config
 
 COND_KEYS = {"label": "labels", "text": "text", "audio": "audio", "image": "image"}   # modality -> pipeline kwarg
 
@@ -65,8 +66,13 @@ class EvalContext:
         return self.pipe.config.get("data", {})
 
     @property
-    def kind(self) -> str:
-        return self.info.get("kind", "image")
+    def target(self) -> str:
+        """The column the model generates (its codec's name)."""
+        return target_of_config(self.pipe.config)
+
+    @property
+    def codec(self) -> Codec:
+        return get_codec(self.target)
 
     @property
     def modalities(self) -> list[str]:
@@ -93,7 +99,7 @@ class EvalContext:
                              "(mmgan eval --data ...)")
         n = int(self.data.get("n", 0)) if split == self.data.get("split", "train") else 0
         return load_dataset(spec, split=split, resolution=int(self.data.get("resolution", 0)), n=n,
-                            seed=int(self.data.get("seed", 0)))
+                            seed=int(self.data.get("seed", 0)), target=self.target)
 
     @property
     def train(self):
@@ -137,8 +143,8 @@ class EvalContext:
             if self._features:
                 self._features = load_feature_network(self._features)
             else:
-                test = self.test if self.kind == "image" and self.name != "stacked-mnist" else None
-                self._features = feature_network_for(self.train, test, self.recipe, log=self.log,
+                # the held-out split, loaded only if the target's feature network trains on it
+                self._features = feature_network_for(self.train, lambda: self.test, self.recipe, log=self.log,
                                                      progress=self.progress)
         return self._features
 
@@ -233,7 +239,7 @@ class EvalContext:
             n = None
         key = (split, n)
         if key not in self._real:
-            x = ds.columns["vector" if self.kind == "vector" else "image"]
+            x = ds.columns[self.target]
             if n is not None:
                 idx = np.sort(np.random.default_rng([self.seed, 11]).choice(idx, size=n, replace=False))
             sub = SampleSet(x[torch.as_tensor(idx)], None if labels is None else labels[idx], idx)
@@ -257,10 +263,9 @@ class EvalContext:
         if reference:
             out["reference"] = reference
         out["features"] = self.feature_net.describe()
-        if self.kind == "image":
-            res = getattr(self.feature_net, "resolution", 0) or getattr(getattr(self.feature_net, "base", None),
-                                                                        "resolution", 0)
-            if res:
-                out["resize"] = f"bilinear (antialiased) to {res}x{res} for the feature network"
+        res = getattr(self.feature_net, "resolution", 0) or getattr(getattr(self.feature_net, "base", None),
+                                                                    "resolution", 0)
+        if res:                                       # an image feature network reads its own size
+            out["resize"] = f"bilinear (antialiased) to {res}x{res} for the feature network"
         out.update(extra)
         return out

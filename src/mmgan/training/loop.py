@@ -22,6 +22,7 @@ from ..config import Config
 from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
+from ..modalities import codec_names, codec_of, target_of
 from ..registry import get
 from ..utils import auto_device, compile_mode, due, seed_all, use_bf16
 from .. import distributed as dist
@@ -78,9 +79,10 @@ class Trainer:
                              f"{cfg.model.family} trains with phases {cfg.loss.phases!r}")
         self.G.to(self.device)
         self.D.to(self.device)
-        self.image_data = ds.info.kind == "image"
-        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.image_data)
-        if t.channels_last and self.image_data and cfg.model.family not in ("mlp",):
+        self.codec = codec_of(ds)                    # the target's: what G makes and D judges
+        self.target = target_of(ds)
+        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.codec.bf16_auto)
+        if t.channels_last and self.codec.channels_last and cfg.model.family not in ("mlp",):
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = make_ema(self.G)
@@ -119,16 +121,12 @@ class Trainer:
         return lambda: torch.autocast(device_type=dev, dtype=torch.bfloat16)
 
     def _stage_data(self) -> dict:
-        """Put tensor columns on the device once (small datasets), scaled for the generator's range."""
-        cols = {}
-        for k in ("image", "vector", "label"):
-            if k in self.ds.columns:
-                v = self.ds.columns[k]
-                if k == "vector":
-                    v = v * float(self.cfg.model.extra.get("data_scale", 1.0))
-                if k == "image" and v.shape[-1] != self.cfg.model.resolution:
-                    v = torch.nn.functional.interpolate(v, size=self.cfg.model.resolution, mode="bilinear",
-                                                        antialias=True, align_corners=False).clamp(-1, 1)
+        """Put the target (in the generator's units, by its codec), the labels and the other codecs'
+        tensor columns on the device once (small datasets)."""
+        model = dataclasses.asdict(self.cfg.model)
+        cols = {self.target: self.codec.to_generator(self.ds.columns[self.target], model).to(self.device)}
+        for k, v in self.ds.columns.items():
+            if k not in cols and torch.is_tensor(v) and (k == "label" or k in codec_names()):
                 cols[k] = v.to(self.device)
         return cols
 
@@ -181,9 +179,8 @@ class Trainer:
         idx = torch.randint(0, n, (self.cfg.train.batch_size,), generator=self.data_gen)
         idx = idx[self.rank * b : (self.rank + 1) * b]       # every rank draws the same global batch, keeps its shard
         batch = {k: v[idx.to(v.device)] for k, v in self._data_on_device.items()}
-        for k in ("text", "audio", "attributes"):
-            if k in self.ds.columns:
-                col = self.ds.columns[k]
+        for k, col in self.ds.columns.items():                # text, audio, attributes, ...: gathered here
+            if k not in batch:
                 batch[k] = col[idx] if torch.is_tensor(col) else [col[int(i)] for i in idx]
         batch["index"] = idx
         return batch
@@ -194,7 +191,7 @@ class Trainer:
         n_critic = max(1, cf.loss.n_critic)
         for i in range(n_critic):
             batch = self.sample_batch()
-            real = batch["image"] if self.image_data else batch["vector"]
+            real = batch[self.target]
             if cf.train.channels_last and real.dim() == 4:
                 real = real.contiguous(memory_format=torch.channels_last)
             cond = self.conditioner.from_batch(batch, self.device)
@@ -273,7 +270,7 @@ class Trainer:
 
         def draw():
             batch = self.sample_batch()
-            real = batch["image"] if self.image_data else batch["vector"]
+            real = batch[self.target]
             cond = self.conditioner.from_batch(batch, self.device)
             return real, cond.vec, cond.kwargs(), torch.randn(len(real), zdim, device=self.device)
 
