@@ -55,7 +55,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     if distributed.rank() == 0:
         for w in warnings:
             log(f"warning (kept from the saved run): {w}")
-    ds = _dataset(cfg, log)
+    with distributed.rank_zero_first():       # under torchrun rank 0 fills the caches (spoken captions) first
+        ds = _dataset(cfg, log if distributed.rank() == 0 else lambda m: None)
     resolve(cfg, ds, saved_extra)
     if out:
         run_dir = Path(out)

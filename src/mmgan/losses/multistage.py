@@ -21,7 +21,7 @@ import torch
 
 from ..registry import register
 from .contrastive import contrastive_to_condition
-from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, unwrap
+from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs
 
 
 @register("phases", "multistage")
@@ -31,8 +31,8 @@ class MultiStageLoss(GANLoss):
         if self.obj.gradient_penalty:
             raise ValueError("phases 'multistage' do not support loss.name=wgan-gp; use hinge with loss.ma_gp or "
                              "loss.r1_gamma")
-        self.net = unwrap(G)
-        if not hasattr(unwrap(D), "stage_res"):
+        self.net = G
+        if not hasattr(D, "stage_res"):
             raise ValueError("phases 'multistage' need a discriminator with one judge per stage (model.family=stackgan)")
         opts = getattr(self.net, "loss_options", {}) or {}
         self.kl_weight = float(opts.get("kl_weight", 1.0))

@@ -5,6 +5,8 @@
     2. joint-space features of every training item, computed once (encoders are frozen)
     3. the fusion (model.fusion) fitted on those features with modality dropout, unless a checkpoint
        exists (its weights are restored by the trainer)
+With fit=False (the other ranks under torchrun, after rank 0) nothing is fitted: the joint space is
+loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.broadcast_state).
 
 Options (model.extra): joint, joint_minutes (3), joint_steps (1500), joint_audio_steps (2000),
 joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
@@ -63,8 +65,8 @@ def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str]
     return out
 
 
-def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None
-                     ) -> MultimodalConditioner:
+def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None,
+                                fit: bool = True) -> MultimodalConditioner:
     log = log or (lambda m: print(m, file=sys.stderr))
     run_dir = Path(run_dir)
     ex = cfg.model.extra
@@ -80,6 +82,9 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
     elif (joint_dir / "config.json").exists():
         space = JointSpace.from_pretrained(joint_dir)
         log(f"joint space: {joint_dir} ({space.id})")
+    elif not fit:
+        raise FileNotFoundError(f"{joint_dir}: no joint space to load; under torchrun rank 0 trains and saves it "
+                                f"before the other ranks build their conditioner")
     else:
         want = ex.get("joint_modalities") or (mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else []))
         log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])} ...")
@@ -93,7 +98,7 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
                                  retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
     cond.joint.load_state_dict(space.state_dict())
     feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
-    if latest_checkpoint(run_dir) is None:
+    if fit and latest_checkpoint(run_dir) is None:
         target = dataset_features(cond.joint, ds, ["image"], False, log=log)["image"]["pooled"]
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
@@ -114,10 +119,11 @@ def with_spoken_captions(ds: MemoryDataset, seed: int = 0, log: Callable[[str], 
     return with_speech(ds, cache_root() / "speech", seed=seed)
 
 
-def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path) -> Conditioner:
+def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = True,
+                     log: Callable[[str], None] | None = None) -> Conditioner:
     """The conditioner a run trains with: labels alone need no fitting; text, audio or image conditions
-    bring the joint space and the fusion (make_multimodal_conditioner)."""
+    bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted)."""
     mods = list(cfg.model.condition)
     if not set(mods) <= {"label"}:
-        return make_multimodal_conditioner(cfg, ds, run_dir)
+        return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit)
     return Conditioner(mods, cfg.model.num_classes)
