@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     else:
         train = spoken("train", args.n, 0, cache, log)
         joint_min = 0.25 * args.minutes
-        overrides = DEMO_OVERRIDES + ["train.progress=false", f"train.minutes={args.minutes - joint_min}",
+        overrides = DEMO_OVERRIDES + ["train.progress=false", f"train.minutes={args.minutes}",
                                       f"model.extra.joint_minutes={joint_min}",
                                       "model.extra.fusion_steps=800"] + args.overrides
         t = time.time()

@@ -25,7 +25,7 @@ FAST = ["--set", "train.progress=false", "--set", "train.tensorboard=false", "--
 @pytest.fixture(scope="module")
 def digits_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("data") / "digits"
-    assert main(["data", "make", "digits", "--out", str(d), "--n", "60"]) == 0
+    assert main(["data", "make", "digits", "--out", str(d), "-n", "60"]) == 0
     return d
 
 

@@ -68,7 +68,7 @@ def test_cli_index_search_store(tmp_path, monkeypatch, capsys, shapes_small):
     emb = HashEmbedder()
     monkeypatch.setattr(store_cli, "load_embedder", lambda path: emb)
     monkeypatch.chdir(tmp_path)
-    store = ["--path", str(tmp_path / "st")]
+    store = ["--store", str(tmp_path / "st")]
     from mmgan.data import write_manifest
 
     write_manifest(shapes_small, tmp_path / "data")
@@ -97,5 +97,5 @@ def test_cli_index_search_store(tmp_path, monkeypatch, capsys, shapes_small):
     assert len((tmp_path / "all.jsonl").read_text().splitlines()) == 48
     assert cli.main(["store", "delete", "--filter", "label == 0", *store]) == 0
     assert "left" in capsys.readouterr().out
-    assert cli.main(["search", "--text", "x", "--path", str(tmp_path / "empty")]) == 1
+    assert cli.main(["search", "--text", "x", "--store", str(tmp_path / "empty")]) == 1
     assert "is empty" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`mmgan store serve`: one process owns the folder, others connect by URI (or find it by --path)."""
+"""`mmgan store serve`: one process owns the folder, others connect by URI (or find it by --store)."""
 from __future__ import annotations
 
 import socket
@@ -25,7 +25,7 @@ def test_serve_shares_a_store(tmp_path):
     path, port = tmp_path / "s", _free_port()
     with Store.open(path) as s:
         s.add(make_items(5))
-    server = subprocess.Popen([sys.executable, "-m", "mmgan", "store", "serve", "--path", str(path),
+    server = subprocess.Popen([sys.executable, "-m", "mmgan", "store", "serve", "--store", str(path),
                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = server.stdout.readline()
@@ -44,7 +44,7 @@ def test_serve_shares_a_store(tmp_path):
         with Store.open(path) as s:                         # by path: finds the server and says so
             assert "served by" in s.endpoint.note and s.count() == 8
             assert s.assets == path / "assets"
-        r = subprocess.run([sys.executable, "-m", "mmgan", "store", "stats", "--path", str(path)],
+        r = subprocess.run([sys.executable, "-m", "mmgan", "store", "stats", "--store", str(path)],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and "items: 8" in r.stdout and "served by" in r.stderr
     finally:
@@ -58,5 +58,5 @@ def test_serve_shares_a_store(tmp_path):
 def test_uri_errors(tmp_path):
     with pytest.raises(RuntimeError, match="no Milvus server answers"):
         Store.open(uri=f"http://127.0.0.1:{_free_port()}")
-    with pytest.raises(ValueError, match="--path"):
+    with pytest.raises(ValueError, match="--store"):
         Store.open(uri=str(tmp_path / "x.db"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from ..config import Config, ConfigError
@@ -10,6 +11,7 @@ from ..model_options import check_extra, describe
 from ..runs import latest_checkpoint, next_run_dir, read_meta
 from .. import distributed
 from ..training import Trainer
+from ..training.budget import Budget
 from ..training.conditioner import with_spoken_captions
 from ..training.setup import resolve
 
@@ -23,8 +25,10 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
           resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None,
           target: str | None = None):
-    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run.
+    """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run. A time budget
+    (minutes, or train.minutes) bounds the whole call, data loading included (training.budget).
     target: the column the model generates (data.target; default: the image, else the vector)."""
+    t0 = time.time()
     saved_extra = None
     if resume:
         if not out:
@@ -66,8 +70,10 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     if not resume and latest_checkpoint(run_dir) is not None:
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     text = cfg.to_yaml()
+    budget = Budget.plan(cfg, run_dir, start=t0)
     if distributed.rank() == 0:
         log(f"run folder: {run_dir}\ndata: {ds}\nresolved config:\n{text}")
+        log(budget.describe())
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"))
     if dry_run:
@@ -75,7 +81,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
             log(describe(cfg.model.family, cfg.model.extra))
         log("dry run: stopping before training")
         return None
-    trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None)
+    trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None,
+                      budget=budget)
     return trainer.fit(resume=resume)
 
 

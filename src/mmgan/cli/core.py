@@ -1,7 +1,7 @@
 """The `mmgan` command. Each subcommand is a thin wrapper over the library.
 
-    mmgan data make NAME --out DIR [--n N] [--seed S] [--speech]
-    mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--resume] [--dry-run]
+    mmgan data make NAME --out DIR [-n N] [--seed S] [--speech]
+    mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
     mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] --out DIR
     mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
     mmgan info RUN
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .commands import COMMANDS
+from .options import DEVICE_HELP, add_device, add_num, add_seed
 from .. import data
 from ..api.generate import generate_to_dir, run_info
 from ..api.train import calibrate, train
@@ -30,9 +31,9 @@ def _add_data(sub):
     m = dsub.add_parser("make", help="write a built-in dataset as a manifest folder")
     m.add_argument("name", help="built-in dataset name (see `mmgan data list`)")
     m.add_argument("--out", required=True, help="output folder")
-    m.add_argument("--n", type=int, default=0, help="number of items (0 = the dataset's default)")
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--split", default="train")
+    add_num(m, 0, "number of items (0 = the dataset's default)")
+    add_seed(m)
+    m.add_argument("--split", default="train", help="dataset split (default train)")
     m.add_argument("--resolution", type=int, default=0, help="image size (shapes draws at this size)")
     m.add_argument("--speech", action="store_true", help="also synthesize spoken captions with espeak-ng")
     dsub.add_parser("list", help="list built-in datasets")
@@ -43,7 +44,7 @@ def _run_data(args) -> int:
         for name in data.list_datasets():
             print(name)
         return 0
-    ds = data.load_dataset(args.name, split=args.split, n=args.n, seed=args.seed, resolution=args.resolution)
+    ds = data.load_dataset(args.name, split=args.split, n=args.num, seed=args.seed, resolution=args.resolution)
     out = Path(args.out)
     if args.speech:
         ds = with_speech(ds, out / "audio_cache", seed=args.seed, progress=True)
@@ -65,7 +66,11 @@ def _add_train(sub):
                    help="override a config value, e.g. --set model.family=mlp --set steps=500 (repeatable)")
     p.add_argument("--out", help="run folder to create (default: runs/NNNNN-<data>-<family>)")
     p.add_argument("--steps", type=int, help="training steps (same as --set train.steps=N)")
-    p.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+    p.add_argument("--minutes", type=float, help="wall-clock budget of the whole command in minutes (same as --set "
+                   "train.minutes=M), split between data loading, the joint space, feature extraction and the GAN; "
+                   "the split is printed at the start, and --dry-run shows it")
+    p.add_argument("--seed", type=int, help="random seed (same as --set train.seed=S)")
+    p.add_argument("--device", help=f"{DEVICE_HELP.split(' (')[0]} (same as --set train.device=D; default auto)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print and save the resolved config, then stop")
     p.add_argument("--skip-bad", action="store_true", help="skip bad manifest rows (they are counted) instead of refusing")
@@ -75,7 +80,9 @@ def _add_train(sub):
 
 
 def _run_train(args) -> int:
-    result = train(data=args.data, config=args.config, overrides=args.overrides, out=args.out, steps=args.steps,
+    overrides = list(args.overrides) + [f"train.{k}={getattr(args, k)}" for k in ("seed", "device")
+                                         if getattr(args, k) is not None]
+    result = train(data=args.data, config=args.config, overrides=overrides, out=args.out, steps=args.steps,
                    minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad,
                    target=args.target)
     if result is None:
@@ -100,14 +107,14 @@ def _add_generate(sub):
     p.add_argument("--text", action="append", help="caption to condition on (repeatable)")
     p.add_argument("--audio", action="append", help="audio file to condition on (repeatable)")
     p.add_argument("--image", action="append", help="reference image (repeatable)")
-    p.add_argument("-n", "--num", type=int, default=8, help="number of samples")
-    p.add_argument("--seed", type=int, default=0)
+    add_num(p, 8, "number of samples (default 8)")
+    add_seed(p, "seed of the first sample; sample i uses seed + i (default 0)")
     p.add_argument("--truncation", type=float, default=1.0)
     p.add_argument("--no-drs", action="store_true", help="draw plain G(z) even when the run has a rejection-sampling "
                    "critic (see `mmgan calibrate`)")
     p.add_argument("--drs-gamma", type=float, default=0.0, help="rejection sampling: lower the bound by this much "
                    "(keeps more samples, corrects less)")
-    p.add_argument("--device", default="auto")
+    add_device(p)
     p.add_argument("--out", required=True, help="output folder")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .commands import COMMANDS
+from .options import add_device, add_seed
 from ..metrics.base import describe_metrics
 from ..metrics.evaluate import evaluate
 
@@ -20,10 +21,10 @@ def _add_eval(sub):
     p.add_argument("--features", help="feature network to use instead of the dataset's own: a folder written by "
                    "mmgan (config.json + model.safetensors), a TorchScript file, or an Inception-v3 state dict")
     p.add_argument("--data", help="reference data (built-in name, folder or manifest) instead of the run's own")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latents and drawn conditions")
+    add_seed(p, "seed of the latents and drawn conditions (default 0)")
     p.add_argument("--weights", default="G_ema", choices=["G_ema", "G"], help="generator weights of a checkpoint: "
                    "the EMA copy (default) or the raw one")
-    p.add_argument("--device", default="auto")
+    add_device(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--strict", action="store_true", help="fail on metrics that do not fit the model instead of skipping")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from .commands import COMMANDS
+from .options import add_device, add_embedder, add_store
 from ..server.app import create_app
 from ..server.keys import KeyRing
 from ..server.keys import ROLES
@@ -27,24 +28,20 @@ def add_serve(sub) -> None:
                                    "GET /v1/models, /healthz, /metrics; a web page at /. Every /v1 call needs an API "
                                    "key (mmgan keys create).")
     p.add_argument("runs", nargs="+", metavar="[NAME=]RUN", help="run folder, checkpoint or export; NAME=RUN to name it")
-    p.add_argument("--store", help="store data directory (Milvus Lite; one process per directory), or 'memory'")
-    p.add_argument("--store-uri", help="store server URI instead of a directory (milvus-lite server, Milvus)")
-    p.add_argument("--store-token", help="token for --store-uri")
-    p.add_argument("--store-assets", help="folder for the store's image files (default DIR/assets)")
-    p.add_argument("--collection", default="mmgan")
-    p.add_argument("--no-asset-fsync", action="store_true",
+    g = add_store(p, store_help="store folder (Milvus Lite; one process per folder), or 'memory' (default: none)")
+    g.add_argument("--no-asset-fsync", action="store_true",
                    help="do not fsync generated PNGs (faster; a power loss may lose the last seconds of images, "
                         "which their provenance regenerates)")
-    p.add_argument("--store-accelerate", choices=("off", "exact", "hnsw"), default="off",
+    g.add_argument("--store-accelerate", choices=("off", "exact", "hnsw"), default="off",
                    help="keep an in-process copy of the vectors for fast unfiltered search (costs on every insert)")
-    p.add_argument("--embedder", help="joint space for search (default: RUN/joint of the first run, if any)")
+    add_embedder(p, "joint space for search (default: RUN/joint of the first run, if any)")
     _add_keys_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--cors-origin", action="append", default=[],
                    help="allow this browser origin (repeatable; default none)")
     p.add_argument("--public-url", default="", help="base URL for asset links in responses")
-    p.add_argument("--device", default="auto")
+    add_device(p)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--model-root", help="folder under which admins may load runs with POST /v1/models")
     p.add_argument("--no-auth", action="store_true", help="no API keys (refused unless bound to loopback)")

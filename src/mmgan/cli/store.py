@@ -1,18 +1,25 @@
 """`mmgan index`, `mmgan search`, `mmgan store stats|delete|export|serve` and `mmgan generate --retrieve K`.
 
-    mmgan index shapes --embedder runs/00004-joint            # a dataset's items (real)
-    mmgan index runs/00003-shapes-text --per-condition 8      # a run's generated samples (synthetic)
-    mmgan search --text "a small green triangle" -k 8 --kind real
-    mmgan store serve --path mmgan-store                      # share one store between processes
+    mmgan index my-data/manifest.jsonl --store st        # fits a joint space on the data (kept in st/joint/)
+    mmgan index shapes --embedder runs/00004-joint --store st  # a dataset's items (real), a trained space
+    mmgan index runs/00003-shapes-text --per-condition 8 --store st   # a run's generated samples (synthetic)
+    mmgan search --text "a small green triangle" -k 8 --kind real --store st
+    mmgan store serve --store st                         # share one store between processes
 """
 from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
+
+import yaml
 
 from .commands import COMMANDS
+from .options import add_device, add_embedder, add_num, add_seed, add_store, alias
 from ..api.generate import generate_to_dir
 from ..conditioning import load_embedder
+from ..data import load_dataset
 from ..pipeline import Pipeline
 from ..runs import looks_like_model
 from ..store.connect import DEFAULT_PATH, DEFAULT_PATH_ENV, DEFAULT_PORT
@@ -20,21 +27,19 @@ from ..store.connect import serve as serve_store
 from ..store.index import embed_query, index_dataset, index_run
 from ..store.rag import accepts_retrieved, retrieve_conditions
 from ..store.sheet import contact_sheet, hits_table
-from ..store.store import DEFAULT_COLLECTION, DUP_THRESHOLD, Store
+from ..store.spaces import runs_trained_on, store_space, store_space_dir
+from ..store.store import DUP_THRESHOLD, Store
+from ..training.conditioner import joint_options
+from ..training.joint import fit_joint_space
 
-
-
-def _store_args(p) -> None:
-    g = p.add_argument_group("store")
-    g.add_argument("--path", help=f"store folder (embedded Milvus Lite; default ${DEFAULT_PATH_ENV} or ./{DEFAULT_PATH})")
-    g.add_argument("--uri", help=f"a Milvus server instead, e.g. http://127.0.0.1:{DEFAULT_PORT} (from `mmgan store serve`)")
-    g.add_argument("--token", default=None, help="Milvus token (user:password or API key)")
-    g.add_argument("--collection", default=DEFAULT_COLLECTION)
-    g.add_argument("--assets", help="assets folder (default: DIR/assets, or the one the collection records)")
+# model.extra keys of the joint space that `mmgan index --set` takes for a space fitted on the data
+JOINT_KEYS = ("joint_dim", "joint_minutes", "joint_steps", "joint_audio_steps", "joint_batch", "joint_heads",
+              "text_encoder", "audio_encoder", "joint_encoders")
 
 
 def _open(args):
-    store = Store.open(path=args.path, uri=args.uri, token=args.token, collection=args.collection, assets=args.assets)
+    store = Store.open(path=args.store, uri=args.store_uri, token=args.store_token, collection=args.collection,
+                       assets=getattr(args, "store_assets", None))
     if store.endpoint.note:
         print(store.endpoint.note, file=sys.stderr)
     return store
@@ -53,7 +58,7 @@ def _milvus_errors(run):
 
 
 def _load_embedder(spec: str | None, fallback: str | None = None, store=None):
-    src = spec or fallback or (store.embedder_source if store is not None else "")
+    src = spec or fallback or (store_space(store) if store is not None else "")
     if not src:
         raise ValueError("no embedder: pass --embedder RUN (a run or folder holding the joint space, RUN/joint/)")
     try:
@@ -73,46 +78,107 @@ def _add_index(sub):
     p = sub.add_parser("index", help="put a dataset or a run's generated samples into the vector store",
                        description="Index a dataset (real items) or a run (N generated samples per condition, with "
                        "provenance). Idempotent: items are content-addressed, so running it again adds only what is "
-                       "missing, e.g. after an interruption.")
+                       "missing, e.g. after an interruption. Without --embedder a dataset is embedded with the "
+                       "store's joint space, else that of a run under ./runs trained on the same data, else a joint "
+                       "space fitted on the data now (kept in DIR/joint/ of the store, where searches find it).")
     p.add_argument("source", help="dataset (built-in name, folder or manifest) or run folder")
-    p.add_argument("--embedder", help="joint space to embed with: a run or folder with RUN/joint/ (default for a run: "
-                   "the run itself)")
-    p.add_argument("--split", default="train")
-    p.add_argument("--n", type=int, default=0, help="number of dataset items (0 = all)")
-    p.add_argument("--seed", type=int, default=0, help="dataset subset seed, or the first sampling seed of a run")
+    add_embedder(p, "joint space to embed with: a run or folder with RUN/joint/ (default for a run: the run "
+                 "itself; for a dataset: see above)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of a joint space fitted on the data, named as in model.extra: "
+                        f"{', '.join(JOINT_KEYS)} (e.g. --set joint_minutes=1; repeatable)")
+    p.add_argument("--split", default="train", help="dataset split (default train)")
+    add_num(p, 0, "number of dataset items (0 = all)")
+    add_seed(p, "dataset subset seed, or the first sampling seed of a run (default 0)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--per-condition", type=int, default=4, help="samples per condition (runs)")
     p.add_argument("--label", action="append", help="condition labels to sample (runs; default: every class)")
-    p.add_argument("--prompt", action="append", help="prompts to sample (text runs; default: dataset captions)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--text", action="append", help="captions to sample (text runs; default: dataset captions; "
+                   "repeatable)")
+    alias(p, "--prompt", dest="text", action="append")
+    add_device(p)
     p.add_argument("--duplicates", choices=["skip", "keep"], default=None,
                    help="near-duplicates are always reported; skip them (default for runs) or keep them (default "
                         "for datasets: real items are not dropped unless asked)")
     p.add_argument("--dup-threshold", type=float, default=DUP_THRESHOLD, help="cosine at which items are near-duplicates")
     p.add_argument("--user", default=None)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _store_args(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_store(p)
+
+
+def _joint_overrides(pairs: list[str]) -> dict:
+    """--set KEY=VALUE pairs (KEY as in model.extra, optionally prefixed model.extra.) -> {key: value}."""
+    extra = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        key = key.strip().removeprefix("model.extra.")
+        if not eq or key not in JOINT_KEYS:
+            raise ValueError(f"--set {pair!r}: give KEY=VALUE with KEY one of {', '.join(JOINT_KEYS)}")
+        try:
+            extra[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ValueError(f"--set {pair!r}: cannot read the value ({e})") from e
+    return extra
+
+
+def _fit_space(args, store, ds) -> tuple:
+    """No joint space is known for this data: fit one on it and keep it in the store's folder."""
+    out = store_space_dir(store)
+    if out is None:
+        raise ValueError("no embedder: a store reached by --store-uri has no folder to keep a joint space fitted on "
+                         "the data; pass --embedder RUN, or index into a store folder (--store DIR)")
+    bound = [m for m in ("text", "audio") if ds.has(m)] + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else [])
+    if not ds.has("image") or not bound:
+        raise ValueError(f"no embedder, and {args.source} cannot teach one: fitting a joint space needs images paired "
+                         f"with text, audio or labels (it has {', '.join(ds.columns)}); pass --embedder RUN")
+    opts = joint_options(_joint_overrides(args.overrides), seed=args.seed)
+    limit = f"{opts.minutes:g} min" if opts.minutes > 0 else "no time limit"
+    print(f"no joint space for {args.source}: fitting one on its {len(ds)} items (image with {', '.join(bound)}; "
+          f"at most {opts.steps} + {opts.audio_steps if 'audio' in bound else 0} steps, {limit}). It is kept in {out} "
+          f"and later searches use it; pass --embedder RUN to use a trained run's joint space instead.", file=sys.stderr)
+    t0 = time.time()
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    space, _ = fit_joint_space(ds, out, None, opts, log=log, progress=not args.quiet)
+    print(f"joint space {space.id} fitted in {time.time() - t0:.0f}s and saved to {out}", file=sys.stderr)
+    return space, str(out)
+
+
+def _dataset_embedder(args, store, ds) -> tuple:
+    """The joint space for a dataset without --embedder: the store's, a run's trained on the same data,
+    else one fitted on the data now."""
+    if store.exists or store_space(store):
+        return _load_embedder(None, store=store)
+    for run in runs_trained_on(args.source):
+        print(f"no --embedder: using the joint space of {run}, trained on the same data", file=sys.stderr)
+        return _load_embedder(str(run))
+    return _fit_space(args, store, ds)
 
 
 @_milvus_errors
 def _run_index(args) -> int:
     run = looks_like_model(args.source)                # a run, checkpoint or export (else a dataset)
-    emb, src = _load_embedder(args.embedder, args.source if run else None)
     with _open(args) as store:
+        ds = None
+        if run or args.embedder:
+            emb, src = _load_embedder(args.embedder, args.source if run else None)
+        else:
+            ds = load_dataset(args.source, split=args.split, n=args.num, seed=args.seed)
+            emb, src = _dataset_embedder(args, store, ds)
         if store.exists and store.embedder != emb.id:
             raise ValueError(f"this store holds embeddings of {store.embedder!r}; {src} gives {emb.id!r}. "
-                             f"Use another --collection or --path")
+                             f"Use another --collection or --store")
         if not store.exists:
             store.create(emb.dim, emb.id, source=src)
         if run:
             rep = index_run(store, emb, args.source, per_condition=args.per_condition, seed=args.seed,
-                            labels=args.label, prompts=args.prompt, batch_size=min(args.batch_size, 256),
+                            labels=args.label, prompts=args.text, batch_size=min(args.batch_size, 256),
                             user=args.user, device=args.device, on_duplicate=args.duplicates or "skip",
                             dup_threshold=args.dup_threshold, progress=not args.quiet)
         else:
-            rep = index_dataset(store, emb, args.source, split=args.split, n=args.n, seed=args.seed,
-                                batch_size=args.batch_size, user=args.user, on_duplicate=args.duplicates or "keep",
-                                dup_threshold=args.dup_threshold, progress=not args.quiet)
+            rep = index_dataset(store, emb, ds if ds is not None else args.source, split=args.split, n=args.num,
+                                seed=args.seed, batch_size=args.batch_size, user=args.user,
+                                on_duplicate=args.duplicates or "keep", dup_threshold=args.dup_threshold,
+                                progress=not args.quiet)
         store.flush()
         print(f"{args.source}: {rep.summary()}; store {store.location} now holds {store.count()} items")
         for iid, other, sim in rep.duplicates[:5]:
@@ -141,10 +207,10 @@ def _add_search(sub):
     p.add_argument("--against", choices=["image", "text", "audio", "any"], default="image",
                    help="which embeddings of the items to match (default image)")
     p.add_argument("--dense", action="store_true", help="dense only: no BM25 for a text query")
-    p.add_argument("--embedder", help="joint space (default: the one the store was indexed with)")
+    add_embedder(p, "joint space (default: the one the store was indexed with)")
     p.add_argument("--sheet", default="search.png", help="contact sheet PNG to write ('' for none)")
     p.add_argument("--json", action="store_true", help="print hits as JSON lines instead of a table")
-    _store_args(p)
+    add_store(p)
 
 
 @_milvus_errors
@@ -156,7 +222,7 @@ def _run_search(args) -> int:
     against = None if args.against == "any" else args.against
     with _open(args) as store:
         if not store.exists:
-            raise ValueError(f"store {store.location} is empty; index something first (`mmgan index DATA --embedder RUN`)")
+            raise ValueError(f"store {store.location} is empty; index something first (`mmgan index DATA --store DIR`)")
         if args.item_id:
             hits = store.similar(args.item_id, k=args.top_k, modality=against, kind=args.kind, filter=args.filter)
         else:
@@ -187,20 +253,21 @@ def _add_store(sub):
     ssub = p.add_subparsers(dest="store_cmd", required=True)
     s = ssub.add_parser("stats", help="counts by kind, modality, dataset and model")
     s.add_argument("--json", action="store_true")
-    _store_args(s)
+    add_store(s)
     d = ssub.add_parser("delete", help="delete items by id or by filter (their assets too)")
     d.add_argument("--id", dest="ids", action="append", help="item id (repeatable)")
     d.add_argument("--filter", help="Milvus expression; every item with a matching row is deleted")
     d.add_argument("--keep-assets", action="store_true")
-    _store_args(d)
+    add_store(d)
     e = ssub.add_parser("export", help="write items to Parquet or JSONL")
     e.add_argument("--out", required=True, help="file.parquet or file.jsonl")
     e.add_argument("--format", choices=["parquet", "jsonl"])
     e.add_argument("--filter")
     e.add_argument("--no-vectors", action="store_true")
-    _store_args(e)
+    add_store(e)
     v = ssub.add_parser("serve", help="run Milvus Lite on a store folder so several processes can share it")
-    v.add_argument("--path", help=f"store folder (default ${DEFAULT_PATH_ENV} or ./{DEFAULT_PATH})")
+    v.add_argument("--store", metavar="DIR", help=f"store folder (default ${DEFAULT_PATH_ENV} or ./{DEFAULT_PATH})")
+    alias(v, "--path", dest="store")
     v.add_argument("--port", type=int, default=DEFAULT_PORT)
     v.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
 
@@ -208,7 +275,7 @@ def _add_store(sub):
 @_milvus_errors
 def _run_store(args) -> int:
     if args.store_cmd == "serve":
-        serve_store(args.path, port=args.port, host=args.host)
+        serve_store(args.store, port=args.port, host=args.host)
         return 0
     with _open(args) as store:
         if args.store_cmd == "stats":
@@ -243,12 +310,9 @@ if _base_generate is not None:
         g = p.add_argument_group("retrieval (vector store)")
         g.add_argument("--retrieve", type=int, default=0, metavar="K",
                        help="condition on the --text query fused with its K nearest real items in the store")
-        g.add_argument("--retrieve-embedder", dest="embedder", help="joint space for retrieval (default: the store's)")
-        g.add_argument("--store-path", dest="path", help="store folder (see mmgan search --help)")
-        g.add_argument("--store-uri", dest="uri")
-        g.add_argument("--store-token", dest="token")
-        g.add_argument("--collection", default=DEFAULT_COLLECTION)
-        p.set_defaults(assets=None)
+        add_embedder(g, "joint space for retrieval (default: the store's)")
+        alias(g, "--retrieve-embedder", dest="embedder")
+        add_store(p, title="the store to retrieve from (--retrieve)", assets=False)
 
     @_milvus_errors
     def _run_generate(args) -> int:

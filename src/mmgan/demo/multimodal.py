@@ -88,7 +88,8 @@ def run(out_dir: str | Path, minutes: float = 8.0, log: Callable[[str], None] | 
     train = spoken("train", n, 0, cache, log)
     held = spoken("heldout", 64, 1, cache, log)
     joint_min = max(0.5, 0.25 * minutes)
-    overrides = DEMO_OVERRIDES + [f"train.minutes={max(0.5, minutes - joint_min - 0.3)}",
+    # train.minutes bounds the whole training (joint space, features, fusion, GAN: training.budget)
+    overrides = DEMO_OVERRIDES + [f"train.minutes={minutes}",
                                   f"model.extra.joint_minutes={joint_min}", "model.extra.fusion_steps=800"]
     t = time.time()
     res = train_multimodal(train, out / "run", overrides, log)

@@ -1,10 +1,10 @@
 """Where a store lives and how to reach it: an embedded Milvus Lite folder, or any Milvus by URI.
 
-A store folder (the --path) holds
+A store folder (`--store DIR` on the command line) holds
 
     DIR/milvus/       the Milvus Lite data directory (one process may open it at a time)
     DIR/assets/       content-addressed files of the items (ab/abcdef....png)
-    DIR/serve.json    while `mmgan store serve --path DIR` runs: its URI and pid
+    DIR/serve.json    while `mmgan store serve --store DIR` runs: its URI and pid
 
 Both ways go through pymilvus: for a folder, mmgan starts Milvus Lite's gRPC server inside this
 process on 127.0.0.1 (what pymilvus itself does for a `.db` path) and connects to its URI. When
@@ -133,13 +133,13 @@ def resolve(path: str | Path | None = None, uri: str | None = None, token: str |
     token = token or ""
     if uri:
         if path:
-            raise ValueError("give the store as --path DIR or as --uri URI, not both")
+            raise ValueError("give the store as --store DIR or as --store-uri URI, not both")
         if uri.endswith(".db") or "://" not in uri:
-            raise ValueError(f"--uri takes a Milvus address such as http://127.0.0.1:{DEFAULT_PORT}; "
-                             f"for a local store folder use --path {uri}")
+            raise ValueError(f"--store-uri takes a Milvus address such as http://127.0.0.1:{DEFAULT_PORT}; "
+                             f"for a local store folder use --store {uri}")
         if not _port_open(uri, timeout=2.0):
             raise StoreConnectionError(f"no Milvus server answers at {uri}; start one with "
-                                       f"`mmgan store serve --path DIR` or check the address")
+                                       f"`mmgan store serve --store DIR` or check the address")
         return Endpoint(uri=uri, token=token, assets=Path(assets) if assets else None)
     path = Path(path) if path else default_path()
     if path.exists() and not path.is_dir():
@@ -155,14 +155,14 @@ def resolve(path: str | Path | None = None, uri: str | None = None, token: str |
     if _locked_by_other_process(milvus_dir) and embedded_db(milvus_dir) is None:
         raise StoreLockedError(
             f"store {path} is open in another process (Milvus Lite admits one process per data folder). "
-            f"Share it through a server: run `mmgan store serve --path {path}` and then use --path {path} "
-            f"again (mmgan finds the server) or --uri http://127.0.0.1:{DEFAULT_PORT}")
+            f"Share it through a server: run `mmgan store serve --store {path}` and then use --store {path} "
+            f"again (mmgan finds the server) or --store-uri http://127.0.0.1:{DEFAULT_PORT}")
     milvus_dir.mkdir(parents=True, exist_ok=True)
     local = _embedded_uri(milvus_dir)
     if local is None:
         if _locked_by_other_process(milvus_dir):
             raise StoreLockedError(f"store {path} was taken by another process just now; "
-                                   f"run `mmgan store serve --path {path}` to share it")
+                                   f"run `mmgan store serve --store {path}` to share it")
         raise StoreConnectionError(f"could not start Milvus Lite on {milvus_dir} (see the log above)")
     return Endpoint(uri=local, token=token, path=path, embedded=True, assets=assets_dir)
 
@@ -188,7 +188,7 @@ def serve(path: str | Path | None = None, port: int = DEFAULT_PORT, host: str = 
 
     signal.signal(signal.SIGTERM, _stop)
     atomic_write_json(path / SERVE_FILENAME, {"uri": uri, "pid": os.getpid(), "path": str(path)})
-    print(f"serving store {path} at {uri}; other mmgan commands reach it with --path {path} or --uri {uri}",
+    print(f"serving store {path} at {uri}; other mmgan commands reach it with --store {path} or --store-uri {uri}",
           flush=True)
     try:
         run_server(str(milvus_dir), host=host, port=port)

@@ -205,7 +205,7 @@ class Store:
             raise RuntimeError("the store is closed")
         if not self.exists:
             raise ValueError(f"store {self.location} has no collection {self.collection!r} yet; "
-                             f"index something first (`mmgan index DATA --embedder RUN`)")
+                             f"index something first (`mmgan index DATA --store DIR`)")
 
     # ---- assets ---------------------------------------------------------------------------------
     @staticmethod

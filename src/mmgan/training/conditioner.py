@@ -1,15 +1,16 @@
 """make_conditioner(cfg, ds, run_dir): what the trainer calls for text / audio / image conditions.
 
     1. the joint space: model.extra.joint (a saved space to reuse), else RUN/joint/ when resuming,
-       else trained here (train_joint) and saved to RUN/joint/ (config.json + model.safetensors)
+       else trained here (fit_joint_space) and saved to RUN/joint/ (config.json + model.safetensors)
     2. joint-space features of every training item, computed once (encoders are frozen)
     3. the fusion (model.fusion) fitted on those features with modality dropout, unless a checkpoint
        exists (its weights are restored by the trainer)
 With fit=False (the other ranks under torchrun, after rank 0) nothing is fitted: the joint space is
 loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.broadcast_state).
 
-Options (model.extra): joint, joint_minutes (3), joint_steps (1500), joint_audio_steps (2000),
-joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
+Both fits run within their share of the run's time budget (training.budget: with train.minutes the
+joint space gets the smaller of joint_minutes and 25% of it). Options (model.extra): joint,
+joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
 joint_encoders ({modality: {encoder options}}), fusion_steps (1500), fusion_args ({}),
 modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities (conditions + label).
 """
@@ -25,13 +26,13 @@ import torch
 from ..config import Config
 from ..data.base import MemoryDataset
 from ..runs import latest_checkpoint
-from ..utils import atomic_write_json
 from ..conditioning import Conditioner
 from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
 from ..conditioning.joint import JointSpace
 from ..data.speech import with_speech
-from .joint import JointOptions, encode_column, fit_fusion, positive_groups, train_joint
+from .budget import Budget, needs_conditioner_fit
+from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, positive_groups
 
 
 def joint_options(extra: dict, seed: int = 0) -> JointOptions:
@@ -66,9 +67,10 @@ def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str]
 
 
 def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None,
-                                fit: bool = True) -> MultimodalConditioner:
+                                fit: bool = True, budget: Budget | None = None) -> MultimodalConditioner:
     log = log or (lambda m: print(m, file=sys.stderr))
     run_dir = Path(run_dir)
+    budget = budget or Budget.plan(cfg, run_dir)
     ex = cfg.model.extra
     mods = list(cfg.model.condition)
     for m in mods:
@@ -87,12 +89,15 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
                                 f"before the other ranks build their conditioner")
     else:
         want = ex.get("joint_modalities") or (mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else []))
-        log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])} ...")
-        space, report = train_joint(ds, list(want), joint_options(ex, cfg.train.seed), log=log)
-        space.save_pretrained(joint_dir)
-        atomic_write_json(joint_dir / "report.json", report)
-        log(f"joint space saved to {joint_dir} ({space.id})")
+        budget.begin("joint")
+        opts = joint_options(ex, cfg.train.seed)
+        opts.minutes = budget.minutes_for("joint")
+        log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])}"
+            f"{f' for at most {opts.minutes:.1f} min' if opts.minutes else ''} ...")
+        space, report = fit_joint_space(ds, joint_dir, list(want), opts, log=log, progress=cfg.train.progress)
+        log(f"joint space saved to {joint_dir} ({space.id}) in {report['seconds']:.0f}s")
     space.requires_grad_(False)
+    budget.begin("features")
     cond = MultimodalConditioner(mods, space.config, num_classes=cfg.model.num_classes, fusion=cfg.model.fusion,
                                  fusion_args=ex.get("fusion_args") or {}, dropout=float(ex.get("modality_dropout", 0.3)),
                                  retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
@@ -103,7 +108,7 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
         rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds), scale, steps=int(ex.get("fusion_steps", 1500)),
-                         p_drop=cond.dropout, seed=cfg.train.seed, log=log)
+                         p_drop=cond.dropout, minutes=budget.minutes_for("features"), seed=cfg.train.seed, log=log)
         cond.fusion.requires_grad_(False)
         log(f"fusion {cfg.model.fusion!r} fitted: {json.dumps(rep)}")
     cond.attach_features(feats)
@@ -120,10 +125,11 @@ def with_spoken_captions(ds: MemoryDataset, seed: int = 0, log: Callable[[str], 
 
 
 def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = True,
-                     log: Callable[[str], None] | None = None) -> Conditioner:
+                     log: Callable[[str], None] | None = None, budget: Budget | None = None) -> Conditioner:
     """The conditioner a run trains with: labels alone need no fitting; text, audio or image conditions
-    bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted)."""
+    bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted),
+    within their share of `budget`."""
     mods = list(cfg.model.condition)
-    if not set(mods) <= {"label"}:
-        return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit)
+    if needs_conditioner_fit(cfg):
+        return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit, budget=budget)
     return Conditioner(mods, cfg.model.num_classes)

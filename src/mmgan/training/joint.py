@@ -12,8 +12,11 @@ caption) are positives for each other rather than false negatives: several image
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,14 +27,15 @@ from ..fusion.base import modality_dropout
 from ..conditioning.features import features_at, prepared_column, take
 from ..conditioning.joint import JointSpace, encoder_specs
 from ..losses.contrastive import info_nce
-from ..utils import cosine_lr
+from ..utils import atomic_write_json, cosine_lr
 from ..encoders import collate
+from .progress import BudgetBar
 
 
 @dataclass
 class JointOptions:
     dim: int = 256
-    minutes: float = 3.0            # wall-clock budget for phases A and B together
+    minutes: float = 3.0            # wall-clock budget of train_joint: column preparation and phases A and B
     steps: int = 1500               # phase A cap
     audio_steps: int = 2000         # phase B cap
     batch_size: int = 128
@@ -81,8 +85,10 @@ def encode_column(space: JointSpace, modality: str, column: dict[str, torch.Tens
 
 
 def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: JointOptions | None = None,
-                cache_dir=None, log: Callable[[str], None] = print) -> tuple[JointSpace, dict]:
-    """Train a joint space on a dataset's paired columns; returns (space, report)."""
+                cache_dir=None, log: Callable[[str], None] = print, progress: bool = False) -> tuple[JointSpace, dict]:
+    """Train a joint space on a dataset's paired columns; returns (space, report). progress: a bar over
+    both phases' steps, or over opts.minutes when that budget ends them first."""
+    t_start = time.time()
     opts = opts or JointOptions()
     if not ds.has("image"):
         raise ValueError(f"dataset {ds.info.name!r} has no images to bind other modalities to")
@@ -105,7 +111,9 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         cols["audio"] = prepared_column(space.encoders["audio"], ds.columns["audio"], cache_dir, log=log)
     if "label" in mods:
         cols["label"] = {"labels": ds.columns["label"]}
-    deadline = time.time() + opts.minutes * 60 if opts.minutes > 0 else math.inf     # features are not training
+    deadline = t_start + opts.minutes * 60 if opts.minutes > 0 else math.inf     # preparing the columns counts too
+    total_steps = opts.steps + (opts.audio_steps if "audio" in mods else 0)
+    bar = BudgetBar(total_steps, deadline - time.time(), desc="joint space", enabled=progress)
 
     # ---- phase A: image <-> text, image <-> label ------------------------------------------------------
     side = [m for m in mods if m in ("text", "label")]
@@ -128,8 +136,13 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        bar.update(1)
         if opts.log_every and step % opts.log_every == 0:
-            log(f"  joint A step {step}: loss {float(loss.detach()):.3f}, temperature {1 / float(scale.detach()):.3f}")
+            bar.set_postfix(phase="A", loss=f"{float(loss.detach()):.3f}")
+            if not progress:
+                log(f"  joint A step {step}: loss {float(loss.detach()):.3f}, temperature {1 / float(scale.detach()):.3f}")
+    if "audio" in mods:                         # phase A may end early: the bar moves on to phase B's share
+        bar.update(opts.steps - bar.step)
     report["phase_a"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
 
     # ---- phase B: audio -> frozen image (and caption) embeddings --------------------------------------
@@ -156,11 +169,35 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            bar.update(1)
             if opts.log_every and step % opts.log_every == 0:
-                log(f"  joint B (audio) step {step}: loss {float(loss.detach()):.3f}")
+                bar.set_postfix(phase="B (audio)", loss=f"{float(loss.detach()):.3f}")
+                if not progress:
+                    log(f"  joint B (audio) step {step}: loss {float(loss.detach()):.3f}")
         report["phase_b"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
+    bar.close()
+    report["seconds"] = round(time.time() - t_start, 1)
     space.eval()
     space.requires_grad_(False)
+    return space, report
+
+
+def fit_joint_space(ds: MemoryDataset, out_dir: str | Path, modalities: list[str] | None = None,
+                    opts: JointOptions | None = None, log: Callable[[str], None] = print,
+                    progress: bool = False) -> tuple[JointSpace, dict]:
+    """train_joint, then save the space to out_dir (config.json, model.safetensors, report.json) in one
+    step: it is written beside out_dir and renamed into place, so a killed run leaves no half-written space."""
+    out = Path(out_dir)
+    if (out / "config.json").exists():
+        raise ValueError(f"{out} already holds a joint space; load it (JointSpace.from_pretrained) or remove it")
+    space, report = train_joint(ds, modalities, opts, log=log, progress=progress)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    space.save_pretrained(tmp)
+    atomic_write_json(tmp / "report.json", report)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    os.replace(tmp, out)
     return space, report
 
 

@@ -2,6 +2,7 @@
 grids, scatters, ...), the loss-curve PNG."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from ..pipeline import Pipeline
 from ..runs import pipeline_config
 from ..plots import loss_curves
 from .evaluation import evaluate_during_training
+from .progress import BudgetBar
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -43,12 +45,11 @@ class RunLogger:
         self.z = torch.randn(self.n_samples, trainer.cfg.model.z_dim, generator=g)
         self.sample_inputs = _grid_conditions(trainer, self.n_samples)
 
-    def progress(self, total: int, initial: int):
+    def progress(self, total: int, initial: int, seconds: float = math.inf):
+        """The GAN stage's bar: steps, or with a time budget the budget's seconds (training.progress)."""
         if not (self.enabled and self.tr.cfg.train.progress):
             return _NullBar()
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True, smoothing=0.1)
+        return BudgetBar(total, seconds, initial=initial, desc="train")
 
     def step(self, step: int, stats: dict[str, torch.Tensor], bar) -> None:
         bar.update(1)

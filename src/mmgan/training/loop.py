@@ -28,6 +28,7 @@ from ..utils import auto_device, compile_mode, due, seed_all, use_bf16
 from .. import distributed as dist
 from ..runs import latest_checkpoint, weights_digest
 from ..sampling import save_critic
+from .budget import Budget
 from .checkpoint import CheckpointManager
 from .conditioner import make_conditioner
 from .critic import fit_critic
@@ -59,9 +60,12 @@ class TrainResult:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: str | Path, ds: MemoryDataset, log: Callable[[str], None] = print):
+    def __init__(self, cfg: Config, run_dir: str | Path, ds: MemoryDataset, log: Callable[[str], None] = print,
+                 budget: Budget | None = None):
         self.cfg, self.ds, self.log = cfg, ds, log
         self.run_dir = Path(run_dir)
+        # train.minutes bounds everything from here (or from the command's start, when the caller planned it)
+        self.budget = budget or Budget.plan(cfg, self.run_dir)
         self.rank, self.world = dist.rank(), dist.world_size()
         self.device = dist.device_for_rank(auto_device(cfg.train.device))
         if cfg.train.threads > 0:
@@ -72,7 +76,8 @@ class Trainer:
             raise ConfigError(f"train.batch_size={t.batch_size} must be divisible by the number of processes "
                              f"({self.world}) times model.pack ({cfg.model.pack}): each process takes an equal share")
         with dist.rank_zero_first():                 # rank 0 fits (joint space, fusion) and saves; the others load
-            self.conditioner = make_conditioner(cfg, ds, self.run_dir, fit=self.rank == 0, log=log).to(self.device)
+            self.conditioner = make_conditioner(cfg, ds, self.run_dir, fit=self.rank == 0, log=log,
+                                                budget=self.budget).to(self.device)
         cfg.model.cond_dim = self.conditioner.cond_dim
         self.G, self.D = build_gan(cfg.model)
         if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
@@ -250,9 +255,13 @@ class Trainer:
                  f"{' (auto)' if t.bf16 == 'auto' else ''}"
                  f"{f', torch.compile ({self.compile})' if self.compile else ''}")
         start, start_step = time.time(), self.step
-        deadline = start + t.minutes * 60 if t.minutes > 0 else math.inf
+        self.budget.begin("gan")
+        deadline = self.budget.deadline("gan")
+        if deadline <= start:
+            self.log(f"warning: the time budget ({t.minutes:g} min) was spent before the GAN stage began "
+                     f"({start - self.budget.start:.0f}s on data, joint space and features); raise --minutes")
         stopped_by, last_ckpt, stats = "steps", None, {}
-        bar = logger.progress(total=t.steps, initial=self.step)
+        bar = logger.progress(total=t.steps, initial=self.step, seconds=deadline - start)
         try:
             while self.step < t.steps:
                 if time.time() >= deadline:
@@ -274,6 +283,7 @@ class Trainer:
                     last_ckpt = self.save()
         finally:
             bar.close()
+        self.budget.begin("finish")
         if self.saved_step != self.step:
             last_ckpt = self.save()
         elif last_ckpt is None and self.rank == 0:
