@@ -69,6 +69,8 @@ class LossConfig:
     ma_gp: float = 2.0             # matching phases: MA-GP weight (DF-GAN: 2, on ||grad||^6)
     contrastive: float = 0.0       # matching phases: InfoNCE of G(z, c) against c in the joint space (0 = off)
     recon: float = 0.0             # matching phases: L1 between G(z, c) and the image paired with c (0 = off)
+    recon_pool: int = 1            # loss.recon compares images average-pooled by this factor (1 = pixels, which
+                                   # pins every seed to the paired image; 4 = the layout only, detail left to z)
 
 
 @dataclass

@@ -207,6 +207,16 @@ def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 1.0 / (d_img / d_z + 1e-5)
 
 
+def paired_l1(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
+    """loss.recon's L1 between G(z, c) and the real image paired with c, on images average-pooled by
+    `pool` (loss.recon_pool). At pool 1 its optimum is one image per condition whatever z is (the
+    pixel median of the condition's images); pooled, it pins the layout (colour, place, size) and
+    leaves the detail within a cell (rotation, jitter) to z."""
+    if pool > 1:
+        fake, real = F.avg_pool2d(fake, pool), F.avg_pool2d(real, pool)
+    return (fake - real).abs().mean()
+
+
 def matching_gradient_penalty(D: nn.Module, real: torch.Tensor, c: torch.Tensor, autocast) -> torch.Tensor:
     """DF-GAN's MA-GP term mean(||grad_(image, condition) D(real, c)||^6) on real matched pairs (no
     augmentation: the penalty is on the data itself). Returns the term; the caller weights it."""
