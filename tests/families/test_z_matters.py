@@ -17,7 +17,8 @@ import yaml
 from _mm_tiny import TINY_EXTRA
 from _tiny import tiny_config
 from mmgan.data.base import DataInfo, MemoryDataset
-from mmgan.metrics.diversity import diversity_per_condition
+from mmgan.metrics.diversity import diversity_on_items, diversity_per_condition
+from mmgan.metrics.features import Recipe, feature_network_for
 from mmgan.pipeline import Pipeline
 from mmgan.training import Trainer
 from mmgan.training.setup import resolve
@@ -85,3 +86,22 @@ def test_samples_of_one_condition_differ(tmp_path, monkeypatch, case):
     ratio = diversity_per_condition(gen, real)["diversity_ratio"]
     assert diversity_per_condition(fixed, real)["diversity_ratio"] < 1e-6   # a z-blind sampler reads as 0
     assert ratio > 0.1, f"{case}: samples of one condition barely differ (diversity ratio {ratio:.3f}): z is ignored"
+
+
+def test_diversity_on_items_groups_a_benchmark_split_by_attribute_combination(tmp_path, monkeypatch):
+    """The benchmarks' protocol (bench/multimodal.py on held-out combinations) on the tiny dfgan."""
+    monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))
+    ds = jittered_blocks()
+    cfg = tiny_config(*CASES["dfgan-text"][0], "train.steps=4", "train.batch_size=16", "train.channels_last=false",
+                      "train.bf16=false")
+    resolve(cfg, ds)
+    Trainer(cfg, tmp_path / "run", ds, log=lambda m: None).fit()
+    pipe = Pipeline.from_pretrained(tmp_path / "run", device="cpu")
+    net = feature_network_for(ds, None, Recipe(steps=4, batch_size=16, width=4, feat_dim=8, bf16=False),
+                              log=lambda m: None, cache=False)
+    v = diversity_on_items(pipe, ds, net, "text", captions=2, per=4, real=8)
+    assert v["conditions"] == 8 and v["diversity_ratio"] > 0 and v["min_ratio"] <= v["diversity_ratio"]
+    assert v["real_pixel_std_within_combination"] > 0.1 and "4 attribute combinations x 2 text" in v["protocol"]
+    with pytest.raises(ValueError, match="'attributes' columns"):
+        diversity_on_items(pipe, MemoryDataset(ds.info, {"image": ds.columns["image"], "text": ds.columns["text"]}),
+                           net)

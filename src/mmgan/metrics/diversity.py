@@ -68,6 +68,41 @@ def diversity_per_condition(generated: Sequence, real: Sequence, names: Sequence
             "conditions": int(ok.sum())}
 
 
+def diversity_on_items(pipe, items, net, modality: str = "text", captions: int = 4, per: int = 8, real: int = 32,
+                       seed: int = 0) -> dict:
+    """The same protocol on a given set of items with conditions and attributes (a benchmark's held-out
+    split): for every attribute combination of `items`, `captions` of its items, each condition (column
+    `modality`: text or audio) drawn `per` times with different z, against up to `real` real images of
+    the combination; features from `net` (a FeatureNetwork). Returns diversity_per_condition's values,
+    the pixel standard deviation within a condition and within a combination of real images, and the
+    protocol."""
+    if "attributes" not in items.columns or modality not in items.columns:
+        raise ValueError(f"diversity_on_items needs {modality!r} and 'attributes' columns; the items have "
+                         f"{sorted(items.columns)}")
+    arg = {"text": "text", "audio": "audio", "image": "image"}.get(modality)
+    if arg is None:
+        raise ValueError(f"diversity_on_items: unknown condition modality {modality!r} (text, audio or image)")
+    combos, key = torch.unique(items.columns["attributes"], dim=0, return_inverse=True)
+    images = items.columns["image"]
+    real_feats = net.extract(images, batch_size=500, want=("features",))["features"]
+    picks = [i for k in range(len(combos)) for i in torch.nonzero(key == k).flatten().tolist()[:captions]]
+    z = torch.randn(len(picks) * per, int(pipe.model_config["z_dim"]), generator=torch.Generator().manual_seed(seed))
+    cond = [items.columns[modality][i] for i in picks for _ in range(per)]
+    x = pipe(z=z, num_images=len(z), output_type="pt", batch_size=256, **{arg: cond}).tensor
+    f = net.extract(x, batch_size=500, want=("features",))["features"]
+    gen = [f[j * per:(j + 1) * per] for j in range(len(picks))]
+    ref = [real_feats[(key == key[i]).numpy()][:real] for i in picks]
+    names = [str(items.columns["text"][i]) if "text" in items.columns else str(i) for i in picks]
+    out = diversity_per_condition(gen, ref, names)
+    out["pixel_std_within_condition"] = float(x.view(len(picks), per, -1).std(1).mean())
+    out["real_pixel_std_within_combination"] = float(torch.stack(
+        [images[key == k][:real].std(0).mean() for k in range(len(combos)) if int((key == k).sum()) > 1]).mean())
+    out["protocol"] = (f"{len(combos)} attribute combinations x {captions} {modality} conditions x {per} samples "
+                       f"(z seed {seed}) vs up to {real} real images of the combination; features "
+                       f"{net.describe()}")
+    return out
+
+
 @metric("diversity_ratio", 0, True, "mean pairwise feature distance within a condition, generated / real",
         counted=False)
 def diversity_ratio(ctx, num: int) -> MetricResult:
