@@ -95,7 +95,7 @@ class MatchingAwareLoss(GANLoss):
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            ms_loss = mode_seeking_term(fake, z)
+            ms_loss = mode_seeking_term(fake, z, self.cfg.ms_tau)
             total = total + self.cfg.mode_seeking * ms_loss
             stats["loss/G_ms"] = ms_loss.detach()
         total.backward()
