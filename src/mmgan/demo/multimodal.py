@@ -46,6 +46,9 @@ DEMO_OVERRIDES = [
     "model.g_width=16", "model.d_width=16",
     # matching-aware D with MA-GP (lazy, every 4 steps); the joint-space contrastive and L1 pairing losses
     "loss.name=hinge", "loss.phases=matching", "loss.r1_every=4", "loss.contrastive=0.5", "loss.recon=5.0",
+    # z must matter: the L1 pairing on 2x2-pooled images (on pixels it pins every seed to one image) and
+    # DSGAN's mode-seeking term capped at the real shapes' spread (configs/shapes-text-speech.yaml)
+    "loss.recon_pool=2", "loss.mode_seeking=2.0", "loss.ms_tau=0.06",
     # DF-GAN's optimizer (Adam, betas 0 / 0.9) at a higher G rate for a short run; bf16 autocast where the CPU has native bf16 (auto)
     "train.batch_size=32", "train.lr_g=4e-4", "train.lr_d=4e-4", "train.beta1=0.0", "train.beta2=0.9",
     "train.ema=0.99", "train.bf16=auto", "train.channels_last=false", "train.steps=100000",

@@ -46,6 +46,8 @@ class GANLoss:
                  autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
                  compile_mode: str | None = None, **_):
         self.G, self.D, self.cfg, self.z_dim, self.pack = G, D, cfg, z_dim, pack
+        if cfg.ms_tau < 0:
+            raise ValueError(f"loss.ms_tau must be 0 (MSGAN) or a positive target ratio (DSGAN), got {cfg.ms_tau}")
         # torch.compile (train.compile): G and D forward passes run compiled; the penalties that
         # differentiate twice (R1, WGAN-GP) call D eagerly, as compiled graphs have no double backward
         self.G_run, self.D_run = G, D
@@ -185,20 +187,37 @@ class GANLoss:
             total = adv + (self.aux_loss(aux, labels) - self.aux_loss(aux, labels, "twin")).to(adv.device)
             stats = {"loss/G": adv.detach()}
             if self.cfg.mode_seeking > 0 and b >= 2:
-                ms = mode_seeking_term(fake, z)
+                ms = mode_seeking_term(fake, z, self.cfg.ms_tau)
                 total = total + self.cfg.mode_seeking * ms
                 stats["loss/G_ms"] = ms.detach()
             total.backward()
         return stats
 
 
-def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """MSGAN's L_ms = 1 / (mean|G(c,z2) - G(c,z1)| / mean|z2 - z1| + 1e-5) between the two halves of a batch
-    whose conditions were paired with `ms_pairs`: it rewards image distance per latent distance."""
+def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor, tau: float = 0.0) -> torch.Tensor:
+    """The mode-seeking term between the two halves of a batch whose conditions were paired with
+    `ms_pairs`, from ratio = mean|G(c,z2) - G(c,z1)| / mean|z2 - z1| (image distance per latent distance):
+      tau = 0  MSGAN (Mao et al. 2019): 1 / (ratio + 1e-5); it keeps pushing, so a large weight trades
+               the condition for variety (noise, background flicker) that the data does not have
+      tau > 0  DSGAN (Yang et al. 2019), capped: max(0, 1 - ratio / tau), in [0, 1]; it pushes a collapsed
+               generator as hard at any ratio below tau and not at all beyond, so samples of one
+               condition vary as much as tau says and no more (tau ~ the real data's ratio)"""
     h = fake.shape[0] // 2
     d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
     d_z = (z[:h] - z[h : 2 * h]).abs().mean()
+    if tau > 0:
+        return torch.clamp(1.0 - (d_img / d_z) / tau, min=0.0)
     return 1.0 / (d_img / d_z + 1e-5)
+
+
+def paired_l1(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
+    """loss.recon's L1 between G(z, c) and the real image paired with c, on images average-pooled by
+    `pool` (loss.recon_pool). At pool 1 its optimum is one image per condition whatever z is (the
+    pixel median of the condition's images); pooled, it pins the layout (colour, place, size) and
+    leaves the detail within a cell (rotation, jitter) to z."""
+    if pool > 1:
+        fake, real = F.avg_pool2d(fake, pool), F.avg_pool2d(real, pool)
+    return (fake - real).abs().mean()
 
 
 def matching_gradient_penalty(D: nn.Module, real: torch.Tensor, c: torch.Tensor, autocast) -> torch.Tensor:

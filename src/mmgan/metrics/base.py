@@ -24,6 +24,10 @@ from ..registry import UnknownNameError, get, names, register
 DEFAULTS: dict[str, tuple[int, bool, str, bool]] = {}
 TARGETS: dict[str, tuple[str, ...]] = {}        # name -> the targets it measures (absent: every target)
 
+# old names that still resolve (not listed): the metric was called "diversity" before it was named
+# after its headline value
+ALIASES: dict[str, str] = {"diversity": "diversity_ratio"}
+
 _NAME = re.compile(r"^(?P<base>[a-z_]+?)(?P<num>\d+(?:\.\d+)?)(?P<k>k?)$")
 
 
@@ -73,14 +77,14 @@ def parse_metric_name(name: str) -> tuple[str, int | None]:
     """'fid10k' -> ('fid', 10000); 'kid1.5k' -> ('kid', 1500); 'pr500' -> ('pr', 500); 'cas' -> ('cas', None)."""
     key = name.strip().lower()
     known = names("metric")
-    if key in known:
-        return key, None
+    if key in known or key in ALIASES:
+        return ALIASES.get(key, key), None
     m = _NAME.match(key)
-    if m and m["base"] in known:
+    if m and (m["base"] in known or m["base"] in ALIASES):
         num = float(m["num"]) * (1000 if m["k"] else 1)
         if num < 2 or num != int(num):
             raise ValueError(f"metric {name!r}: the sample count must be a whole number of at least 2")
-        return m["base"], int(num)
+        return ALIASES.get(m["base"], m["base"]), int(num)
     raise UnknownNameError(f"unknown metric {name!r}; valid metrics: {', '.join(known)} — a name may carry its "
                            f"sample count, e.g. fid10k, pr2k, kid500")
 

@@ -58,6 +58,7 @@ class EvalContext:
         self.recipe = recipe
         self._fake: dict[tuple, SampleSet] = {}
         self._real: dict[tuple, SampleSet] = {}
+        self._keys: tuple[np.ndarray | None, str] | None = None
         self.embedder: Any = None                # set by rprec (or a caller) when a joint space is at hand
 
     # ---- what the model is ----------------------------------------------------------------------
@@ -162,7 +163,7 @@ class EvalContext:
             return {"labels": labels}, labels, None
         if mode.startswith("grouped"):                      # n / m conditions, each repeated m times
             m = int(mode[len("grouped"):])
-            rows = np.repeat(rng.integers(0, len(train), size=n // m), m)
+            rows = np.repeat(self._group_rows(n // m, rng), m)
         else:
             rows = rng.integers(0, len(train), size=n)
         cond: dict[str, Any] = {}
@@ -175,6 +176,55 @@ class EvalContext:
                 v[torch.as_tensor(rows)] if torch.is_tensor(v) else [v[int(i)] for i in rows])
         labels = train.columns["label"][torch.as_tensor(rows)].numpy() if "label" in train.columns else None
         return cond, labels, rows
+
+    def condition_keys(self) -> tuple[np.ndarray | None, str]:
+        """(one integer per training item naming its condition group, what the groups are): for label
+        models the label; for text / audio / image conditions the attribute combination when the data has
+        attributes, else the caption (identical text), else the label; (None, "") when nothing groups them."""
+        if self._keys is None:
+            train, mods = self.train, self.modalities
+            if mods == ["label"] and train.has("label"):
+                self._keys = (train.columns["label"].numpy(), "class")
+            elif mods and train.has("attributes"):
+                a = train.columns["attributes"].numpy()
+                self._keys = (np.unique(a, axis=0, return_inverse=True)[1].reshape(-1), "attribute combination")
+            elif mods and train.has("text"):
+                self._keys = (np.unique(np.asarray(train.columns["text"], dtype=object).astype(str),
+                                        return_inverse=True)[1].reshape(-1), "caption")
+            elif train.has("label"):
+                self._keys = (train.columns["label"].numpy(), "class")
+            else:
+                self._keys = (None, "")
+        return self._keys
+
+    def describe_key(self, row: int) -> str:
+        """The condition group of a training item in words: "shape=circle color=red ...", a caption or a class."""
+        train = self.train
+        keys, by = self.condition_keys()
+        if by == "attribute combination":
+            vals = train.columns["attributes"][row].tolist()
+            names = list(train.info.attributes) or [f"a{i}" for i in range(len(vals))]
+            return " ".join(f"{k}={train.info.attributes[k][v] if k in train.info.attributes else v}"
+                            for k, v in zip(names, vals))
+        if by == "caption":
+            return str(train.columns["text"][row])
+        return str(int(keys[row])) if keys is not None else str(row)
+
+    def _group_rows(self, groups: int, rng: np.random.Generator) -> np.ndarray:
+        """One training row per group: distinct condition keys shared by at least two real items (so each
+        has a real spread to compare with), cycling when there are fewer keys than groups; random rows
+        when the data has no condition keys."""
+        keys, _ = self.condition_keys()
+        if keys is None:
+            return rng.integers(0, len(self.train), size=groups)
+        uniq, counts = np.unique(keys, return_counts=True)
+        pool = uniq[counts >= 2] if (counts >= 2).any() else uniq
+        order = rng.permutation(pool)
+        chosen = order[np.arange(groups) % len(order)]
+        rows = []
+        for k in chosen:                                    # a random item of each chosen key
+            rows.append(int(rng.choice(np.flatnonzero(keys == k))))
+        return np.asarray(rows, dtype=np.int64)
 
     def generate(self, n: int, mode: str = "data", seed: int | None = None, desc: str = "generate") -> SampleSet:
         """n generated samples (cached per (n, mode, seed)); mode "data" or "balanced"."""
@@ -254,7 +304,8 @@ class EvalContext:
         if mode == "balanced" and mods == ["label"]:
             return f"balanced labels (sample i gets label i mod {self.num_classes})"
         if mode.startswith("grouped"):
-            return f"conditions of random training items, each used for {mode[len('grouped'):]} samples"
+            return (f"conditions of training items (distinct condition groups), each used for "
+                    f"{mode[len('grouped'):]} samples")
         what = " + ".join(("labels" if m == "label" else f"{m} conditions") for m in mods)
         return f"{what} of random training items"
 

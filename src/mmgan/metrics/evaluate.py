@@ -84,11 +84,11 @@ def image_metrics(ctx: EvalContext) -> list[str]:
     out = ["fid10k", "kid10k", "pr10k", "dc10k"]
     mods = ctx.modalities
     if mods == ["label"]:
-        out += ["is10k", "cond_acc", "intra_fid"] + (["diversity"] if ctx.num_classes <= 100 else [])
+        out += ["is10k", "cond_acc", "intra_fid"] + (["diversity_ratio"] if ctx.num_classes <= 100 else [])
     elif mods:
-        out += ["diversity"] + (["rprec"] if set(mods) & {"text", "audio"} else [])
+        out += ["diversity_ratio"] + (["rprec"] if set(mods) & {"text", "audio"} else [])
     else:
-        out += ["is10k", "modes", "diversity"]
+        out += ["is10k", "modes", "diversity_ratio"]
     return out
 
 
