@@ -2,6 +2,10 @@
 
 A key is dotted (`model.family=mlp`) or bare when the name is unique across sections (`family=mlp`).
 Values are parsed as YAML, so `condition=[text,audio]` is a list and `ema=0` a number.
+
+Two keys start unset and are chosen from the data by `mmgan train` (mmgan.training.recipes):
+model.family ("" = unset) and model.condition (null = unset; [] = unconditional). A Config remembers
+which keys a config file or `--set` gave (`cfg.given`), so a recipe fills in only the others.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    family: str = "dcgan"          # registry name: mlp, dcgan, ...
+    family: str = ""               # registry name: mlp, dcgan, ...; "" = chosen from the data
     z_dim: int = 64
     resolution: int = 0            # image side; 0 = from the data
     channels: int = 0              # image channels; 0 = from the data
@@ -39,7 +43,7 @@ class ModelConfig:
     d_width: int = 64
     g_hidden: list = field(default_factory=lambda: [256, 512, 1024])   # mlp generator widths
     d_hidden: list = field(default_factory=lambda: [1024, 512, 256])   # mlp discriminator widths
-    condition: list = field(default_factory=list)  # modalities that condition G: [], [label], [text, audio], ...
+    condition: list | None = None  # modalities that condition G: [], [label], [text, audio], ...; null = from the data
     num_classes: int = 0           # from the data when condition includes label
     cond_dim: int = 0              # size of the condition vector; derived
     g_cond: str = "cbn"            # cbn (conditional batch-norm) or concat
@@ -116,6 +120,9 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        self.given: set[str] = set()   # dotted keys a config file or --set gave (model.extra.KEY for extras)
+
     # ---- conversions -------------------------------------------------------------------
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -132,26 +139,45 @@ class Config:
                 raise ConfigError(f"{where}: section {section!r} must be a mapping, got {type(values).__name__}")
             for k, v in values.items():
                 _set_field(getattr(cfg, section), section, k, v, where)
+                cfg._mark(section, k, v)
         return cfg
+
+    def fill(self, d: dict, where: str) -> list[str]:
+        """Set the keys of d (a config as a mapping, e.g. a preset's) that this config was not given;
+        model.extra keys one by one. Returns the dotted keys it set."""
+        done = []
+        for section, values in (d or {}).items():
+            if section not in SECTIONS:
+                raise ConfigError(f"{where}: unknown section {section!r}; valid: {', '.join(SECTIONS)}")
+            for k, v in (values or {}).items():
+                if section == "model" and k == "extra":
+                    keep = {e: x for e, x in (v or {}).items() if f"model.extra.{e}" not in self.given}
+                    if keep:
+                        self.model.extra = {**keep, **self.model.extra}
+                        done += [f"model.extra.{e}" for e in keep]
+                elif f"{section}.{k}" not in self.given:
+                    _set_field(getattr(self, section), section, k, v, where)
+                    done.append(f"{section}.{k}")
+        return done
+
+    def _mark(self, section: str, name: str, value: Any) -> None:
+        if section == "model" and name == "extra" and isinstance(value, dict):
+            self.given.update(f"model.extra.{k}" for k in value)
+        else:
+            self.given.add(f"{section}.{name}")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def save(self, path: str | Path) -> None:
-        atomic_write_text(path, self.to_yaml())
+    def save(self, path: str | Path, comments: list[str] = ()) -> None:
+        """Write the config as YAML; `comments` (e.g. what was chosen and why) go first as # lines."""
+        head = "".join(f"# {line}\n" for c in comments for line in str(c).splitlines())
+        atomic_write_text(path, head + self.to_yaml())
 
     @classmethod
     def load(cls, path: str | Path) -> "Config":
-        p = Path(path)
-        if not p.exists() and (PRESETS / f"{p.name}.yaml").exists() and len(p.parts) == 1:
-            p = PRESETS / f"{p.name}.yaml"        # a preset name: --config grid25-mlp
-        if not p.exists():
-            raise ConfigError(f"config file not found: {p}; presets: {', '.join(presets())}")
-        try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
-        return cls.from_dict(d, where=str(p))
+        p = config_path(path)
+        return cls.from_dict(read_config(p), where=str(p))
 
     def override(self, assignments: list[str]) -> "Config":
         for a in assignments or []:
@@ -166,9 +192,11 @@ class Config:
             if key.startswith(("model.extra.", "extra.")):
                 sub = key.split("extra.", 1)[1]
                 self.model.extra = {**self.model.extra, sub: value}
+                self.given.add(f"model.extra.{sub}")
                 continue
             section, name = _resolve_key(key)
             _set_field(getattr(self, section), section, name, value, f"--set {a}")
+            self._mark(section, name, value)
         return self
 
 
@@ -178,6 +206,28 @@ PRESETS = Path(__file__).parent / "configs"
 
 def presets() -> list[str]:
     return sorted(p.stem for p in PRESETS.glob("*.yaml"))
+
+
+def config_path(path: str | Path) -> Path:
+    """A config file, or a preset by name (`--config grid25-mlp`)."""
+    p = Path(path)
+    if not p.exists() and (PRESETS / f"{p.name}.yaml").exists() and len(p.parts) == 1:
+        p = PRESETS / f"{p.name}.yaml"
+    if not p.exists():
+        raise ConfigError(f"config file not found: {p}; presets: {', '.join(presets())}")
+    return p
+
+
+def read_config(path: str | Path) -> dict:
+    """A config file or preset as the mapping it holds (nothing checked or filled in)."""
+    p = config_path(path)
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from e
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: a config is a mapping of sections ({', '.join(SECTIONS)}), got {type(d).__name__}")
+    return d
 
 
 class ConfigError(ValueError):
@@ -226,6 +276,8 @@ def _coerce(value: Any, typ: Any, where: str, key: str) -> Any:
             return value
         extra = f" or a torch.compile mode ({', '.join(modes)})" if modes else ""
         raise ConfigError(f"{where}: {key} must be true, false or auto{extra}, got {value!r}")
+    if typ == "list | None":                      # a list that may be left unset (chosen later)
+        return None if value is None else _coerce(value, "list", where, key)
     origin = typing.get_origin(typ) or typ
     if typ in ("int", int, "float", float):
         value = _number(value)

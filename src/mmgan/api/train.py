@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import Config, ConfigError
-from ..data import load_dataset
+from ..data import MemoryDataset, list_datasets, load_dataset
 from ..model_options import check_extra, describe
 from ..runs import latest_checkpoint, next_run_dir, read_meta
 from .. import distributed
 from ..training import Trainer
 from ..training.budget import Budget
 from ..training.conditioner import with_spoken_captions
+from ..training.recipes import choose
 from ..training.setup import resolve
+
+PROBE_N = 16            # items of a built-in dataset loaded to see its columns and image size
 
 
 def load_config(config: str | None = None, overrides: list[str] | None = None) -> Config:
@@ -42,25 +46,26 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
             cfg = (Config.load(config) if config else cfg).override(overrides or [])
     else:
         cfg = cfg or load_config(str(config) if config else None, overrides)
-    if data:
-        cfg.data.name = str(data)
-    if steps is not None:
-        cfg.train.steps = int(steps)
-    if minutes is not None:
-        cfg.train.minutes = float(minutes)
-    if skip_bad:
-        cfg.data.skip_bad = True
-    if target:
-        cfg.data.target = str(target)
+    given = [f"data.name={data}"] if data else []
+    given += [f"train.steps={int(steps)}"] if steps is not None else []
+    given += [f"train.minutes={float(minutes)}"] if minutes is not None else []
+    given += ["data.skip_bad=true"] if skip_bad else []
+    given += [f"data.target={target}"] if target else []
+    cfg.override(given)                         # flags count as given: a recipe does not overwrite them
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
-    warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)   # before loading any data
+    named = bool(cfg.model.family)
+    if named:                                   # before loading any data
+        warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)
     distributed.init()
+    ds, chosen = (None, []) if resume else _choose(cfg)
+    if not named:
+        warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)
     if distributed.rank() == 0:
         for w in warnings:
             log(f"warning (kept from the saved run): {w}")
     with distributed.rank_zero_first():       # under torchrun rank 0 fills the caches (spoken captions) first
-        ds = _dataset(cfg, log if distributed.rank() == 0 else lambda m: None)
+        ds = _dataset(cfg, log if distributed.rank() == 0 else lambda m: None, ds)
     resolve(cfg, ds, saved_extra)
     if out:
         run_dir = Path(out)
@@ -72,10 +77,10 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     text = cfg.to_yaml()
     budget = Budget.plan(cfg, run_dir, start=t0)
     if distributed.rank() == 0:
-        log(f"run folder: {run_dir}\ndata: {ds}\nresolved config:\n{text}")
+        log(f"run folder: {run_dir}\ndata: {ds}\n" + "".join(f"{line}\n" for line in chosen) + f"resolved config:\n{text}")
         log(budget.describe())
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"))
+        cfg.save(run_dir / ("config.dry-run.yaml" if dry_run else "config.yaml"), comments=chosen)
     if dry_run:
         if distributed.rank() == 0:
             log(describe(cfg.model.family, cfg.model.extra))
@@ -112,9 +117,22 @@ def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_
     return trainer.fit_critic(last, int(steps))
 
 
-def _dataset(cfg: Config, log):
-    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
-                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
+def _choose(cfg: Config) -> tuple[MemoryDataset | None, list[str]]:
+    """Data-aware defaults (mmgan.training.recipes): look at the data, fill in what the user left unset.
+    Returns the data when it can be trained on as loaded (a user's data the choice did not change)
+    and the lines saying what was chosen and why."""
+    builtin = cfg.data.name.strip().lower() in list_datasets()
+    before = replace(cfg.data)
+    n = min(cfg.data.n or PROBE_N, PROBE_N) if builtin else cfg.data.n    # built-ins: a few items say it all
+    probe = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=n,
+                         seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
+    chosen = choose(cfg, probe.info)
+    return (None if builtin or cfg.data != before else probe), chosen
+
+
+def _dataset(cfg: Config, log, loaded: MemoryDataset | None = None):
+    ds = loaded or load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
+                                seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
     if ds.info.skipped:
         log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
     if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):

@@ -212,7 +212,7 @@ def build_dfgan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.pack != 1 or cfg.acgan or cfg.mbstd:
         raise ValueError("dfgan supports neither model.pack > 1, model.acgan nor model.mbstd")
     o = DFGANOptions.read(cfg.extra)
-    multimodal = any(m in cfg.condition for m in ("text", "audio", "image"))
+    multimodal = any(m in (cfg.condition or ()) for m in ("text", "audio", "image"))
     attention = (cfg.fusion == "cross_attention" and multimodal) if o.attention is None else o.attention
     g = DFGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.g_width, cfg.cond_dim, bool(attention),
                     o.attn_res, o.attn_heads, o.g_norm)

@@ -15,6 +15,10 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
     against the family's declared options (mmgan.model_options), not filled in: keys of `saved_extra`
     (the model.extra of a saved run being resumed) that keep their saved value are let through."""
     info, m = ds.info, cfg.model
+    unset = [k for k, v in (("model.family", m.family), ("model.condition", m.condition)) if v in ("", None)]
+    if unset:
+        raise ConfigError(f"{' and '.join(unset)} unset: mmgan.train() chooses from the data "
+                          f"(mmgan.training.recipes.choose(cfg, ds.info)); set them to resolve a config yourself")
     get("model", m.family)                      # fail early, listing the valid families
     check_extra(m.family, m.extra, saved_extra)  # unknown keys, wrong types
     get("loss", cfg.loss.name)
