@@ -10,15 +10,18 @@ from ..modalities import codec_of, target_of
 from ..registry import get, names
 
 
+LIBRARY_FAMILY = "dcgan"     # what resolve() uses when nothing chose a family
+
+
 def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) -> Config:
     """Fill in every derived value of cfg for dataset ds (in place; returns cfg). model.extra is checked
     against the family's declared options (mmgan.model_options), not filled in: keys of `saved_extra`
     (the model.extra of a saved run being resumed) that keep their saved value are let through."""
     info, m = ds.info, cfg.model
-    unset = [k for k, v in (("model.family", m.family), ("model.condition", m.condition)) if v in ("", None)]
-    if unset:
-        raise ConfigError(f"{' and '.join(unset)} unset: mmgan.train() chooses from the data "
-                          f"(mmgan.training.recipes.choose(cfg, ds.info)); set them to resolve a config yourself")
+    # mmgan.train() / `mmgan train` choose unset keys from the data first (mmgan.training.recipes.choose);
+    # a config resolved directly keeps the library's plain defaults: a DCGAN, unconditional.
+    m.family = m.family or LIBRARY_FAMILY
+    m.condition = [] if m.condition is None else m.condition
     get("model", m.family)                      # fail early, listing the valid families
     check_extra(m.family, m.extra, saved_extra)  # unknown keys, wrong types
     get("loss", cfg.loss.name)
