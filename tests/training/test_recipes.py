@@ -1,0 +1,50 @@
+"""Data-aware defaults (mmgan.training.recipes.choose): what `mmgan train --data X` trains when the user
+names no family or condition."""
+from __future__ import annotations
+
+import pytest
+
+from mmgan.config import Config, ConfigError
+from mmgan.data import load_dataset
+from mmgan.training.recipes import choose
+
+
+def _chosen(name: str, overrides=(), **kw):
+    cfg = Config().override([f"data.name={name}", *overrides])
+    info = load_dataset(name, n=16, **kw).info
+    return cfg, choose(cfg, info)
+
+
+def test_vectors_get_the_mlp_preset():
+    cfg, lines = _chosen("grid25")
+    assert cfg.model.family == "mlp" and cfg.model.condition == []
+    assert any("model.family=mlp" in line and "vectors" in line for line in lines)
+
+
+def test_mnist_is_label_conditioned_by_its_preset():
+    cfg, lines = _chosen("mnist")
+    assert cfg.model.family == "dcgan" and cfg.model.condition == ["label"] and cfg.model.acgan
+    assert any("mnist-cond" in line for line in lines)
+
+
+def test_captioned_images_get_the_text_recipe(paired):
+    cfg = Config().override(["data.name=my-captioned-digits"])
+    lines = choose(cfg, paired.info)
+    assert "text" in cfg.model.condition and cfg.model.family == "dfgan" and cfg.loss.phases == "matching"
+    assert cfg.model.fusion == "attention" and any("text/speech recipe" in line for line in lines)
+
+
+def test_what_the_user_gave_wins():
+    cfg, _ = _chosen("mnist", ["model.condition=[]"])
+    assert cfg.model.condition == []                 # explicit unconditional stays unconditional
+    cfg, _ = _chosen("mnist", ["model.family=dcgan"])
+    assert cfg.model.family == "dcgan" and cfg.model.condition == ["label"] and not cfg.model.acgan   # no recipe
+    cfg, _ = _chosen("mnist", ["train.lr_g=0.001"])
+    assert cfg.train.lr_g == 0.001 and cfg.model.family == "dcgan"       # a recipe fills only what was not given
+
+
+def test_a_size_the_family_cannot_make_is_resized_with_a_notice():
+    cfg, lines = _chosen("mnist", ["model.family=dfgan", "model.condition=[label]"])
+    assert cfg.data.resolution == 32 and any(line.startswith("resized: data.resolution=32") for line in lines)
+    with pytest.raises(ConfigError, match="nearest size"):
+        _chosen("mnist", ["model.family=dfgan", "model.condition=[label]", "data.resolution=28"])
