@@ -3,6 +3,8 @@ real items from G's samples, then its logits on fresh samples set the rejection 
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from typing import Callable
 
 import torch
@@ -15,9 +17,10 @@ from .optim import adam
 def fit_critic(G: torch.nn.Module, draw: Callable[[], tuple], model_cfg: dict, steps: int, lr: float = 2e-4,
                betas: tuple = (0.5, 0.999), warm_start: torch.nn.Module | None = None, calib: int = 20_000,
                autocast: Callable = None, device: str | torch.device = "cpu", progress: Callable = None,
-               quantile: float = 0.995) -> Critic:
+               quantile: float = 0.995, deadline: float = math.inf) -> Critic:
     """Fit the critic for G. `draw()` returns (reals, c, kwargs, z) for one batch: real items, their
-    condition vector (or None), G's extra inputs and fresh latents. Returns the fitted Critic."""
+    condition vector (or None), G's extra inputs and fresh latents. Training stops early at `deadline`
+    (a time.time(); the run's time budget), after at least one step. Returns the fitted Critic."""
     if steps < 1:
         raise ValueError(f"the critic needs at least 1 training step, got {steps}")
     mc = critic_model_config(model_cfg)
@@ -38,6 +41,8 @@ def fit_critic(G: torch.nn.Module, draw: Callable[[], tuple], model_cfg: dict, s
 
     net.train()
     for step in range(steps):
+        if step > 0 and time.time() > deadline:
+            break
         for g in opt.param_groups:                           # linear decay: a calm finish, a calibrated logit
             g["lr"] = lr * (1.0 - step / steps)
         real, fake, c = batch()

@@ -289,17 +289,17 @@ class Trainer:
         elif last_ckpt is None and self.rank == 0:
             last_ckpt = latest_checkpoint(self.run_dir)
         if t.drs_steps > 0 and self.rank == 0 and last_ckpt is not None:
-            self.fit_critic(last_ckpt, t.drs_steps)
+            self.fit_critic(last_ckpt, t.drs_steps, deadline=self.budget.deadline("finish"))
         logger.finish(self.step)
         secs = time.time() - start
         done = self.step - start_step
         return TrainResult(self.run_dir, self.step, secs, done * t.batch_size / max(secs, 1e-9), last_ckpt,
                            self.rollbacks, stopped_by, {k: float(v) for k, v in stats.items()})
 
-    def fit_critic(self, folder: Path, steps: int) -> Path:
+    def fit_critic(self, folder: Path, steps: int, deadline: float = math.inf) -> Path:
         """Discriminator rejection sampling: fit a critic to the EMA generator and save it beside the
         checkpoint in `folder`, where Pipeline picks it up (mmgan.sampling.drs). Under torchrun rank 0
-        fits it alone, on whole global batches."""
+        fits it alone, on whole global batches. It stops early at `deadline` (the run's time budget)."""
         zdim = self.cfg.model.z_dim
 
         def draw():
@@ -310,7 +310,10 @@ class Trainer:
 
         bar = tqdm(total=steps, desc="DRS critic", unit="step", disable=not self.cfg.train.progress, leave=False)
 
+        done = [0]
+
         def tick(step, loss):
+            done[0] = step + 1
             bar.update(1)
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{loss:.3f}")
@@ -320,12 +323,12 @@ class Trainer:
                 critic = fit_critic(self.G_ema, draw, dataclasses.asdict(self.cfg.model), steps,
                                     lr=self.cfg.train.lr_d, betas=(self.cfg.train.beta1, self.cfg.train.beta2),
                                     warm_start=self.D, autocast=self._autocast_factory(), device=self.device,
-                                    progress=tick, quantile=self.cfg.train.drs_quantile)
+                                    progress=tick, quantile=self.cfg.train.drs_quantile, deadline=deadline)
         finally:
             bar.close()
         path = save_critic(critic, folder)
         i = critic.info
-        self.log(f"DRS critic ({steps} steps) in {folder}: accepts {100 * i['accept_rate']:.1f}% of proposals; "
+        self.log(f"DRS critic ({done[0]} of {steps} steps{'' if done[0] == steps else ', stopped by the time budget'}) in {folder}: accepts {100 * i['accept_rate']:.1f}% of proposals; "
                  f"accuracy on fresh draws: real {i['real_acc']:.2f} / fake {i['fake_acc']:.2f}")
         return path
 
