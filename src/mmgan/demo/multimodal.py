@@ -31,7 +31,7 @@ from ..conditioning.features import cache_root
 from ..config import Config
 from ..data import load_dataset, with_speech
 from ..data.shapes import images_of
-from ..metrics.diversity import mean_pairwise_distance
+from ..metrics.diversity import diversity_per_condition
 from ..metrics.judge import attribute_accuracy, train_judge
 from ..metrics.retrieval import arithmetic_trials
 from ..pipeline import Pipeline
@@ -182,16 +182,15 @@ def measure(pipe: Pipeline, held, log: Callable[[str], None] = print, judge_minu
         if mode == "text":
             other = torch.roll(torch.arange(len(held)), 1)
             fig["negative control (judged against another caption)"] = attribute_accuracy(pred, want[other], keys)["all"]
-    gen_d, real_d, ceiling = [], [], []
+    gen_f, real_f, other_f = [], [], []
     for i in _distinct(held, 16):
         attrs = tuple(names[k][int(v)] for k, v in zip(keys, want[i]))
         x = pipe(text=held.columns["text"][i], num_images=8, seed=1000 + i, output_type="pt").tensor
-        r1, r2 = images_of(attrs, 8, x.shape[-1], seed=i), images_of(attrs, 8, x.shape[-1], seed=10_000 + i)
-        gen_d.append(mean_pairwise_distance(judge.features(x)))
-        real_d.append(mean_pairwise_distance(judge.features(r1)))
-        ceiling.append(mean_pairwise_distance(judge.features(r2)) / real_d[-1])
-    fig["diversity ratio (generated / real, per caption)"] = float(sum(g / r for g, r in zip(gen_d, real_d)) / len(gen_d))
-    fig["diversity ratio, real vs real"] = float(sum(ceiling) / len(ceiling))
+        gen_f.append(judge.features(x))
+        real_f.append(judge.features(images_of(attrs, 8, x.shape[-1], seed=i)))
+        other_f.append(judge.features(images_of(attrs, 8, x.shape[-1], seed=10_000 + i)))
+    fig["diversity ratio (generated / real, per caption)"] = diversity_per_condition(gen_f, real_f)["diversity_ratio"]
+    fig["diversity ratio, real vs real"] = diversity_per_condition(other_f, real_f)["diversity_ratio"]
     gallery = load_dataset("shapes", split="test", n=500, seed=2)
     g_img = torch.cat([gallery.columns["image"], held.columns["image"]])
     g_att = torch.cat([gallery.columns["attributes"], want])
