@@ -32,7 +32,7 @@ from ..config import Config
 from ..data import load_dataset, with_speech
 from ..data.shapes import images_of
 from ..metrics.diversity import diversity_per_condition
-from ..metrics.judge import attribute_accuracy, train_judge
+from ..metrics.judge import attribute_accuracy, shapes_judge
 from ..metrics.retrieval import arithmetic_trials
 from ..pipeline import Pipeline
 from ..training import Trainer
@@ -168,13 +168,10 @@ def measure(pipe: Pipeline, held, log: Callable[[str], None] = print, judge_minu
                   features over the same for 8 real images of the combination; real vs real is the ceiling
       arithmetic  image - text(its colour) + text(another colour): nearest image has the new colour and shape"""
     t = time.time()
-    real = load_dataset("shapes", split="all", n=3000, seed=5)
-    names = real.info.attributes
+    judge, judged = shapes_judge(n=3000, steps=500, minutes=judge_minutes, check=1000)
+    names = judge.config["attributes"]
     keys = list(names)
-    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=500, minutes=judge_minutes)
-    check = load_dataset("shapes", split="all", n=1000, seed=6)
-    fig = {"judge accuracy on real images": attribute_accuracy(judge.predict(check.columns["image"]),
-                                                               check.columns["attributes"], keys)["all"]}
+    fig = {"judge accuracy on real images": judged["all"]}
     want = held.columns["attributes"]
     for mode, kw in (("text", {"text": held.columns["text"]}), ("speech", {"audio": held.columns["audio"]})):
         pred = judge.predict(pipe(num_images=len(held), seed=0, output_type="pt", **kw).tensor)
