@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from mmgan.demo.multimodal import DEMO_OVERRIDES, spoken, train_multimodal
     from mmgan.metrics.retrieval import arithmetic_trials, r_precision, recall_at_k
     from mmgan.conditioning.features import cache_root
-    from mmgan.metrics.judge import attribute_accuracy, train_judge
+    from mmgan.metrics.judge import attribute_accuracy, shapes_judge
     from mmgan.pipeline import Pipeline
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -57,11 +57,8 @@ def main(argv=None) -> int:
 
     # 1. the judge
     t = time.time()
-    real = load_dataset("shapes", split="all", n=6000, seed=5)
-    names = real.info.attributes
-    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=500, minutes=3, log=log)
-    check = load_dataset("shapes", split="all", n=2000, seed=6)
-    res["judge"] = attribute_accuracy(judge.predict(check.columns["image"]), check.columns["attributes"], list(names))
+    judge, res["judge"] = shapes_judge(n=6000, steps=500, minutes=3, check=2000, log=log)
+    names = judge.config["attributes"]
     res["judge"]["seconds"] = round(time.time() - t, 1)
     log(f"judge on real images: {res['judge']}")
 

@@ -22,3 +22,12 @@ def test_builtin_names_present():
 def test_names_are_lowercase():
     with pytest.raises(ValueError):
         registry.register("model", "BadName")
+
+
+def test_unregister_removes_a_part_and_refuses_an_unknown_one():
+    registry.register("model", "tmp-plugin")(lambda cfg: None)
+    assert "tmp-plugin" in registry.names("model")
+    registry.unregister("model", "tmp-plugin")
+    assert "tmp-plugin" not in registry.names("model")
+    with pytest.raises(registry.UnknownNameError, match="tmp-plugin"):
+        registry.unregister("model", "tmp-plugin")

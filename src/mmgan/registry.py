@@ -37,6 +37,14 @@ def register(kind: str, name: str, options: Any = None) -> Callable[[Callable[..
     return deco
 
 
+def unregister(kind: str, name: str) -> None:
+    """Remove a registered part (a plug-in that registered itself for a while, e.g. in a test)."""
+    if name not in _REGISTRY.get(kind, {}):
+        raise UnknownNameError(f"no {kind} {name!r} is registered")
+    del _REGISTRY[kind][name]
+    _OPTIONS.get(kind, {}).pop(name, None)
+
+
 def _ensure_loaded(kind: str) -> None:
     # Importing the package that owns a kind registers its parts.
     import importlib

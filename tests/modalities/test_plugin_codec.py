@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn as nn
 from PIL import Image, ImageDraw
@@ -14,14 +15,13 @@ from PIL import Image, ImageDraw
 from mmgan.cli import main
 from mmgan.modalities import CellError, Codec, register_codec
 from mmgan.models.base import ConfigModule
-from mmgan.registry import register
+from mmgan.registry import register, unregister
 from mmgan.runs import latest_checkpoint
 from mmgan.utils import atomic_write, atomic_write_text
 
 LENGTH = 16
 
 
-@register_codec
 class SignalCodec(Codec):
     name = "signal"                     # the manifest column and --target
     attribute = "signals"               # out.signals
@@ -82,7 +82,6 @@ class SignalD(ConfigModule):
         return self.net(x if c is None else torch.cat([x, c], 1)).squeeze(1), None     # (score, no aux head)
 
 
-@register("model", "tiny-signal")
 def build_tiny_signal(cfg, with_discriminator: bool = True):
     g = SignalG(cfg.z_dim, cfg.data_dim, cfg.cond_dim)
     return g, SignalD(cfg.data_dim, cfg.cond_dim) if with_discriminator else None
@@ -94,6 +93,17 @@ def _manifest(folder: Path, n: int = 24) -> Path:
              "label": i % 2} for i in range(n)]
     (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder / "manifest.jsonl"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def plugged_in():
+    """The codec and the family are registered for this module's tests only, so the rest of the suite
+    sees the registry mmgan ships."""
+    register_codec(SignalCodec)
+    register("model", "tiny-signal")(build_tiny_signal)
+    yield
+    unregister("model", "tiny-signal")
+    unregister("codec", SignalCodec.name)
 
 
 FAST = ["--set", "train.progress=false", "--set", "train.tensorboard=false", "--set", "model.z_dim=8",

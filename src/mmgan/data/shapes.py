@@ -170,8 +170,12 @@ def images_of(attrs: tuple[str, str, str, str], n: int, resolution: int = 0, see
     """(n, 3, H, W) real images in [-1, 1] of one attribute combination, with the dataset's jitter in
     rotation, position, size and background: what "the same caption" looks like in the data."""
     rng = rng_for(seed, "shapes", "images_of", *attrs)
-    x = np.stack([render(tuple(attrs), resolution or DEFAULT_RES, rng) for _ in range(n)])
-    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(127.5).sub_(1).contiguous()
+    return _to_tensor(np.stack([render(tuple(attrs), resolution or DEFAULT_RES, rng) for _ in range(n)]))
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(n, H, W, 3) uint8 -> (n, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1).contiguous()
 
 
 @register("dataset", "shapes")
@@ -187,7 +191,7 @@ def shapes(split: str = "train", n: int = 0, seed: int = 0, resolution: int = 0)
     images = np.stack([render(a, res, rng) for a in names])
     cap_rng = rng_for(seed, "shapes", split, "captions")
     text = [caption(a, cap_rng) for a in names]
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1).contiguous()
+    x = _to_tensor(images)
     info = DataInfo(name="shapes", kind="image", shape=tuple(x.shape[1:]), num_classes=len(SHAPES),
                     class_names=list(SHAPES), attributes={k: list(v) for k, v in ATTRIBUTES.items()},
                     extra={"split": split, "seed": seed, "label": "shape index",

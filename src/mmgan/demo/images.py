@@ -65,8 +65,8 @@ def mnist(out: Path, minutes: float) -> dict:
                 overrides=["train.bf16=auto", "train.tensorboard=false", "train.progress=false"])
     _say(f"mnist: {res.step} steps in {res.seconds:.0f}s; judging it (the digit classifier is trained on real "
          f"digits once, then cached)")
-    ev = evaluate(run, metrics=["cond_acc2k", "diversity"], progress=False, report=False)
-    acc, div = ev["cond_acc2k"].values, ev["diversity"].values
+    ev = evaluate(run, metrics=["cond_acc2k", "diversity_ratio"], progress=False, report=False)
+    acc, div = ev["cond_acc2k"].values, ev["diversity_ratio"].values
     figures = {"conditional accuracy": acc["cond_acc"], "worst digit's accuracy": acc["cond_acc_min_class"],
                "classifier test accuracy (real digits)": acc.get("classifier_test_acc", float("nan")),
                "diversity ratio (generated / real, per digit)": div["diversity_ratio"]}

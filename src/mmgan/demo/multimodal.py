@@ -31,8 +31,8 @@ from ..conditioning.features import cache_root
 from ..config import Config
 from ..data import load_dataset, with_speech
 from ..data.shapes import images_of
-from ..metrics.diversity import mean_pairwise_distance
-from ..metrics.judge import attribute_accuracy, train_judge
+from ..metrics.diversity import diversity_per_condition
+from ..metrics.judge import attribute_accuracy, shapes_judge
 from ..metrics.retrieval import arithmetic_trials
 from ..pipeline import Pipeline
 from ..training import Trainer
@@ -168,13 +168,10 @@ def measure(pipe: Pipeline, held, log: Callable[[str], None] = print, judge_minu
                   features over the same for 8 real images of the combination; real vs real is the ceiling
       arithmetic  image - text(its colour) + text(another colour): nearest image has the new colour and shape"""
     t = time.time()
-    real = load_dataset("shapes", split="all", n=3000, seed=5)
-    names = real.info.attributes
+    judge, judged = shapes_judge(n=3000, steps=500, minutes=judge_minutes, check=1000)
+    names = judge.config["attributes"]
     keys = list(names)
-    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=500, minutes=judge_minutes)
-    check = load_dataset("shapes", split="all", n=1000, seed=6)
-    fig = {"judge accuracy on real images": attribute_accuracy(judge.predict(check.columns["image"]),
-                                                               check.columns["attributes"], keys)["all"]}
+    fig = {"judge accuracy on real images": judged["all"]}
     want = held.columns["attributes"]
     for mode, kw in (("text", {"text": held.columns["text"]}), ("speech", {"audio": held.columns["audio"]})):
         pred = judge.predict(pipe(num_images=len(held), seed=0, output_type="pt", **kw).tensor)
@@ -182,16 +179,15 @@ def measure(pipe: Pipeline, held, log: Callable[[str], None] = print, judge_minu
         if mode == "text":
             other = torch.roll(torch.arange(len(held)), 1)
             fig["negative control (judged against another caption)"] = attribute_accuracy(pred, want[other], keys)["all"]
-    gen_d, real_d, ceiling = [], [], []
+    gen_f, real_f, other_f = [], [], []
     for i in _distinct(held, 16):
         attrs = tuple(names[k][int(v)] for k, v in zip(keys, want[i]))
         x = pipe(text=held.columns["text"][i], num_images=8, seed=1000 + i, output_type="pt").tensor
-        r1, r2 = images_of(attrs, 8, x.shape[-1], seed=i), images_of(attrs, 8, x.shape[-1], seed=10_000 + i)
-        gen_d.append(mean_pairwise_distance(judge.features(x)))
-        real_d.append(mean_pairwise_distance(judge.features(r1)))
-        ceiling.append(mean_pairwise_distance(judge.features(r2)) / real_d[-1])
-    fig["diversity ratio (generated / real, per caption)"] = float(sum(g / r for g, r in zip(gen_d, real_d)) / len(gen_d))
-    fig["diversity ratio, real vs real"] = float(sum(ceiling) / len(ceiling))
+        gen_f.append(judge.features(x))
+        real_f.append(judge.features(images_of(attrs, 8, x.shape[-1], seed=i)))
+        other_f.append(judge.features(images_of(attrs, 8, x.shape[-1], seed=10_000 + i)))
+    fig["diversity ratio (generated / real, per caption)"] = diversity_per_condition(gen_f, real_f)["diversity_ratio"]
+    fig["diversity ratio, real vs real"] = diversity_per_condition(other_f, real_f)["diversity_ratio"]
     gallery = load_dataset("shapes", split="test", n=500, seed=2)
     g_img = torch.cat([gallery.columns["image"], held.columns["image"]])
     g_att = torch.cat([gallery.columns["attributes"], want])

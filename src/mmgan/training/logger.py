@@ -20,12 +20,6 @@ if TYPE_CHECKING:
     from .loop import Trainer
 
 
-class _NullBar:
-    def update(self, n=1): ...
-    def set_postfix(self, *a, **k): ...
-    def close(self): ...
-
-
 class RunLogger:
     def __init__(self, run_dir: Path, trainer: "Trainer", enabled: bool = True):
         self.run_dir, self.tr, self.enabled = Path(run_dir), trainer, enabled
@@ -47,9 +41,8 @@ class RunLogger:
 
     def progress(self, total: int, initial: int, seconds: float = math.inf):
         """The GAN stage's bar: steps, or with a time budget the budget's seconds (training.progress)."""
-        if not (self.enabled and self.tr.cfg.train.progress):
-            return _NullBar()
-        return BudgetBar(total, seconds, initial=initial, desc="train")
+        return BudgetBar(total, seconds, initial=initial, desc="train",
+                         enabled=self.enabled and self.tr.cfg.train.progress)
 
     def step(self, step: int, stats: dict[str, torch.Tensor], bar) -> None:
         bar.update(1)
