@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-METRICS = "cond_acc,cas,fid10k,kid10k,pr10k,dc10k,is10k,intra_fid,diversity"
+METRICS = "cond_acc,cas,fid10k,kid10k,pr10k,dc10k,is10k,intra_fid,diversity_ratio"
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ class DataConfig:
     seed: int = 0                  # seed for generated built-ins
     split: str = "train"
     skip_bad: bool = False         # skip bad manifest rows (counted) instead of refusing to start
+    target: str = ""               # the column a model generates (image, vector, ...); "" = the image when the
+                                   # data has one, else the vector (mmgan.modalities)
 
 
 @dataclass
@@ -60,6 +62,9 @@ class LossConfig:
     r1_every: int = 1              # lazy regularization interval
     diffaug: str = ""              # comma list of translation, color, cutout
     mode_seeking: float = 0.0      # MSGAN weight (0 = off)
+    ms_tau: float = 0.0            # mode seeking's target: 0 = MSGAN's 1 / (ratio + 1e-5), unbounded; > 0 = DSGAN's
+                                   # capped form max(0, 1 - ratio / ms_tau), no push once image distance per
+                                   # latent distance (mean |.|) reaches ms_tau (set it near the real data's)
     acgan_weight: float = 1.0
     topk: float = 1.0              # top-k G updates (Sinha et al. 2020): share of fakes (by D score) G learns from
     topk_ramp: int = 1000          # steps over which that share falls linearly from 1 to topk
@@ -69,6 +74,8 @@ class LossConfig:
     ma_gp: float = 2.0             # matching phases: MA-GP weight (DF-GAN: 2, on ||grad||^6)
     contrastive: float = 0.0       # matching phases: InfoNCE of G(z, c) against c in the joint space (0 = off)
     recon: float = 0.0             # matching phases: L1 between G(z, c) and the image paired with c (0 = off)
+    recon_pool: int = 1            # loss.recon compares images average-pooled by this factor (1 = pixels, which
+                                   # pins every seed to the paired image; 4 = the layout only, detail left to z)
 
 
 @dataclass

@@ -3,8 +3,11 @@ all call it.
 
     pipe = Pipeline.from_pretrained("runs/00001-mnist")      # a run, a checkpoint or an export
     out = pipe(labels=[7], num_images=8, seed=0)
-    out.images[0].save("seven.png")
+    out.images[0].save("seven.png")                          # the target's objects: out.images, out.vectors, ...
     pipe.save_pretrained("export/")                          # slim: EMA generator + config
+
+What the model generates is its target (data.target): the target's codec (mmgan.modalities) turns
+the generator's tensors into the user's objects and names the output attribute they go in.
 
 A run trained with `train.drs_steps > 0` (or calibrated later with `mmgan calibrate`) carries a
 critic for discriminator rejection sampling (mmgan.sampling.drs); the pipeline then keeps each
@@ -31,15 +34,20 @@ from .models import build_gan
 from .models.base import load_weights, save_json, save_weights, state_to_cpu
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
-from .data.transforms import from_pil, resize_images
-from .data.transforms import to_pil
+from .modalities import Codec, get_codec, target_of_config
+from .modalities.pixels import from_pil, resize_images
 
 
 @dataclass
 class PipelineOutput:
-    images: list = field(default_factory=list)        # PIL images (image models)
-    tensor: torch.Tensor | None = None                 # (b, c, h, w) in [-1, 1] or (b, d) vectors in data units
-    samples: np.ndarray | None = None                  # vector data, in data units
+    """The target's objects are in `objects` and under the attribute its codec names: `images` (PIL
+    images), `vectors` (numpy vectors), and for a codec registered later its own (e.g. `signals`)."""
+    images: list = field(default_factory=list)        # PIL images (image targets)
+    vectors: list = field(default_factory=list)       # (d,) numpy vectors in data units (vector targets)
+    tensor: torch.Tensor | None = None                 # (b, ...) in data units: images in [-1, 1], vectors, ...
+    samples: np.ndarray | None = None                  # tensor as a numpy array (a view)
+    target: str = ""                                   # the codec that made the objects
+    objects: list = field(default_factory=list)       # the target's objects (also under the codec's attribute)
     seeds: list = field(default_factory=list)
     conditions: dict = field(default_factory=dict)
     drs: dict = field(default_factory=dict)            # rejection sampling: proposals drawn, acceptance rate
@@ -59,7 +67,7 @@ class Pipeline:
         self.device = torch.device(device)
         self.generator.to(self.device)
         self.conditioner.to(self.device)
-        self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")), self.is_image)
+        self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")), self.codec.bf16_auto)
         self.compile = compile_mode(compile, self.device)
         self._run = torch.compile(self.generator, mode=self.compile) if self.compile else self.generator
 
@@ -98,8 +106,18 @@ class Pipeline:
         return self.config["model"]
 
     @property
+    def target(self) -> str:
+        """The column the model generates (data.target): its codec's name."""
+        return target_of_config(self.config)
+
+    @property
+    def codec(self) -> Codec:
+        return get_codec(self.target)
+
+    @property
     def is_image(self) -> bool:
-        return self.config["data"].get("kind", "image") == "image"
+        """Whether the target is images (kept for code written before codecs; ask `codec` instead)."""
+        return self.codec.is_image
 
     @property
     def modalities(self) -> list[str]:
@@ -192,12 +210,8 @@ class Pipeline:
                                          if k != "audio" and k != "image"})
         if use_drs:
             out.drs = dict(stats, accept_rate=stats["accepted"] / max(1, stats["proposals"]), gamma=drs_gamma)
-        if not self.is_image:
-            scale = float(self.model_config.get("extra", {}).get("data_scale", 1.0))
-            out.samples = (x / scale).numpy()
-            out.tensor = x / scale
-            return out
-        return _image_output(out, output_type)
+        out.tensor = self.codec.from_generator(x, self.model_config)     # data units
+        return _output(out, self.codec, output_type)
 
     MAX_ROUNDS = 2000
 
@@ -241,7 +255,7 @@ class Pipeline:
             raise ValueError(f"a {self.model_config['family']} model does not translate images")
         if image is None:
             x = self.generator.preview(num_images).float().cpu()
-            return _image_output(PipelineOutput(tensor=x, conditions={"preview": True}), output_type)
+            return _output(PipelineOutput(tensor=x, conditions={"preview": True}), self.codec, output_type)
         x = _load_images(image, int(self.model_config["resolution"]), int(self.model_config["channels"]))
         t = [1] if target is None else ([target] if np.isscalar(target) or isinstance(target, str)
                                         else list(np.asarray(target).reshape(-1)))
@@ -252,15 +266,18 @@ class Pipeline:
                              f"got {t.tolist()} for {len(x)} images")
         outs = [self.generator.translate(x[i:i + batch_size].to(self.device), t[i:i + batch_size].to(self.device))
                 .float().cpu() for i in range(0, len(x), batch_size)]
-        return _image_output(PipelineOutput(tensor=torch.cat(outs), conditions={"target": t.tolist()}), output_type)
+        return _output(PipelineOutput(tensor=torch.cat(outs), conditions={"target": t.tolist()}), self.codec,
+                       output_type)
 
 
-def _image_output(out: PipelineOutput, output_type: str) -> PipelineOutput:
+def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutput:
+    """output_type "pil" (the default): the target's objects, made by its codec; "np" / "pt": the
+    tensor only (`samples` is always its numpy view)."""
+    out.target = codec.name
+    out.samples = out.tensor.numpy()
     if output_type == "pil":
-
-        out.images = [to_pil(img) for img in out.tensor]
-    elif output_type == "np":
-        out.samples = out.tensor.numpy()
+        out.objects = codec.to_objects(out.tensor)
+        setattr(out, codec.attribute, out.objects)
     return out
 
 

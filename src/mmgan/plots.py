@@ -57,10 +57,15 @@ def scatter_modes(samples: np.ndarray, means: np.ndarray, sigma: float, out_png:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="#bbbbbb", alpha=0.5, label="real")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="#1f77b4", alpha=0.6, label="generated")
     theta = np.linspace(0, 2 * np.pi, 60)
-    for m in np.asarray(means):
+    means = np.asarray(means, dtype=np.float64)
+    means = means if means.size else np.zeros((0, 2))
+    for m in means:
         ax.plot(m[0] + 3 * sigma * np.cos(theta), m[1] + 3 * sigma * np.sin(theta), c="#d62728", lw=0.8)
-    ax.scatter(np.asarray(means)[:, 0], np.asarray(means)[:, 1], marker="x", c="#d62728", s=25, label="modes (3σ)")
-    span = np.abs(np.asarray(means)).max() * 1.35 + 6 * sigma
+    if len(means):
+        ax.scatter(means[:, 0], means[:, 1], marker="x", c="#d62728", s=25, label="modes (3σ)")
+        span = np.abs(means).max() * 1.35 + 6 * sigma
+    else:                                        # no known modes: frame the samples
+        span = float(np.abs(np.asarray(samples)[:, :2]).max(initial=1e-3)) * 1.1
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
     ax.set_aspect("equal")

@@ -1,6 +1,7 @@
 """One registry for every pluggable part, keyed by (kind, lowercase name).
 
-Kinds used in mmgan: dataset, model, loss, augment, encoder, fusion, metric.
+Kinds used in mmgan: dataset, model, loss, augment, phases, encoder, fusion, metric, features (a feature
+network per target), default_metrics (per target), codec (mmgan.modalities).
 The same lowercase name is used on the CLI, in YAML, over HTTP and here.
 A part may register typed options with it (model families: the model.extra keys they read, a
 mmgan.model_options.Options subclass); `options(kind, name)` returns them.
@@ -49,6 +50,9 @@ def _ensure_loaded(kind: str) -> None:
         "encoder": "mmgan.encoders",
         "fusion": "mmgan.fusion",
         "metric": "mmgan.metrics",
+        "features": "mmgan.metrics",
+        "default_metrics": "mmgan.metrics",
+        "codec": "mmgan.modalities",
     }
     if kind in owners:
         for mod in owners[kind] if isinstance(owners[kind], tuple) else (owners[kind],):

@@ -62,12 +62,14 @@ def pipeline_config(meta: dict) -> dict:
     """The exported pipeline's config.json from a checkpoint's meta (or the trainer's live meta)."""
     data = dict(meta.get("data", {}))
     keep = ("name", "kind", "shape", "num_classes", "class_names", "attributes", "modalities", "extra", "version")
+    # data.target: the column the model generates; runs saved before it existed generated data.kind
+    target = (meta["config"].get("data") or {}).get("target") or data.get("kind") or "image"
     return {
         "format": PIPELINE_FORMAT,
         "version": EXPORT_VERSION,
         "model": meta["config"]["model"],
         "conditioner": meta["conditioner"],
-        "data": {k: data[k] for k in keep if k in data},
+        "data": {k: data[k] for k in keep if k in data} | {"target": target},
         "step": meta.get("step", 0),
     }
 

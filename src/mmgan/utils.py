@@ -91,15 +91,16 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def use_bf16(setting: bool | str, device: str | torch.device, family: str, image_data: bool) -> bool:
+def use_bf16(setting: bool | str, device: str | torch.device, family: str, bf16_auto: bool) -> bool:
     """train.bf16 / Pipeline precision: true, false, or "auto" = on where bf16 is native (native_bf16)
-    for convolutional image models; the small MLP on vector data stays fp32 (casts cost more than
-    its GEMMs gain at its usual batch sizes; its presets say bf16 explicitly where it pays)."""
+    for convolutional models of a target whose codec allows it (bf16_auto: images); the small MLP on
+    vector data stays fp32 (casts cost more than its GEMMs gain at its usual batch sizes; its presets
+    say bf16 explicitly where it pays)."""
     if isinstance(setting, bool):
         return setting
     if setting != "auto":
         raise ValueError(f"bf16 must be true, false or auto, got {setting!r}")
-    return image_data and family != "mlp" and native_bf16(device)
+    return bf16_auto and family != "mlp" and native_bf16(device)
 
 
 def compile_mode(setting: bool | str, device: str | torch.device) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from mmgan.demo.multimodal import DEMO_OVERRIDES, _distinct, _picture, demo_items
+from mmgan.demo.multimodal import DEMO_OVERRIDES, _distinct, demo_items
+from mmgan.demo.pictures import labelled_grid
 
 
 def test_demo_settings_resolve():
@@ -19,7 +20,7 @@ def test_picture_and_distinct(paired, tmp_path):
     picks = _distinct(paired, 3)
     assert len({tuple(paired.columns["attributes"][i].tolist()) for i in picks}) == 3
     rows = [paired.columns["image"][:4], paired.columns["image"][4:6]]
-    path = _picture(rows, ["text: a red block", "speech"], tmp_path / "p.png", "title")
+    path = labelled_grid(rows, ["text: a red block", "speech"], tmp_path / "p.png", "title\nfigures: 97%")
     with Image.open(path) as im:
-        assert im.size[1] > 2 * 32 and im.mode == "RGB"
+        assert im.size[1] > 2 * 32 + 2 * 14 and im.mode == "RGB"
     assert torch.is_tensor(rows[0])

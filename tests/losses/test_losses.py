@@ -227,3 +227,35 @@ def test_tac_gan_generator_term_cancels_when_twin_equals_classifier():
     adversarial = g_grad(False, 0.0)
     torch.testing.assert_close(g_grad(True, 1.0), adversarial, rtol=1e-4, atol=1e-6)
     assert not torch.allclose(g_grad(False, 1.0), adversarial, rtol=1e-3, atol=1e-5)
+
+
+def test_mode_seeking_msgan_and_capped_dsgan():
+    from mmgan.losses.phases import mode_seeking_term
+
+    z = torch.randn(8, 4)
+    same = torch.zeros(8, 3, 4, 4)
+    apart = torch.zeros(8, 3, 4, 4)
+    apart[4:] = 0.5                                    # the second half differs from the first by 0.5 per pixel
+    d_z = float((z[:4] - z[4:]).abs().mean())
+    assert float(mode_seeking_term(same, z)) == pytest.approx(1e5)                          # MSGAN: collapse costs most
+    assert float(mode_seeking_term(apart, z)) == pytest.approx(1 / (0.5 / d_z + 1e-5), rel=1e-4)
+    tau = 0.5 / d_z
+    assert float(mode_seeking_term(same, z, tau)) == 1.0                                   # DSGAN capped: in [0, 1]
+    assert float(mode_seeking_term(apart * 0.5, z, tau)) == pytest.approx(0.5, rel=1e-4)
+    x = (apart * 2).requires_grad_(True)                                                   # beyond tau: no push
+    t = mode_seeking_term(x, z, tau)
+    t.backward()
+    assert float(t.detach()) == 0.0 and float(x.grad.abs().sum()) == 0.0
+    G, D = build_gan(ModelConfig(family="dcgan", z_dim=8, channels=1, resolution=16, g_width=4, d_width=4))
+    with pytest.raises(ValueError, match="ms_tau"):
+        GANLoss(G, D, LossConfig(mode_seeking=1, ms_tau=-1), 8)
+
+
+def test_paired_l1_on_pooled_images_ignores_detail_within_a_cell():
+    from mmgan.losses.phases import paired_l1
+
+    a = torch.zeros(2, 3, 8, 8)
+    b = a.clone()
+    b[:, :, 0, 0], b[:, :, 0, 1] = 1.0, -1.0           # detail that averages out within a 2x2 cell
+    assert float(paired_l1(a, b)) > 0 and float(paired_l1(a, b, pool=2)) == 0.0
+    assert float(paired_l1(a, a + 1, pool=4)) == pytest.approx(1.0)

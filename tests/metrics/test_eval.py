@@ -70,13 +70,13 @@ def test_eval_cli_samples_override_and_unknown_metric(ring_run, capsys):
 
 def test_eval_image_run_with_a_user_feature_network(digits_run, capsys):
     run, feats = digits_run
-    metrics = "fid200,kid200,pr200,dc200,is200,cond_acc500,intra_fid200,diversity200,modes500,rprec"
+    metrics = "fid200,kid200,pr200,dc200,is200,cond_acc500,intra_fid200,diversity_ratio200,modes500,rprec"
     assert main(["eval", str(run), "--metrics", metrics, "--features", str(feats), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "rprec" in out and "skipped" in out                # label model: no text, so no R-precision
     rows = {r["metric"]: r for r in read_jsonl(run / "metrics.jsonl")}
     assert set(rows) == {"fid200", "kid200", "pr200", "dc200", "is200", "cond_acc500", "intra_fid200",
-                         "diversity200", "modes500"}
+                         "diversity_ratio200", "modes500"}
     for r in rows.values():
         assert r["protocol"]["features"].startswith("mmgan-convnet-digits"), r["metric"]
     assert 1.0 <= rows["is200"]["results"]["is"] <= 10.0

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mmgan.config import Config
-from mmgan.data.transforms import to_pil
+from mmgan.modalities.pixels import to_pil
 from mmgan.pipeline import Pipeline
 from mmgan.server import Settings, create_app
 from mmgan.server.deps import get_store

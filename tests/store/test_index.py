@@ -37,7 +37,7 @@ def test_index_run_provenance(store, embedder, tmp_path):
     # the stored seed regenerates the sample exactly
     out = pipe(labels=2, num_images=1, seed=11, output_type="tensor")
     from PIL import Image
-    from mmgan.data.transforms import to_uint8
+    from mmgan.modalities.pixels import to_uint8
 
     saved = np.asarray(Image.open(store.assets / it.asset))
     assert np.array_equal(saved, to_uint8(out.tensor[0]).permute(1, 2, 0).numpy())

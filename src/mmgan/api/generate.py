@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ..data.transforms import save_grid
 from ..pipeline import Pipeline
 from ..runs import resolve
-from ..utils import atomic_write, load_json, read_jsonl
+from ..utils import load_json, read_jsonl
 
 
 def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
@@ -29,17 +26,8 @@ def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, au
     result = pipe(num_images=n, seed=seed, truncation=truncation, **kwargs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if not pipe.is_image:
-        p = out / "samples.npy"
-        atomic_write(p, lambda tmp: np.save(open(tmp, "wb"), result.samples))
-        return [p]
-    for i, img in enumerate(result.images):
-        p = out / f"{i:05d}.png"
-        atomic_write(p, lambda tmp, img=img: img.save(tmp, format="PNG"))
-        written.append(p)
-    written.append(save_grid(result.tensor, out / "grid.png", nrow=min(8, n)))
-    return written
+    # the target's codec writes its files: images as PNGs + grid.png, vectors as samples.npy + scatter.png, ...
+    return pipe.codec.write(result.objects, result.tensor, out, pipe.config.get("data", {}))
 
 
 def run_info(run: str | Path) -> dict:
@@ -57,6 +45,7 @@ def run_info(run: str | Path) -> dict:
         "run": str(run),
         "family": c["model"]["family"],
         "data": f"{meta['data'].get('name')} ({meta['data'].get('kind')}, shape {meta['data'].get('shape')})",
+        "target": ref.config["data"]["target"],
         "conditions": c["model"]["condition"] or "none",
         "loss": c["loss"]["name"],
         "step": meta["step"],

@@ -23,9 +23,11 @@ def load_config(config: str | None = None, overrides: list[str] | None = None) -
 
 def train(data: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
-          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None):
+          resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None,
+          target: str | None = None):
     """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run. A time budget
-    (minutes, or train.minutes) bounds the whole call, data loading included (training.budget)."""
+    (minutes, or train.minutes) bounds the whole call, data loading included (training.budget).
+    target: the column the model generates (data.target; default: the image, else the vector)."""
     t0 = time.time()
     saved_extra = None
     if resume:
@@ -48,6 +50,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
         cfg.train.minutes = float(minutes)
     if skip_bad:
         cfg.data.skip_bad = True
+    if target:
+        cfg.data.target = str(target)
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
     warnings = check_extra(cfg.model.family, cfg.model.extra, saved_extra)   # before loading any data
@@ -55,7 +59,8 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     if distributed.rank() == 0:
         for w in warnings:
             log(f"warning (kept from the saved run): {w}")
-    ds = _dataset(cfg, log)
+    with distributed.rank_zero_first():       # under torchrun rank 0 fills the caches (spoken captions) first
+        ds = _dataset(cfg, log if distributed.rank() == 0 else lambda m: None)
     resolve(cfg, ds, saved_extra)
     if out:
         run_dir = Path(out)
@@ -109,7 +114,7 @@ def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_
 
 def _dataset(cfg: Config, log):
     ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
-                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
     if ds.info.skipped:
         log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
     if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):

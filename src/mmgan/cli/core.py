@@ -1,7 +1,7 @@
 """The `mmgan` command. Each subcommand is a thin wrapper over the library.
 
     mmgan data make NAME --out DIR [-n N] [--seed S] [--speech]
-    mmgan train --data DIR|MANIFEST|NAME [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
+    mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
     mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] --out DIR
     mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
     mmgan info RUN
@@ -19,6 +19,7 @@ from .. import data
 from ..api.generate import generate_to_dir, run_info
 from ..api.train import calibrate, train
 from ..data.speech import with_speech
+from ..modalities import codec_names
 from .. import distributed
 
 
@@ -73,13 +74,17 @@ def _add_train(sub):
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print and save the resolved config, then stop")
     p.add_argument("--skip-bad", action="store_true", help="skip bad manifest rows (they are counted) instead of refusing")
+    p.add_argument("--target", metavar="COLUMN", help="the column the model generates (same as --set data.target=COLUMN; "
+                   f"default: the image when the data has one, else the vector; columns a model can generate: "
+                   f"{', '.join(codec_names())})")
 
 
 def _run_train(args) -> int:
     overrides = list(args.overrides) + [f"train.{k}={getattr(args, k)}" for k in ("seed", "device")
                                          if getattr(args, k) is not None]
     result = train(data=args.data, config=args.config, overrides=overrides, out=args.out, steps=args.steps,
-                   minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad)
+                   minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad,
+                   target=args.target)
     if result is None:
         return 0
     if distributed.rank() != 0:

@@ -15,7 +15,7 @@ from .export import write_manifest
 from .loader import list_datasets, load_dataset
 from .shapes import shapes_heldout_combinations
 from .speech import SpeechUnavailable, add_speech, synthesize, with_speech
-from .transforms import from_pil, save_grid, to_pil
+from ..modalities.pixels import from_pil, save_grid, to_pil
 
 __all__ = [
     "load_dataset", "write_manifest", "list_datasets", "BadRowsError", "BadRow", "DataError", "AudioError",

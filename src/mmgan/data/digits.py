@@ -17,7 +17,7 @@ import torch
 from ..registry import register
 from .base import DataInfo, MemoryDataset
 from .common import check_split, choose, hash_split, rng_for
-from .transforms import resize_images
+from ..modalities.pixels import resize_images
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

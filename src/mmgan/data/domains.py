@@ -23,7 +23,7 @@ from .base import DataInfo, MemoryDataset
 from .common import check_split, choose, hash_split, rng_for
 from .digits import DIGIT_WORDS, _raw, digit_captions
 from .shapes import ATTRIBUTES, COLORS, DEFAULT_RES, POSITIONS, SHAPES, SIZES, caption, render
-from .transforms import resize_images
+from ..modalities.pixels import resize_images
 
 PALETTES = {"warm": ["red", "orange", "yellow"], "cool": ["green", "blue", "purple"]}
 PALETTE_N = {"train": 10_000, "test": 1_000}

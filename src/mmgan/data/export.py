@@ -4,6 +4,7 @@ Layout of out_dir:
   images/000000.png ...   images (8-bit PNG: pixel values within 1/255 of the originals)
   audio/...               copies of audio files (files already inside out_dir are referenced in place)
   vectors.npy             float32 (N, D) when the dataset has vectors; rows say "vector": row index
+  <codec files>           another registered codec's column, as that codec writes it (write_column)
   manifest.jsonl          one object per item: image, text, audio, label, vector, attributes {name: value}
   dataset.json            the DataInfo: name, class_names, attributes, extra (e.g. mixture means), ...
 manifest.jsonl is written last and atomically, so a folder with a manifest is complete.
@@ -15,11 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
-from ..utils import atomic_write, atomic_write_text
+from ..modalities import codec_names, get_codec
+from ..utils import atomic_write_text
 from .base import MemoryDataset
-from .transforms import to_pil
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -37,22 +36,9 @@ def write_manifest(ds: MemoryDataset, out_dir: str | os.PathLike) -> Path:
     cols, n = ds.columns, len(ds)
     rows: list[dict] = [{} for _ in range(n)]
 
-    if "image" in cols:
-        (out / "images").mkdir(exist_ok=True)
-        for i in range(n):
-            name = f"images/{i:06d}.png"
-            to_pil(cols["image"][i]).save(out / name, format="PNG")   # not fsynced one by one: see docstring
-            rows[i]["image"] = name
-    if "vector" in cols:
-        vec = cols["vector"].detach().cpu().numpy().astype(np.float32)
-
-        def save_vectors(tmp: str) -> None:
-            with open(tmp, "wb") as f:
-                np.save(f, vec, allow_pickle=False)
-
-        atomic_write(out / "vectors.npy", save_vectors)
-        for i in range(n):
-            rows[i]["vector"] = i
+    for col in (c for c in codec_names() if c in cols):     # image, vector, ...: the codec writes its files
+        for i, cell in enumerate(get_codec(col).write_column(cols[col], out)):
+            rows[i][col] = cell
     if "audio" in cols:
         copied: dict[str, str] = {}
         for i, src in enumerate(cols["audio"]):

@@ -1,60 +1,15 @@
-"""Reading users' image files with validation, and stacking them into one tensor.
-
-Channel policy (one rule for folders and manifests):
-  - every image counts as grayscale (1 channel: L, 1, I;16, LA) or colour (3: RGB, RGBA, P, CMYK);
-    alpha is dropped by compositing onto white, so RGBA is fine in an RGB dataset and LA in a gray one;
-  - the dataset's channels are `channels` when given (1 or 3), else the majority (a tie goes to colour);
-  - an image of the other kind is a bad row: we never silently turn colour into gray or gray into colour.
-Sizes: with resolution > 0 every image is centre-cropped to a square and resized (bilinear, antialiased);
-with resolution 0 all images must already share one size.
-"""
+"""Users' image files as data rows: the image codec's file reading (mmgan.modalities.image_files) with
+its problems turned into BadRow / DataError for folder and manifest reports."""
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 import torch
-from PIL import Image
 
+from ..modalities.base import CellError, ColumnError
+from ..modalities.image_files import IMAGE_SUFFIXES, LoadedImage, read_image  # noqa: F401  (the folder loader's)
+from ..modalities.image_files import stack_images as _stack
 from .errors import BadRow, DataError
-from .transforms import flatten_alpha, native_channels, resize_pil
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
-CHANNEL_NAMES = {1: "grayscale", 3: "RGB"}
-CHANNEL_COUNTS = {1: "1 channel", 3: "3 channels"}
-
-
-class RowProblem(Exception):
-    """One problem with one value of one row; the caller adds row and column."""
-
-
-@dataclass
-class LoadedImage:
-    row: int
-    pixels: np.ndarray     # uint8 (H, W) or (H, W, 3)
-    channels: int          # 1 or 3
-
-
-def read_image(path: Path, resolution: int = 0) -> tuple[np.ndarray, int]:
-    """Validate and decode one image file: (uint8 pixels, channels). Raises RowProblem."""
-    if not path.exists():
-        raise RowProblem(f"file not found: {path}")
-    if not path.is_file():
-        raise RowProblem(f"not a file: {path}")
-    try:
-        with Image.open(path) as im:
-            im.verify()                      # structure and checksums (PNG CRCs)
-        with Image.open(path) as im:
-            im.load()                        # full decode: catches truncated data verify() misses
-            channels = native_channels(im)
-            im = flatten_alpha(im)
-    except Exception as e:  # PIL raises many types for bad files
-        raise RowProblem(f"unreadable or corrupt image {path} ({type(e).__name__}: {e})") from None
-    if resolution > 0:
-        im = resize_pil(im, resolution)
-    return np.asarray(im, dtype=np.uint8), channels
+RowProblem = CellError          # one bad value of one row (the caller adds row and column)
 
 
 def check_channels_arg(channels: int) -> None:
@@ -65,36 +20,9 @@ def check_channels_arg(channels: int) -> None:
 
 def stack_images(loaded: list[LoadedImage], channels: int, resolution: int, source: str,
                  ) -> tuple[list[BadRow], dict[int, int], torch.Tensor | None, int]:
-    """Flag channel mismatches as bad rows, check sizes, stack the rest.
-
-    Returns (bad rows, {row: index into the tensor}, tensor (N, C, H, W) in [-1, 1] or None, channels).
-    """
-    if not loaded:
-        return [], {}, None, channels or 3
-    counts = Counter(item.channels for item in loaded)
-    if channels:
-        target, why = channels, f"channels={channels} was asked for"
-    else:
-        target = 3 if counts[3] >= counts[1] else 1
-        why = f"the majority: {counts[target]} of {len(loaded)} images"
-    bad = [BadRow(it.row, "image", f"{CHANNEL_NAMES[it.channels]} image ({CHANNEL_COUNTS[it.channels]}) but the "
-                  f"dataset is {CHANNEL_NAMES[target]} ({CHANNEL_COUNTS[target]}; {why}); convert the file, "
-                  "or pass channels to choose")
-           for it in loaded if it.channels != target]
-    good = [it for it in loaded if it.channels == target]
-    if not good:
-        return bad, {}, None, target
-    if resolution <= 0:
-        sizes = Counter(it.pixels.shape[:2] for it in good)
-        if len(sizes) > 1:
-            first = {}
-            for it in good:
-                first.setdefault(it.pixels.shape[:2], it.row)
-            listing = ", ".join(f"{w}x{h} ({k} image{'s' if k > 1 else ''}, e.g. row {first[(h, w)]})"
-                                for (h, w), k in sizes.most_common(5))
-            more = f" and {len(sizes) - 5} more sizes" if len(sizes) > 5 else ""
-            raise DataError(f"{source}: images differ in size: {listing}{more}. Pass a resolution to resize "
-                            "them all to one square size, e.g. --set data.resolution=64 (resolution=64 in Python)")
-    arr = np.stack([it.pixels if it.pixels.ndim == 3 else it.pixels[:, :, None] for it in good])
-    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(127.5).sub_(1).contiguous()
-    return bad, {it.row: i for i, it in enumerate(good)}, x, target
+    """modalities.image_files.stack_images with its bad rows as BadRow and a size clash as DataError."""
+    try:
+        bad, index, x, target = _stack(loaded, channels, resolution)
+    except ColumnError as e:
+        raise DataError(f"{source}: {e}") from None
+    return [BadRow(row, "image", problem) for row, problem in bad], index, x, target

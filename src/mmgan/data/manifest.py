@@ -1,6 +1,7 @@
 """Manifests: manifest.jsonl (one JSON object per line) or manifest.csv (header row), validated in full.
 
-Columns, any subset (but images or vectors are needed):
+Columns, any subset (but one that a model can generate is needed: image, vector, or another
+registered codec's column, read by that codec: mmgan.modalities):
   image       path of an image file, relative to the manifest's folder (absolute allowed)
   text        a caption (non-empty)
   audio       path of an audio file (kept as an absolute path; must be readable and non-empty)
@@ -19,19 +20,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..modalities import ColumnError, ReadOptions, cell_path, codec_names, default_target, get_codec
 from .base import DataInfo, MemoryDataset
 from .errors import BadRow, DataError, settle_bad_rows
 from .folder import user_subset
-from .images import LoadedImage, RowProblem, check_channels_arg, read_image, stack_images
+from .images import RowProblem, check_channels_arg
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 KNOWN = ("image", "text", "audio", "label", "vector", "attributes", "split")
@@ -111,17 +111,20 @@ def read_dataset_json(folder: Path) -> dict:
 
 # ---- one value at a time (each raises RowProblem) ---------------------------------------------------
 
+def known_columns() -> tuple[str, ...]:
+    """KNOWN, then the columns of codecs registered beyond image and vector."""
+    return KNOWN + tuple(c for c in codec_names() if c not in KNOWN)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _present(v) -> bool:
     return v is not None and not (isinstance(v, str) and not v.strip())
 
 
-def parse_path(v, folder: Path) -> Path:
-    if not _present(v):
-        raise RowProblem("missing value (a file path)")
-    if not isinstance(v, str):
-        raise RowProblem(f"expected a file path string, got {type(v).__name__} {v!r}")
-    p = Path(v.strip()).expanduser()
-    return Path(os.path.abspath(p if p.is_absolute() else folder / p))
+parse_path = cell_path          # a file path cell, relative to the manifest's folder
 
 
 def parse_text(v) -> str:
@@ -163,18 +166,6 @@ def parse_label(v) -> int | str:
         v = int(v)
     if v < 0:
         raise RowProblem(f"negative label {v}")
-    return v
-
-
-def parse_index(v, count: int) -> int:
-    if not _present(v):
-        raise RowProblem("missing value (a row index into vectors.npy)")
-    if isinstance(v, str) and _DIGITS.fullmatch(v.strip()):
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise RowProblem(f"expected a row index into vectors.npy, got {type(v).__name__} {v!r}")
-    if not 0 <= v < count:
-        raise RowProblem(f"index {v} is outside vectors.npy (rows 0..{count - 1})")
     return v
 
 
@@ -275,16 +266,21 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
 
     if not rows:  # nothing parsed: report the unreadable lines (or the emptiness), not "missing columns"
         settle_bad_rows(source, bad, len(bad), convention, skip_bad)
-    unknown = [c for c in columns if c not in KNOWN]
+    known = known_columns()
+    unknown = [c for c in columns if c not in known]
     if unknown:
-        warnings.warn(f"{source}: ignoring unknown columns {unknown}; known columns: {', '.join(KNOWN)}",
+        warnings.warn(f"{source}: ignoring unknown columns {unknown}; known columns: {', '.join(known)}",
                       stacklevel=3)
-    if "image" not in columns and "vector" not in columns:
-        hint = " (dataset.json says this is an image dataset)" if meta.get("kind") == "image" else ""
-        raise DataError(f"{source}: no 'image' column{hint}; columns found: {', '.join(columns) or 'none'}. "
-                        "Every row needs an image path in 'image' (or a row index into vectors.npy in 'vector')")
-    if meta.get("kind") == "image" and "image" not in columns:
-        raise DataError(f"{source}: no 'image' column, but dataset.json says this is an image dataset; "
+    targets = [c for c in codec_names() if c in columns]       # columns a model can generate
+    kind = meta.get("kind")
+    if not targets:
+        hint = f" (dataset.json says this is {_a(kind)} {kind} dataset)" if kind else ""
+        others = ", ".join(repr(c) for c in codec_names() if c != "image")
+        raise DataError(f"{source}: no 'image' column{hint} (nor another column a model can generate: {others}); "
+                        f"columns found: {', '.join(columns) or 'none'}. Every row needs an image path in 'image' "
+                        "(or a row index into vectors.npy in 'vector')")
+    if kind in codec_names() and kind not in columns:
+        raise DataError(f"{source}: no {kind!r} column, but dataset.json says this is {_a(kind)} {kind} dataset; "
                         f"columns found: {', '.join(columns)}")
 
     # split selection: by the split column when there is one
@@ -303,26 +299,21 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
     rows = user_subset(rows, n, seed)
     total = len(rows) + len({b.row for b in bad})
 
-    vectors = None
-    if "vector" in columns:
-        vpath = folder / "vectors.npy"
-        if not vpath.is_file():
-            raise DataError(f"{source}: has a 'vector' column but {vpath} is missing")
-        vectors = np.load(vpath, allow_pickle=False)
-        if vectors.ndim != 2:
-            raise DataError(f"{vpath}: expected a 2-D array (rows, dims), got shape {vectors.shape}")
+    opts = ReadOptions(folder, resolution, channels, source)
+    try:                                                      # one reader per codec column (image, vector, ...)
+        readers = {c: get_codec(c).reader(opts) for c in targets}
+    except ColumnError as e:
+        raise DataError(f"{source}: {e}") from None
 
-    values: dict[str, dict[int, object]] = {c: {} for c in KNOWN}
-    loaded: list[LoadedImage] = []
+    values: dict[str, dict[int, object]] = {c: {} for c in known}
     for r in rows:
-        for col in ("image", "text", "audio", "label", "vector", "attributes"):
-            if col not in columns:
+        for col in known:
+            if col not in columns or col == "split":
                 continue
             v = r.values.get(col)
             try:
-                if col == "image":
-                    pixels, ch = read_image(parse_path(v, folder), resolution)
-                    loaded.append(LoadedImage(r.row, pixels, ch))
+                if col in readers:
+                    values[col][r.row] = readers[col].read(v)
                 elif col == "text":
                     values["text"][r.row] = parse_text(v)
                 elif col == "audio":
@@ -331,8 +322,6 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
                     values["audio"][r.row] = str(p)
                 elif col == "label":
                     values["label"][r.row] = parse_label(v)
-                elif col == "vector":
-                    values["vector"][r.row] = parse_index(v, len(vectors))
                 else:
                     values["attributes"][r.row] = parse_attributes(v)
             except RowProblem as e:
@@ -341,17 +330,22 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
     labels, class_names, label_bad = map_labels(values["label"], meta.get("class_names") or [])
     attrs, attr_table, attr_bad = map_attributes(values["attributes"], meta.get("attributes") or {},
                                                  meta.get("attribute_names") or [])
-    ch_bad, index, x, _ = stack_images(loaded, channels, resolution, source)
-    bad += label_bad + attr_bad + ch_bad
-    bad.sort(key=lambda b: (b.row, KNOWN.index(b.column) if b.column in KNOWN else -1))
+    read = {}
+    for col, reader in readers.items():
+        try:
+            read[col] = reader.collate(values[col])
+        except ColumnError as e:
+            raise DataError(f"{source}: {e}") from None
+        bad += [BadRow(row, col, problem) for row, problem in read[col].bad]
+    bad += label_bad + attr_bad
+    bad.sort(key=lambda b: (b.row, known.index(b.column) if b.column in known else -1))
     skip = settle_bad_rows(source, bad, total, convention, skip_bad)
     kept = [r.row for r in rows if r.row not in skip]
 
     cols: dict = {}
-    if "image" in columns:
-        cols["image"] = x[torch.tensor([index[r] for r in kept])]
-    if "vector" in columns:
-        cols["vector"] = torch.from_numpy(vectors[[values["vector"][r] for r in kept]].astype(np.float32))
+    for col, c in read.items():
+        at = [c.index[r] for r in kept]
+        cols[col] = c.values[torch.tensor(at)] if torch.is_tensor(c.values) else [c.values[i] for i in at]
     if "label" in columns:
         cols["label"] = torch.tensor([labels[r] for r in kept], dtype=torch.long)
     if "attributes" in columns:
@@ -366,11 +360,11 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
         extra["bad_rows"] = [b.to_dict() for b in bad]
     if "label" not in cols:
         class_names = []
-    first = cols.get("image", cols.get("vector"))
+    target = default_target(cols)
     num_classes = max(len(class_names), int(cols["label"].max()) + 1 if "label" in cols else 0,
                       int(meta.get("num_classes") or 0) if "label" in cols else 0)
-    info = DataInfo(name=str(meta.get("name") or folder.name), kind="image" if "image" in cols else "vector",
-                    shape=tuple(first.shape[1:]), num_classes=num_classes, class_names=list(class_names),
+    info = DataInfo(name=str(meta.get("name") or folder.name), kind=target,
+                    shape=get_codec(target).item_shape(cols[target]), num_classes=num_classes, class_names=list(class_names),
                     attributes=attr_table if "attributes" in cols else {}, extra=extra,
                     skipped=len(skip), root=str(folder))
     return MemoryDataset(info, cols)

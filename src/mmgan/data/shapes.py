@@ -166,6 +166,14 @@ def render(attrs: tuple[str, str, str, str], resolution: int, rng: np.random.Gen
     return np.asarray(img.resize((resolution, resolution), Image.BOX))
 
 
+def images_of(attrs: tuple[str, str, str, str], n: int, resolution: int = 0, seed: int = 0) -> torch.Tensor:
+    """(n, 3, H, W) real images in [-1, 1] of one attribute combination, with the dataset's jitter in
+    rotation, position, size and background: what "the same caption" looks like in the data."""
+    rng = rng_for(seed, "shapes", "images_of", *attrs)
+    x = np.stack([render(tuple(attrs), resolution or DEFAULT_RES, rng) for _ in range(n)])
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(127.5).sub_(1).contiguous()
+
+
 @register("dataset", "shapes")
 def shapes(split: str = "train", n: int = 0, seed: int = 0, resolution: int = 0) -> MemoryDataset:
     """Coloured shapes with attributes and captions (see the module docstring); 32x32 unless resolution is set."""

@@ -8,10 +8,12 @@ Steps: spoken captions for the training items (espeak-ng, cached) -> `train_mult
 space, fused conditions, DF-GAN with the matching-aware discriminator) within `minutes` of
 training -> pictures through the Pipeline (the one inference path):
   generation.png  rows of held-out captions (combinations never seen in training), generated from
-                  the text only, the speech only, and both; and a row from a reference image
-  arithmetic.png  an image of a red circle - "red" + "blue": its nearest images
+                  the text only, the speech only, and both; and a row from a reference image; titled
+                  with the judged accuracies and the diversity ratio (measure)
+  arithmetic.png  image - text(its colour) + text(another colour): the first trials, right or wrong,
+                  titled with the accuracy over 200 trials
   retrieval.png   a held-out caption and its recording, each with its nearest images
-  summary.json    the captions, the retrieval and arithmetic results
+  summary.json    the figures, the captions, the retrieval and arithmetic results
 """
 from __future__ import annotations
 
@@ -22,18 +24,21 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image, ImageDraw
 
-from ..api.embed import arithmetic, nearest
+from ..api.embed import nearest
 from ..conditioning import JointSpace
 from ..conditioning.features import cache_root
 from ..config import Config
 from ..data import load_dataset, with_speech
-from ..data.transforms import to_pil
+from ..data.shapes import images_of
+from ..metrics.diversity import mean_pairwise_distance
+from ..metrics.judge import attribute_accuracy, train_judge
+from ..metrics.retrieval import arithmetic_trials
 from ..pipeline import Pipeline
 from ..training import Trainer
 from ..training.setup import resolve
-from ..utils import atomic_write, atomic_write_json
+from ..utils import atomic_write_json
+from .pictures import labelled_grid
 
 DEMO_OVERRIDES = [
     # data and model: 32 px shapes, DF-GAN conditioned on fused text + speech
@@ -41,9 +46,12 @@ DEMO_OVERRIDES = [
     "model.g_width=16", "model.d_width=16",
     # matching-aware D with MA-GP (lazy, every 4 steps); the joint-space contrastive and L1 pairing losses
     "loss.name=hinge", "loss.phases=matching", "loss.r1_every=4", "loss.contrastive=0.5", "loss.recon=5.0",
-    # DF-GAN's optimizer (Adam, betas 0 / 0.9) at a higher G rate for a short run; bf16 autocast is the fast path on CPUs
+    # z must matter: the L1 pairing on 2x2-pooled images (on pixels it pins every seed to one image) and
+    # DSGAN's mode-seeking term capped at the real shapes' spread (configs/shapes-text-speech.yaml)
+    "loss.recon_pool=2", "loss.mode_seeking=2.0", "loss.ms_tau=0.06",
+    # DF-GAN's optimizer (Adam, betas 0 / 0.9) at a higher G rate for a short run; bf16 autocast where the CPU has native bf16 (auto)
     "train.batch_size=32", "train.lr_g=4e-4", "train.lr_d=4e-4", "train.beta1=0.0", "train.beta2=0.9",
-    "train.ema=0.99", "train.bf16=true", "train.channels_last=false", "train.steps=100000",
+    "train.ema=0.99", "train.bf16=auto", "train.channels_last=false", "train.steps=100000",
     "train.sample_every=500", "train.ckpt_every=500", "train.log_every=50", "train.tensorboard=false",
 ]
 
@@ -89,15 +97,16 @@ def run(out_dir: str | Path, minutes: float = 8.0, log: Callable[[str], None] | 
     t = time.time()
     res = train_multimodal(train, out / "run", overrides, log)
     log(f"trained {res.step} GAN steps in {time.time() - t:.0f}s (joint space included)")
-    paths = {"run": res.run_dir}
-    paths.update(draw(res.run_dir, held, out, log))
-    return paths
+    return {"run": res.run_dir, **draw(res.run_dir, held, out, log)}
 
 
-def draw(run_dir: Path, held, out: Path, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """The demo pictures from a trained run and held-out items with speech."""
+def draw(run_dir: Path, held, out: Path, log: Callable[[str], None] = print) -> dict:
+    """The demo pictures from a trained run and held-out items with speech, each titled with the figures
+    measured on the same run (see measure); returns their paths and the figures."""
     pipe = Pipeline.from_pretrained(run_dir, device="cpu")
     space = pipe.conditioner.joint
+    fig, gallery = measure(pipe, held, log)
+    pct = lambda k: f"{fig[k]:.0%}"  # noqa: E731
     rows, labels = [], []
     picks = _distinct(held, 4)
     for i in picks:
@@ -108,38 +117,88 @@ def draw(run_dir: Path, held, out: Path, log: Callable[[str], None] = print) -> 
     ref = held.columns["image"][picks[0]]
     rows.append(torch.cat([ref[None], pipe(image=ref, num_images=7, seed=0, output_type="pt").tensor]))
     labels.append("reference image (first) -> samples")
-    paths = {"generation": _picture(rows, labels, out / "generation.png",
-                                    "held-out captions (combinations never seen in training)")}
+    title = (f"held-out captions (combinations never seen in training); each row: 8 seeds of one condition\n"
+             f"judged on {len(held)} held-out captions: text -> image {pct('text -> image accuracy')}, speech -> image "
+             f"{pct('speech -> image accuracy')} all four attributes right (judge: {pct('judge accuracy on real images')} "
+             f"on real images; control {pct('negative control (judged against another caption)')})\n"
+             f"diversity ratio {fig['diversity ratio (generated / real, per caption)']:.2f} "
+             f"(real vs real {fig['diversity ratio, real vs real']:.2f})")
+    paths: dict = {"generation": labelled_grid(rows, labels, out / "generation.png", title)}
 
-    gallery = load_dataset("shapes", split="test", n=500, seed=2)
-    g_img = torch.cat([gallery.columns["image"], held.columns["image"]])
-    g_att = torch.cat([gallery.columns["attributes"], held.columns["attributes"]])
+    g_img, g_att, names = gallery
+    ex = fig.pop("arithmetic examples")
+    rows = [torch.stack([g_img[e["source"]], g_img[e["nearest"]]]) for e in ex]
+    labels = [f"{'right' if e['correct'] else 'WRONG'}: {_describe(names, g_att[e['source']])} - '{e['minus']}' "
+              f"+ '{e['plus']}'" for e in ex]
+    paths["arithmetic"] = labelled_grid(rows, labels, out / "arithmetic.png",
+                                        f"embedding arithmetic in the joint space, the first {len(ex)} trials: "
+                                        f"image, nearest image\n{pct('arithmetic accuracy')} right over 200 trials "
+                                        f"(new colour, same shape)", label_chars=64)
     emb = space.embed("image", g_img)
-    names = gallery.info.attributes
-    want = [names["shape"].index("circle"), names["color"].index("red")]
-    src = int(torch.nonzero((g_att[:, 0] == want[0]) & (g_att[:, 1] == want[1]))[0])
-    q = arithmetic(space, [(1, "image", g_img[src : src + 1]), (-1, "text", "red"), (1, "text", "blue")])
-    idx, scores = nearest(q, emb, k=8, exclude=[src])
-    paths["arithmetic"] = _picture([g_img[src : src + 1], g_img[torch.as_tensor(idx)]],
-                                   ["a red circle", "- 'red' + 'blue': nearest"], out / "arithmetic.png",
-                                   "embedding arithmetic in the joint space")
-    found = [{k: names[k][int(v)] for k, v in zip(names, g_att[j])} for j in idx]
     i = picks[0]
     t_idx, _ = nearest(space.embed("text", [held.columns["text"][i]])[0], emb, k=8)
     a_idx, _ = nearest(space.embed("audio", [held.columns["audio"][i]])[0], emb, k=8)
-    paths["retrieval"] = _picture([g_img[torch.as_tensor(t_idx)], g_img[torch.as_tensor(a_idx)]],
-                                  [f"text: {held.columns['text'][i]}", "its recording"], out / "retrieval.png",
-                                  "cross-modal retrieval: nearest images")
-    summary = {"captions": [held.columns["text"][i] for i in picks], "arithmetic_nearest": found,
-               "arithmetic_correct": sum(f["color"] == "blue" and f["shape"] == "circle" for f in found) / len(found),
-               "retrieval_text": [{k: names[k][int(v)] for k, v in zip(names, g_att[j])} for j in t_idx],
-               "retrieval_audio": [{k: names[k][int(v)] for k, v in zip(names, g_att[j])} for j in a_idx],
-               "query_attributes": {k: names[k][int(v)] for k, v in zip(names, held.columns["attributes"][i])},
+    paths["retrieval"] = labelled_grid([g_img[torch.as_tensor(t_idx)], g_img[torch.as_tensor(a_idx)]],
+                                       [f"text: {held.columns['text'][i]}", "its recording"], out / "retrieval.png",
+                                       "cross-modal retrieval: nearest images")
+    summary = {"figures": fig, "captions": [held.columns["text"][i] for i in picks],
+               "arithmetic_examples": ex,
+               "retrieval_text": [_describe(names, g_att[j]) for j in t_idx],
+               "retrieval_audio": [_describe(names, g_att[j]) for j in a_idx],
+               "query_attributes": _describe(names, held.columns["attributes"][i]),
                "joint_space": space.id if isinstance(space, JointSpace) else ""}
     atomic_write_json(out / "summary.json", summary)
     paths["summary"] = out / "summary.json"
     log(f"demo pictures: {json.dumps({k: str(v) for k, v in paths.items()})}")
-    return paths
+    return {**paths, **fig}
+
+
+def _describe(names: dict[str, list[str]], attrs: torch.Tensor) -> str:
+    return " ".join(names[k][int(v)] for k, v in zip(names, attrs))
+
+
+def measure(pipe: Pipeline, held, log: Callable[[str], None] = print, judge_minutes: float = 1.0) -> tuple[dict, tuple]:
+    """The figures printed beside the demo's pictures, measured on the same run (bench/multimodal.py is the
+    full protocol):
+      judge       an attribute classifier trained on real shapes only; its accuracy on fresh real images
+      text/speech share of held-out captions (combinations never seen in training) whose sample the judge
+                  reads with all four attributes right; a negative control judges the text samples against
+                  another item's caption
+      diversity   per held-out caption, the mean pairwise distance of 8 samples (seeds differ) in the judge's
+                  features over the same for 8 real images of the combination; real vs real is the ceiling
+      arithmetic  image - text(its colour) + text(another colour): nearest image has the new colour and shape"""
+    t = time.time()
+    real = load_dataset("shapes", split="all", n=3000, seed=5)
+    names = real.info.attributes
+    keys = list(names)
+    judge = train_judge(real.columns["image"], real.columns["attributes"], names, steps=500, minutes=judge_minutes)
+    check = load_dataset("shapes", split="all", n=1000, seed=6)
+    fig = {"judge accuracy on real images": attribute_accuracy(judge.predict(check.columns["image"]),
+                                                               check.columns["attributes"], keys)["all"]}
+    want = held.columns["attributes"]
+    for mode, kw in (("text", {"text": held.columns["text"]}), ("speech", {"audio": held.columns["audio"]})):
+        pred = judge.predict(pipe(num_images=len(held), seed=0, output_type="pt", **kw).tensor)
+        fig[f"{mode} -> image accuracy"] = attribute_accuracy(pred, want, keys)["all"]
+        if mode == "text":
+            other = torch.roll(torch.arange(len(held)), 1)
+            fig["negative control (judged against another caption)"] = attribute_accuracy(pred, want[other], keys)["all"]
+    gen_d, real_d, ceiling = [], [], []
+    for i in _distinct(held, 16):
+        attrs = tuple(names[k][int(v)] for k, v in zip(keys, want[i]))
+        x = pipe(text=held.columns["text"][i], num_images=8, seed=1000 + i, output_type="pt").tensor
+        r1, r2 = images_of(attrs, 8, x.shape[-1], seed=i), images_of(attrs, 8, x.shape[-1], seed=10_000 + i)
+        gen_d.append(mean_pairwise_distance(judge.features(x)))
+        real_d.append(mean_pairwise_distance(judge.features(r1)))
+        ceiling.append(mean_pairwise_distance(judge.features(r2)) / real_d[-1])
+    fig["diversity ratio (generated / real, per caption)"] = float(sum(g / r for g, r in zip(gen_d, real_d)) / len(gen_d))
+    fig["diversity ratio, real vs real"] = float(sum(ceiling) / len(ceiling))
+    gallery = load_dataset("shapes", split="test", n=500, seed=2)
+    g_img = torch.cat([gallery.columns["image"], held.columns["image"]])
+    g_att = torch.cat([gallery.columns["attributes"], want])
+    ar = arithmetic_trials(pipe.conditioner.joint, g_img, g_att, names, "color", trials=200, seed=0, examples=6)
+    fig["arithmetic accuracy"], fig["arithmetic examples"] = ar["accuracy"], ar["examples"]
+    log(f"measured the demo's figures in {time.time() - t:.0f}s")
+    return fig, (g_img, g_att, names)
 
 
 def _distinct(ds, k: int) -> list[int]:
@@ -152,20 +211,3 @@ def _distinct(ds, k: int) -> list[int]:
         if len(out) == k:
             break
     return out
-
-
-def _picture(rows: list[torch.Tensor], labels: list[str], path: Path, title: str, scale: int = 2) -> Path:
-    """Rows of images in [-1, 1], each with a text label on its left, and a title on top."""
-    size = rows[0].shape[-1] * scale
-    pad, left, top = 4, 300, 24
-    cols = max(len(r) for r in rows)
-    img = Image.new("RGB", (left + cols * (size + pad) + pad, top + len(rows) * (size + pad) + pad), "white")
-    draw = ImageDraw.Draw(img)
-    draw.text((pad, 6), title, fill=(0, 0, 0))
-    for r, (row, label) in enumerate(zip(rows, labels)):
-        y = top + r * (size + pad)
-        draw.text((pad, y + size // 2 - 6), label[:48], fill=(30, 30, 30))
-        for c, x in enumerate(row):
-            img.paste(to_pil(x).resize((size, size), Image.NEAREST), (left + c * (size + pad), y))
-    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
-    return path

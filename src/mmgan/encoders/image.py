@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..registry import register
 from .base import Encoder, EncoderOutput
-from ..data.transforms import from_pil
+from ..modalities.pixels import from_pil
 
 
 def load_images(items: Any, channels: int, resolution: int) -> torch.Tensor:

@@ -14,15 +14,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import distributed as dist
 from ..registry import register
-from .phases import GANLoss, frozen, unwrap
+from .phases import GANLoss, frozen
 
 
 @register("phases", "cycle")
 class CycleLoss(GANLoss):
     def __init__(self, G, D, cfg, z_dim, pack=1, autocast=None, **kw):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
-        self.g, self.d = unwrap(G), unwrap(D)
+        self.g, self.d = G, D
         if not (hasattr(self.g, "g_ab") and hasattr(self.d, "d_a")):
             raise ValueError("phases 'cycle' need a two-direction model (model.family=cyclegan)")
         if self.obj.gradient_penalty:
@@ -41,7 +42,9 @@ class CycleLoss(GANLoss):
 
     def accumulate(self, phase, real, c, labels, step, **cond_kw):
         a, b = self.split(real, labels)
-        self.g.remember_examples(a, b)
+        if not self.g.examples_full:
+            self.g.remember_examples(a, b)
+            dist.broadcast_state(self.g, buffers_only=True)   # under torchrun: rank 0's examples everywhere
         if phase == "D":
             return self.d_main(a, b)
         if phase == "Dreg":

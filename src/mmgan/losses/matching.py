@@ -7,7 +7,8 @@
     G   -D(G(z, c), c), plus options:
           loss.contrastive  InfoNCE between the joint-space embedding of G(z, c) and c itself (the
                             conditions are unit vectors in that space; cf. AttnGAN's DAMSM loss)
-          loss.recon        L1 between G(z, c) and the real image paired with c
+          loss.recon        L1 between G(z, c) and the real image paired with c; on pixels it pins every
+                            z to one image per condition, loss.recon_pool > 1 compares pooled images
           loss.mode_seeking MSGAN: halves of the batch share conditions, reward image distance per z distance
 The condition is never moved to please D: D always sees it detached.
 """
@@ -18,7 +19,7 @@ import torch
 
 from ..registry import register
 from .contrastive import contrastive_to_condition
-from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs
+from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, paired_l1
 
 
 @register("phases", "matching")
@@ -31,6 +32,9 @@ class MatchingAwareLoss(GANLoss):
         self.ma_gp = float(getattr(cfg, "ma_gp", 2.0))
         self.contrastive = float(getattr(cfg, "contrastive", 0.0))
         self.recon = float(getattr(cfg, "recon", 0.0))
+        self.recon_pool = int(getattr(cfg, "recon_pool", 1))
+        if self.recon_pool < 1:
+            raise ValueError(f"loss.recon_pool must be 1 or more (an average-pooling factor), got {self.recon_pool}")
         joint = getattr(conditioner, "joint", None)
         if self.contrastive > 0 and (joint is None or "image" not in joint.modalities):
             raise ValueError("loss.contrastive needs a multimodal condition (a joint space with an image encoder)")
@@ -87,11 +91,11 @@ class MatchingAwareLoss(GANLoss):
             stats["loss/G_contrastive"] = con.detach()
         if self.recon > 0:
             target_img = real.detach() if not ms else ms_pairs(real.detach())
-            rec = (fake - target_img).abs().mean()
+            rec = paired_l1(fake, target_img, self.recon_pool)
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            ms_loss = mode_seeking_term(fake, z)
+            ms_loss = mode_seeking_term(fake, z, self.cfg.ms_tau)
             total = total + self.cfg.mode_seeking * ms_loss
             stats["loss/G_ms"] = ms_loss.detach()
         total.backward()

@@ -9,7 +9,8 @@
       on the last stage, as options shared with the "matching" phases:
         loss.contrastive  InfoNCE of the joint-space embedding of the image against its condition
                           (multimodal conditions; AttnGAN's DAMSM loss plays this part)
-        loss.recon        L1 to the real image paired with the condition
+        loss.recon        L1 to the real image paired with the condition (images average-pooled
+                          by loss.recon_pool)
         loss.mode_seeking MSGAN's term (halves of the batch share conditions)
   Dreg: every loss.r1_every steps, MA-GP (loss.ma_gp, on the real pyramid and its matched condition)
       when conditioned, and R1 on the real pyramid when loss.r1_gamma > 0.
@@ -21,7 +22,7 @@ import torch
 
 from ..registry import register
 from .contrastive import contrastive_to_condition
-from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, unwrap
+from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_term, ms_pairs, paired_l1
 
 
 @register("phases", "multistage")
@@ -31,8 +32,8 @@ class MultiStageLoss(GANLoss):
         if self.obj.gradient_penalty:
             raise ValueError("phases 'multistage' do not support loss.name=wgan-gp; use hinge with loss.ma_gp or "
                              "loss.r1_gamma")
-        self.net = unwrap(G)
-        if not hasattr(unwrap(D), "stage_res"):
+        self.net = G
+        if not hasattr(D, "stage_res"):
             raise ValueError("phases 'multistage' need a discriminator with one judge per stage (model.family=stackgan)")
         opts = getattr(self.net, "loss_options", {}) or {}
         self.kl_weight = float(opts.get("kl_weight", 1.0))
@@ -40,6 +41,9 @@ class MultiStageLoss(GANLoss):
         self.ma_gp = float(getattr(cfg, "ma_gp", 0.0))
         self.contrastive = float(getattr(cfg, "contrastive", 0.0))
         self.recon = float(getattr(cfg, "recon", 0.0))
+        self.recon_pool = int(getattr(cfg, "recon_pool", 1))
+        if self.recon_pool < 1:
+            raise ValueError(f"loss.recon_pool must be 1 or more (an average-pooling factor), got {self.recon_pool}")
         self.joint = getattr(conditioner, "joint", None)
         if self.contrastive > 0 and (self.joint is None or "image" not in self.joint.modalities):
             raise ValueError("loss.contrastive needs a multimodal condition (a joint space with an image encoder)")
@@ -115,11 +119,11 @@ class MultiStageLoss(GANLoss):
             stats["loss/G_contrastive"] = con.detach()
         if self.recon > 0:
             target_img = ms_pairs(real.detach()) if ms else real.detach()
-            rec = (fake - target_img).abs().mean()
+            rec = paired_l1(fake, target_img, self.recon_pool)
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            m = mode_seeking_term(fake, z)
+            m = mode_seeking_term(fake, z, self.cfg.ms_tau)
             total = total + self.cfg.mode_seeking * m
             stats["loss/G_ms"] = m.detach()
         total.backward()

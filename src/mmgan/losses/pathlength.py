@@ -12,8 +12,9 @@ import math
 
 import torch
 
+from .. import distributed as dist
 from ..registry import register
-from .phases import GANLoss, unwrap
+from .phases import GANLoss
 
 
 @register("phases", "stylegan2")
@@ -22,7 +23,7 @@ class PathLengthLoss(GANLoss):
 
     def __init__(self, G, D, cfg, z_dim, pack=1, autocast=None, **kw):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
-        self.net = unwrap(G)
+        self.net = G
         opts = getattr(self.net, "loss_options", {}) or {}
         self.pl_weight = float(opts.get("pl_weight", 0.0))
         self.pl_every = max(1, int(opts.get("pl_every", 4)))
@@ -45,7 +46,7 @@ class PathLengthLoss(GANLoss):
         (g,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
         lengths = g.float().square().sum(2).mean(1).sqrt()      # (b,)
         with torch.no_grad():
-            self.net.pl_mean.lerp_(lengths.mean(), self.pl_decay)
+            self.net.pl_mean.lerp_(dist.mean(lengths.mean()), self.pl_decay)   # global batch under torchrun
         penalty = (lengths - self.net.pl_mean).square().mean()
         (penalty * self.pl_weight * self.pl_every).backward()
         return {"reg/pl": penalty.detach(), "reg/pl_mean": self.net.pl_mean.detach().clone()}

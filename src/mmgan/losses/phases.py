@@ -7,8 +7,9 @@ detached statistics; the loop zeroes grads and steps the optimizers.
 Savings that leave the algorithm as the DCGAN paper writes it: the G phase reuses the fakes of the
 last D phase (`loss.reuse_fakes`: G runs once per step, as in the DCGAN reference code, instead of once
 more for the G phase); D's weights are frozen while G learns (no gradient is computed for weights the G
-step would throw away; under DDP the G phase calls D unwrapped, so nothing is reduced); and a D without
-batch-coupled layers (BatchNorm, minibatch std) judges reals and fakes in one pass.
+step would throw away); and a D without batch-coupled layers (BatchNorm, minibatch std) judges reals and
+fakes in one pass. Under torchrun the phases are unchanged: each rank works on its share of the global
+batch and the loop averages the gradients (distributed.sync_grads) before each optimizer step.
 """
 from __future__ import annotations
 
@@ -26,20 +27,14 @@ from ..models.layers import couples_batch
 from .. import distributed as dist
 
 
-def unwrap(module: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
-    return getattr(module, "module", module)
-
-
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[nn.Module]:
-    """The module, unwrapped, with requires_grad off on its weights for the duration (restored after)."""
-    net = unwrap(module)
-    params = [p for p in net.parameters() if p.requires_grad]
+    """The module with requires_grad off on its weights for the duration (restored after)."""
+    params = [p for p in module.parameters() if p.requires_grad]
     for p in params:
         p.requires_grad_(False)
     try:
-        yield net
+        yield module
     finally:
         for p in params:
             p.requires_grad_(True)
@@ -51,13 +46,14 @@ class GANLoss:
                  autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
                  compile_mode: str | None = None, **_):
         self.G, self.D, self.cfg, self.z_dim, self.pack = G, D, cfg, z_dim, pack
+        if cfg.ms_tau < 0:
+            raise ValueError(f"loss.ms_tau must be 0 (MSGAN) or a positive target ratio (DSGAN), got {cfg.ms_tau}")
         # torch.compile (train.compile): G and D forward passes run compiled; the penalties that
         # differentiate twice (R1, WGAN-GP) call D eagerly, as compiled graphs have no double backward
-        self.G_run, self.D_run, self.D_frozen_run = G, D, None
+        self.G_run, self.D_run = G, D
         if compile_mode:
             self.G_run = torch.compile(G, mode=compile_mode)
             self.D_run = torch.compile(D, mode=compile_mode)
-            self.D_frozen_run = self.D_run if unwrap(D) is D else torch.compile(unwrap(D), mode=compile_mode)
         self.obj = build("loss", cfg.name)
         self.augment = DiffAugment(cfg.diffaug)
         self.autocast = autocast or contextlib.nullcontext
@@ -66,9 +62,9 @@ class GANLoss:
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None
         # reals and fakes in one D pass (larger GEMMs, half the calls) unless D's layers mix samples
 
-        self.joint_d = not couples_batch(unwrap(D))
+        self.joint_d = not couples_batch(D)
         # TAC-GAN (Gong et al. 2019): D's aux head is [classifier | twin]; the twin learns the fakes' labels
-        self.twin = bool(getattr(unwrap(D), "config", {}).get("aux_twin", False))
+        self.twin = bool(getattr(D, "config", {}).get("aux_twin", False))
 
     # ---- helpers ---------------------------------------------------------------------------
     def z(self, b: int, device) -> torch.Tensor:
@@ -183,28 +179,45 @@ class GANLoss:
         else:
             z = self.z(b, device)
             fake = self.run_g(z, c, **cond_kw)
-        with frozen(self.D) as D:
-            logits, aux = self.run_d(fake, c, D if self.D_frozen_run is None else self.D_frozen_run)
+        with frozen(self.D):
+            logits, aux = self.run_d(fake, c)
             adv = self.obj.g_loss(self.top_k(logits))
             # TAC-GAN: G also makes its samples hard for the twin, which cancels AC-GAN's pull toward
             # easily classified samples (the two terms together estimate a divergence between the classes)
             total = adv + (self.aux_loss(aux, labels) - self.aux_loss(aux, labels, "twin")).to(adv.device)
             stats = {"loss/G": adv.detach()}
             if self.cfg.mode_seeking > 0 and b >= 2:
-                ms = mode_seeking_term(fake, z)
+                ms = mode_seeking_term(fake, z, self.cfg.ms_tau)
                 total = total + self.cfg.mode_seeking * ms
                 stats["loss/G_ms"] = ms.detach()
             total.backward()
         return stats
 
 
-def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """MSGAN's L_ms = 1 / (mean|G(c,z2) - G(c,z1)| / mean|z2 - z1| + 1e-5) between the two halves of a batch
-    whose conditions were paired with `ms_pairs`: it rewards image distance per latent distance."""
+def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor, tau: float = 0.0) -> torch.Tensor:
+    """The mode-seeking term between the two halves of a batch whose conditions were paired with
+    `ms_pairs`, from ratio = mean|G(c,z2) - G(c,z1)| / mean|z2 - z1| (image distance per latent distance):
+      tau = 0  MSGAN (Mao et al. 2019): 1 / (ratio + 1e-5); it keeps pushing, so a large weight trades
+               the condition for variety (noise, background flicker) that the data does not have
+      tau > 0  DSGAN (Yang et al. 2019), capped: max(0, 1 - ratio / tau), in [0, 1]; it pushes a collapsed
+               generator as hard at any ratio below tau and not at all beyond, so samples of one
+               condition vary as much as tau says and no more (tau ~ the real data's ratio)"""
     h = fake.shape[0] // 2
     d_img = (fake[:h] - fake[h : 2 * h]).abs().mean()
     d_z = (z[:h] - z[h : 2 * h]).abs().mean()
+    if tau > 0:
+        return torch.clamp(1.0 - (d_img / d_z) / tau, min=0.0)
     return 1.0 / (d_img / d_z + 1e-5)
+
+
+def paired_l1(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
+    """loss.recon's L1 between G(z, c) and the real image paired with c, on images average-pooled by
+    `pool` (loss.recon_pool). At pool 1 its optimum is one image per condition whatever z is (the
+    pixel median of the condition's images); pooled, it pins the layout (colour, place, size) and
+    leaves the detail within a cell (rotation, jitter) to z."""
+    if pool > 1:
+        fake, real = F.avg_pool2d(fake, pool), F.avg_pool2d(real, pool)
+    return (fake - real).abs().mean()
 
 
 def matching_gradient_penalty(D: nn.Module, real: torch.Tensor, c: torch.Tensor, autocast) -> torch.Tensor:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import torch
 
 from ..registry import register
-from .phases import GANLoss, unwrap
+from .phases import GANLoss
 
 
 @register("phases", "progressive")
 class ProgressiveLoss(GANLoss):
     def __init__(self, G, D, cfg, z_dim, pack=1, autocast=None, **kw):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
-        self.nets = [m for m in (unwrap(G), unwrap(D)) if hasattr(m, "set_step")]
+        self.nets = [m for m in (G, D) if hasattr(m, "set_step")]
         if not self.nets:
             raise ValueError("phases 'progressive' need a progressive model (model.family=progressive)")
 

@@ -12,7 +12,7 @@ Registered metrics (kind "metric"; a name may carry its sample count: fid10k, pr
   cond_acc, cas           conditional accuracy; classification accuracy score        (classify.py)
   modes                   modes captured + KL(p_gen ‖ uniform)                       (modes.py)
   rprec                   R-precision in a joint embedding space                     (rprecision.py)
-  diversity               pairwise feature distance within a condition vs real       (diversity.py)
+  diversity_ratio         pairwise feature distance within a condition, generated / real (diversity.py)
 Feature networks: features.py (in-project, cached) and inception.py (users' Inception weights).
 """
 from __future__ import annotations

@@ -22,6 +22,11 @@ from ..registry import UnknownNameError, get, names, register
 # name -> (default generated samples, higher is better for the headline number, one-line description,
 #          whether a bare name is shown with its count: "fid" -> "fid10k")
 DEFAULTS: dict[str, tuple[int, bool, str, bool]] = {}
+TARGETS: dict[str, tuple[str, ...]] = {}        # name -> the targets it measures (absent: every target)
+
+# old names that still resolve (not listed): the metric was called "diversity" before it was named
+# after its headline value
+ALIASES: dict[str, str] = {"diversity": "diversity_ratio"}
 
 _NAME = re.compile(r"^(?P<base>[a-z_]+?)(?P<num>\d+(?:\.\d+)?)(?P<k>k?)$")
 
@@ -49,27 +54,37 @@ class MetricResult:
                 "seconds": round(self.seconds, 3), "time": time.time(), **extra}
 
 
-def metric(name: str, default_num: int, higher_is_better: bool, about: str, counted: bool = True):
-    """Register a metric function under kind "metric" with its default sample count and direction."""
+def metric(name: str, default_num: int, higher_is_better: bool, about: str, counted: bool = True,
+           targets: tuple[str, ...] = ()):
+    """Register a metric function under kind "metric" with its default sample count and direction;
+    `targets`: the codecs (data.target) whose samples it can measure (empty: any)."""
     def deco(fn: Callable) -> Callable:
         DEFAULTS[name] = (default_num, higher_is_better, about, counted)
+        if targets:
+            TARGETS[name] = tuple(targets)
         return register("metric", name)(fn)
 
     return deco
+
+
+def check_target(base: str, target: str) -> None:
+    """MetricNotApplicable when the metric does not measure this target's samples."""
+    if base in TARGETS and target not in TARGETS[base]:
+        raise MetricNotApplicable(f"{base} is implemented for {' and '.join(TARGETS[base])} data, not {target}")
 
 
 def parse_metric_name(name: str) -> tuple[str, int | None]:
     """'fid10k' -> ('fid', 10000); 'kid1.5k' -> ('kid', 1500); 'pr500' -> ('pr', 500); 'cas' -> ('cas', None)."""
     key = name.strip().lower()
     known = names("metric")
-    if key in known:
-        return key, None
+    if key in known or key in ALIASES:
+        return ALIASES.get(key, key), None
     m = _NAME.match(key)
-    if m and m["base"] in known:
+    if m and (m["base"] in known or m["base"] in ALIASES):
         num = float(m["num"]) * (1000 if m["k"] else 1)
         if num < 2 or num != int(num):
             raise ValueError(f"metric {name!r}: the sample count must be a whole number of at least 2")
-        return m["base"], int(num)
+        return ALIASES.get(m["base"], m["base"]), int(num)
     raise UnknownNameError(f"unknown metric {name!r}; valid metrics: {', '.join(known)} — a name may carry its "
                            f"sample count, e.g. fid10k, pr2k, kid500")
 

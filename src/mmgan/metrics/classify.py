@@ -54,11 +54,9 @@ def _split_real(ctx):
 
 
 @metric("cas", 0, True, "classification accuracy score: train on generated, test on real, vs train on real",
-        counted=False)
+        counted=False, targets=("image",))
 def cas(ctx, num: int) -> MetricResult:
     _need_labels(ctx, "cas")
-    if ctx.kind != "image":
-        raise MetricNotApplicable("cas is implemented for image data")
     x_tr, y_tr, x_te, y_te, test_desc = _split_real(ctx)
     num = num or len(x_tr)
     recipe = ctx.recipe or default_recipe()

@@ -21,6 +21,7 @@ import torch
 
 from .features import FeatureNetwork, Recipe, _bar, feature_network_for, load_feature_network
 from ..data import load_dataset
+from ..modalities import Codec, get_codec, target_of_config
 
 COND_KEYS = {"label": "labels", "text": "text", "audio": "audio", "image": "image"}   # modality -> pipeline kwarg
 
@@ -57,6 +58,7 @@ class EvalContext:
         self.recipe = recipe
         self._fake: dict[tuple, SampleSet] = {}
         self._real: dict[tuple, SampleSet] = {}
+        self._keys: tuple[np.ndarray | None, str] | None = None
         self.embedder: Any = None                # set by rprec (or a caller) when a joint space is at hand
 
     # ---- what the model is ----------------------------------------------------------------------
@@ -65,8 +67,13 @@ class EvalContext:
         return self.pipe.config.get("data", {})
 
     @property
-    def kind(self) -> str:
-        return self.info.get("kind", "image")
+    def target(self) -> str:
+        """The column the model generates (its codec's name)."""
+        return target_of_config(self.pipe.config)
+
+    @property
+    def codec(self) -> Codec:
+        return get_codec(self.target)
 
     @property
     def modalities(self) -> list[str]:
@@ -93,7 +100,7 @@ class EvalContext:
                              "(mmgan eval --data ...)")
         n = int(self.data.get("n", 0)) if split == self.data.get("split", "train") else 0
         return load_dataset(spec, split=split, resolution=int(self.data.get("resolution", 0)), n=n,
-                            seed=int(self.data.get("seed", 0)))
+                            seed=int(self.data.get("seed", 0)), target=self.target)
 
     @property
     def train(self):
@@ -137,8 +144,8 @@ class EvalContext:
             if self._features:
                 self._features = load_feature_network(self._features)
             else:
-                test = self.test if self.kind == "image" and self.name != "stacked-mnist" else None
-                self._features = feature_network_for(self.train, test, self.recipe, log=self.log,
+                # the held-out split, loaded only if the target's feature network trains on it
+                self._features = feature_network_for(self.train, lambda: self.test, self.recipe, log=self.log,
                                                      progress=self.progress)
         return self._features
 
@@ -156,7 +163,7 @@ class EvalContext:
             return {"labels": labels}, labels, None
         if mode.startswith("grouped"):                      # n / m conditions, each repeated m times
             m = int(mode[len("grouped"):])
-            rows = np.repeat(rng.integers(0, len(train), size=n // m), m)
+            rows = np.repeat(self._group_rows(n // m, rng), m)
         else:
             rows = rng.integers(0, len(train), size=n)
         cond: dict[str, Any] = {}
@@ -169,6 +176,55 @@ class EvalContext:
                 v[torch.as_tensor(rows)] if torch.is_tensor(v) else [v[int(i)] for i in rows])
         labels = train.columns["label"][torch.as_tensor(rows)].numpy() if "label" in train.columns else None
         return cond, labels, rows
+
+    def condition_keys(self) -> tuple[np.ndarray | None, str]:
+        """(one integer per training item naming its condition group, what the groups are): for label
+        models the label; for text / audio / image conditions the attribute combination when the data has
+        attributes, else the caption (identical text), else the label; (None, "") when nothing groups them."""
+        if self._keys is None:
+            train, mods = self.train, self.modalities
+            if mods == ["label"] and train.has("label"):
+                self._keys = (train.columns["label"].numpy(), "class")
+            elif mods and train.has("attributes"):
+                a = train.columns["attributes"].numpy()
+                self._keys = (np.unique(a, axis=0, return_inverse=True)[1].reshape(-1), "attribute combination")
+            elif mods and train.has("text"):
+                self._keys = (np.unique(np.asarray(train.columns["text"], dtype=object).astype(str),
+                                        return_inverse=True)[1].reshape(-1), "caption")
+            elif train.has("label"):
+                self._keys = (train.columns["label"].numpy(), "class")
+            else:
+                self._keys = (None, "")
+        return self._keys
+
+    def describe_key(self, row: int) -> str:
+        """The condition group of a training item in words: "shape=circle color=red ...", a caption or a class."""
+        train = self.train
+        keys, by = self.condition_keys()
+        if by == "attribute combination":
+            vals = train.columns["attributes"][row].tolist()
+            names = list(train.info.attributes) or [f"a{i}" for i in range(len(vals))]
+            return " ".join(f"{k}={train.info.attributes[k][v] if k in train.info.attributes else v}"
+                            for k, v in zip(names, vals))
+        if by == "caption":
+            return str(train.columns["text"][row])
+        return str(int(keys[row])) if keys is not None else str(row)
+
+    def _group_rows(self, groups: int, rng: np.random.Generator) -> np.ndarray:
+        """One training row per group: distinct condition keys shared by at least two real items (so each
+        has a real spread to compare with), cycling when there are fewer keys than groups; random rows
+        when the data has no condition keys."""
+        keys, _ = self.condition_keys()
+        if keys is None:
+            return rng.integers(0, len(self.train), size=groups)
+        uniq, counts = np.unique(keys, return_counts=True)
+        pool = uniq[counts >= 2] if (counts >= 2).any() else uniq
+        order = rng.permutation(pool)
+        chosen = order[np.arange(groups) % len(order)]
+        rows = []
+        for k in chosen:                                    # a random item of each chosen key
+            rows.append(int(rng.choice(np.flatnonzero(keys == k))))
+        return np.asarray(rows, dtype=np.int64)
 
     def generate(self, n: int, mode: str = "data", seed: int | None = None, desc: str = "generate") -> SampleSet:
         """n generated samples (cached per (n, mode, seed)); mode "data" or "balanced"."""
@@ -233,7 +289,7 @@ class EvalContext:
             n = None
         key = (split, n)
         if key not in self._real:
-            x = ds.columns["vector" if self.kind == "vector" else "image"]
+            x = ds.columns[self.target]
             if n is not None:
                 idx = np.sort(np.random.default_rng([self.seed, 11]).choice(idx, size=n, replace=False))
             sub = SampleSet(x[torch.as_tensor(idx)], None if labels is None else labels[idx], idx)
@@ -248,7 +304,8 @@ class EvalContext:
         if mode == "balanced" and mods == ["label"]:
             return f"balanced labels (sample i gets label i mod {self.num_classes})"
         if mode.startswith("grouped"):
-            return f"conditions of random training items, each used for {mode[len('grouped'):]} samples"
+            return (f"conditions of training items (distinct condition groups), each used for "
+                    f"{mode[len('grouped'):]} samples")
         what = " + ".join(("labels" if m == "label" else f"{m} conditions") for m in mods)
         return f"{what} of random training items"
 
@@ -257,10 +314,9 @@ class EvalContext:
         if reference:
             out["reference"] = reference
         out["features"] = self.feature_net.describe()
-        if self.kind == "image":
-            res = getattr(self.feature_net, "resolution", 0) or getattr(getattr(self.feature_net, "base", None),
-                                                                        "resolution", 0)
-            if res:
-                out["resize"] = f"bilinear (antialiased) to {res}x{res} for the feature network"
+        res = getattr(self.feature_net, "resolution", 0) or getattr(getattr(self.feature_net, "base", None),
+                                                                    "resolution", 0)
+        if res:                                       # an image feature network reads its own size
+            out["resize"] = f"bilinear (antialiased) to {res}x{res} for the feature network"
         out.update(extra)
         return out

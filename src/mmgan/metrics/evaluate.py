@@ -18,7 +18,8 @@ from typing import Callable, Sequence
 from ..pipeline import Pipeline
 from ..runs import resolve
 from ..utils import append_jsonl
-from .base import MetricNotApplicable, MetricResult, resolve_metric
+from ..registry import get, names, register
+from .base import MetricNotApplicable, MetricResult, check_target, resolve_metric
 from .context import EvalContext
 from .features import FeatureNetwork, Recipe
 from ..data import list_datasets
@@ -59,23 +60,35 @@ def _fmt(v: float) -> str:
 
 
 def default_metrics(ctx: EvalContext) -> list[str]:
-    """Sensible metrics per kind of data and conditioning."""
-    if ctx.kind == "vector":
-        out = ["modes"] if "means" in (ctx.info.get("extra") or {}) else []
-        out += ["fid2.5k", "pr2.5k", "dc2.5k"]
-        if ctx.label_conditioned and out[0] == "modes":
-            out.append("cond_acc")
-        return out
+    """Sensible metrics for the model's target and conditioning: the list registered under kind
+    "default_metrics" by the target's name (image, vector, ...)."""
+    if ctx.target not in names("default_metrics"):
+        raise ValueError(f"no default metrics for {ctx.target} models (defaults exist for "
+                         f"{', '.join(names('default_metrics'))}); name the metrics to compute")
+    return get("default_metrics", ctx.target)(ctx)
+
+
+@register("default_metrics", "vector")
+def vector_metrics(ctx: EvalContext) -> list[str]:
+    out = ["modes"] if "means" in (ctx.info.get("extra") or {}) else []
+    out += ["fid2.5k", "pr2.5k", "dc2.5k"]
+    if ctx.label_conditioned and out[0] == "modes":
+        out.append("cond_acc")
+    return out
+
+
+@register("default_metrics", "image")
+def image_metrics(ctx: EvalContext) -> list[str]:
     if ctx.name == "stacked-mnist":
         return ["modes", "fid10k", "kid10k", "pr10k", "dc10k"] + (["cond_acc"] if ctx.label_conditioned else [])
     out = ["fid10k", "kid10k", "pr10k", "dc10k"]
     mods = ctx.modalities
     if mods == ["label"]:
-        out += ["is10k", "cond_acc", "intra_fid"] + (["diversity"] if ctx.num_classes <= 100 else [])
+        out += ["is10k", "cond_acc", "intra_fid"] + (["diversity_ratio"] if ctx.num_classes <= 100 else [])
     elif mods:
-        out += ["diversity"] + (["rprec"] if set(mods) & {"text", "audio"} else [])
+        out += ["diversity_ratio"] + (["rprec"] if set(mods) & {"text", "audio"} else [])
     else:
-        out += ["is10k", "modes", "diversity"]
+        out += ["is10k", "modes", "diversity_ratio"]
     return out
 
 
@@ -90,6 +103,7 @@ def compute_metrics(ctx: EvalContext, metrics: Sequence[str] | None = None, samp
     for base, fn, num, name in resolved:
         t0 = time.time()
         try:
+            check_target(base, ctx.target)
             res = fn(ctx, num)
         except MetricNotApplicable as e:
             if strict:

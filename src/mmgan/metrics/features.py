@@ -40,7 +40,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..modalities import target_of
 from ..models.base import ConfigModule, load_weights, save_weights
+from ..registry import get, names, register
 from ..utils import torch_threads
 from .network import FeatureNetwork, _file_hash
 from ..data import load_dataset
@@ -387,10 +389,30 @@ def _holdout(n: int, frac: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
 
 def feature_network_for(train_ds, test_ds=None, recipe: Recipe | None = None, log: Callable = print,
                         progress: bool = False, cache: bool = True) -> FeatureNetwork:
-    """The in-project feature network for a dataset, from the cache or trained now (and cached)."""
+    """The in-project feature network for a dataset's target, from the cache or trained now (and cached):
+    the builder registered under kind "features" by the target's name (image, vector, ...). test_ds:
+    the held-out split, None, or a function returning either (called only by builders that use it)."""
+    target = target_of(train_ds)
+    if target not in names("features"):
+        raise ValueError(f"no feature network for {target} data (feature networks exist for "
+                         f"{', '.join(names('features'))}); pass one with --features PATH")
+    return get("features", target)(train_ds, test_ds, recipe, log, progress, cache)
+
+
+@register("features", "vector")
+def vector_features(train_ds, test_ds=None, recipe: Recipe | None = None, log: Callable = print,
+                    progress: bool = False, cache: bool = True) -> FeatureNetwork:
+    """Vectors are their own features; mixture means label them by the nearest mode."""
     info = train_ds.info
-    if info.kind == "vector":
-        return VectorFeatures(info.shape[0], info.extra.get("means"), float(info.extra.get("sigma", 0.0)), info.name)
+    return VectorFeatures(info.shape[0], info.extra.get("means"), float(info.extra.get("sigma", 0.0)), info.name)
+
+
+@register("features", "image")
+def image_features(train_ds, test_ds=None, recipe: Recipe | None = None, log: Callable = print,
+                   progress: bool = False, cache: bool = True) -> FeatureNetwork:
+    """A small convnet trained on the dataset's labels and attributes (rotation when it has neither);
+    stacked-mnist: the MNIST classifier on each channel (the published protocol)."""
+    info = train_ds.info
     if info.name == "stacked-mnist":
 
         # the published protocol: a digit classifier, trained on the real MNIST training split, labels each channel
@@ -402,6 +424,7 @@ def feature_network_for(train_ds, test_ds=None, recipe: Recipe | None = None, lo
     images = train_ds.columns["image"]
     c, h = int(images.shape[1]), int(images.shape[-1])
     arch = {"arch": "convnet", "in_channels": c, "resolution": h, "heads": heads}
+    test_ds = test_ds() if callable(test_ds) else test_ds
     test_version = test_ds.info.version if test_ds is not None else "holdout-15%"
     key = hashlib.sha256(json.dumps({"v": FEATURES_VERSION, "data": info.version, "test": test_version,
                                      "arch": arch, "recipe": asdict(recipe)}, sort_keys=True).encode()).hexdigest()[:16]

@@ -45,9 +45,9 @@ def inception_score_numpy(probs) -> float:
     return float(np.exp(kl.mean()))
 
 
-@metric("is", 10_000, True, "Inception Score with the dataset's classifier (10 splits)")
+@metric("is", 10_000, True, "Inception Score with the dataset's classifier (10 splits)", targets=("image",))
 def is_metric(ctx, num: int) -> MetricResult:
-    if ctx.kind != "image" or ctx.feature_net.num_classes < 2:
+    if ctx.feature_net.num_classes < 2:
         raise MetricNotApplicable("is needs a feature network with a class head (the data has no labels)")
     fake = ctx.fake(num)
     mean, std = inception_score(fake.probs, 10, ctx.seed)

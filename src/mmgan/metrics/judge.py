@@ -37,6 +37,15 @@ class AttributeClassifier(ConfigModule):
         return {k: head(h) for k, head in self.heads.items()}
 
     @torch.no_grad()
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, 256) the judge's penultimate features: a space where distances follow the attributes' looks."""
+        self.eval()
+        if x.shape[-1] != self.resolution:
+            x = F.interpolate(x.float(), size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
+                              align_corners=False)
+        return self.body(x.float())
+
+    @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """(b, A) predicted attribute indices."""
         self.eval()

@@ -1,8 +1,9 @@
 """RUN/report.html: one self-contained page (images embedded as base64 PNG, no external files).
 
 It holds the metric table with each metric's protocol, the metrics recorded during training, sample
-grids (generated and real), the loss curves (RUN/loss.png), the feature network used, and for 2-D data
-a scatter of samples over the mixture's modes.
+pictures of generated and real samples (drawn by the target's codec: sample grids for images, a
+scatter over the mixture's modes for 2-D vectors), the loss curves (RUN/loss.png) and the feature
+network used.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import base64
 import html
 import io
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,9 +18,7 @@ import numpy as np
 import torch
 
 from ..utils import atomic_write_text, read_jsonl
-from ..data.transforms import make_grid, to_pil
 from ..plots import _plt
-from ..plots import scatter_modes
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -45,17 +43,6 @@ def _img_tag(data: bytes | None, caption: str, width: int | None = None) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _grid_png(images: torch.Tensor, nrow: int = 8) -> bytes:
-
-    img = to_pil(make_grid(images, nrow=nrow))
-    scale = max(1, 256 // max(img.size))
-    if scale > 1:
-        img = img.resize((img.size[0] * scale, img.size[1] * scale), 0)   # nearest: keep pixels crisp
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _file_png(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
@@ -69,9 +56,9 @@ def _fig_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _sample_grid(ctx) -> bytes | None:
+def _generated(ctx, n: int) -> torch.Tensor:
+    """n samples from fixed latents: one row of 8 per class (label models) or per condition."""
     pipe = ctx.pipe
-    n = 64
     g = torch.Generator().manual_seed(ctx.seed + 99)
     z = torch.randn(n, int(pipe.model_config["z_dim"]), generator=g)
     kwargs = {}
@@ -86,13 +73,14 @@ def _sample_grid(ctx) -> bytes | None:
         out = pipe(z=z, num_images=n, output_type="pt", **kwargs)
     finally:
         pipe.conditioner.train(was)
-    return _grid_png(out.tensor)
+    return out.tensor
 
 
-def _real_grid(ctx, n: int = 64) -> torch.Tensor:
-    """64 real images: rows of one class each (as the generated grid) when there are labels, else random."""
+def _real(ctx, n: int) -> torch.Tensor:
+    """n real items of the target: rows of one class each (as the generated ones) when there are labels,
+    else random."""
     train = ctx.train
-    x = train.columns["image"]
+    x = train.columns[ctx.target]
     rng = np.random.default_rng(ctx.seed + 99)
     if "label" in train.columns and ctx.num_classes >= 2:
         labels = train.columns["label"].numpy()
@@ -104,18 +92,6 @@ def _real_grid(ctx, n: int = 64) -> torch.Tensor:
         if idx:
             return x[torch.as_tensor(idx)]
     return x[torch.as_tensor(np.sort(rng.choice(len(x), size=min(n, len(x)), replace=False)))]
-
-
-def _scatter(ctx) -> bytes | None:
-
-    extra = ctx.info.get("extra") or {}
-    means = np.asarray(extra.get("means", np.zeros((0, 2))))
-    fake = ctx.generate(2_500, seed=ctx.seed)
-    real = ctx.train.columns["vector"][:2_500].numpy()
-    with tempfile.TemporaryDirectory() as d:
-        p = scatter_modes(fake.x.numpy(), means if len(means) else np.zeros((1, 2)), float(extra.get("sigma", 0.0)),
-                          Path(d) / "scatter.png", title=f"{ctx.name}: 2,500 samples over the modes", real=real)
-        return p.read_bytes()
 
 
 def _history_plot(rows: list[dict]) -> bytes | None:
@@ -191,12 +167,10 @@ def write_report(run_dir: str | Path, ctx, ev, path: str | Path | None = None) -
     path = Path(path) if path else run_dir / "report.html"
     rows = read_jsonl(run_dir / "metrics.jsonl")
     figures = []
-    try:
-        if ctx.kind == "vector":
-            figures.append(_img_tag(_scatter(ctx), "generated samples (blue) and real (grey) over the modes (3σ circles)", 480))
-        else:
-            figures.append(_img_tag(_sample_grid(ctx), "generated (EMA generator; one row per class or condition)"))
-            figures.append(_img_tag(_grid_png(_real_grid(ctx)), f"real ({ctx.name} training split)"))
+    try:                                          # the target's codec draws them (grids, a scatter, ...)
+        n = ctx.codec.preview_count
+        for fig in ctx.codec.report_figures(_generated(ctx, n), _real(ctx, n), ctx.info, ctx.name):
+            figures.append(_img_tag(fig.png, fig.caption, fig.width))
     except Exception as e:  # a picture must never cost the numbers
         figures.append(f"<p class=muted>samples could not be drawn: {html.escape(str(e))}</p>")
     loss = _img_tag(_file_png(run_dir / "loss.png"), "training losses (RUN/loss.png)", 640)

@@ -49,7 +49,7 @@ def r_precision(image_emb: np.ndarray, text_emb: np.ndarray, groups: Sequence[in
 
 def arithmetic_trials(space, images: torch.Tensor, attributes: torch.Tensor, names: dict[str, list[str]],
                       attribute: str = "color", trials: int = 200, seed: int = 0,
-                      word: str = "{value}") -> dict:
+                      word: str = "{value}", examples: int = 5) -> dict:
     """image(x) - text(x's value) + text(another value), nearest other image in the gallery.
 
     Correct (as in "a red circle - red + blue lands on blue circles") when the nearest image has the new
@@ -61,7 +61,7 @@ def arithmetic_trials(space, images: torch.Tensor, attributes: torch.Tensor, nam
     rng = np.random.default_rng(seed)
     gallery = torch.as_tensor(space.embed("image", images))
     words = {v: torch.as_tensor(space.embed("text", [word.format(value=v)]))[0] for v in names[attribute]}
-    ok, strict, examples = 0, 0, []
+    ok, strict, shown = 0, 0, []
     for t in range(trials):
         i = int(rng.integers(len(images)))
         old = names[attribute][int(attributes[i, a])]
@@ -77,8 +77,8 @@ def arithmetic_trials(space, images: torch.Tensor, attributes: torch.Tensor, nam
         good = bool(got[a] == want[a]) and (s is None or bool(got[s] == want[s]))
         ok += good
         strict += bool((got == want).all())
-        if t < 5:
-            examples.append({"source": i, "minus": old, "plus": new, "nearest": j,
+        if t < examples:
+            shown.append({"source": i, "minus": old, "plus": new, "nearest": j,
                              "nearest_attributes": {k: names[k][int(v)] for k, v in zip(keys, got)}, "correct": good})
     return {"accuracy": ok / trials, "strict": strict / trials, "trials": trials, "attribute": attribute,
-            "examples": examples}
+            "examples": shown}

@@ -112,6 +112,10 @@ class CycleGenerator(ConfigModule):
         out[~to_b] = self.g_ba(x[~to_b])
         return out
 
+    @property
+    def examples_full(self) -> bool:
+        return bool((self.examples_n >= self.examples_a.shape[0]).all())
+
     @torch.no_grad()
     def remember_examples(self, a: torch.Tensor, b: torch.Tensor) -> None:
         """Fill the preview slots from training batches until full (a no-op afterwards)."""

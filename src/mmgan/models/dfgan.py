@@ -26,7 +26,7 @@ from ..config import ModelConfig
 from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
-from .layers import maybe_sn
+from .layers import BatchNorm, maybe_sn
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class FiLM(nn.Module):
         super().__init__()
         if norm not in ("batch", "none"):
             raise ValueError(f"dfgan norm must be 'batch' or 'none', got {norm!r}")
-        self.norm = nn.BatchNorm2d(channels, affine=False) if norm == "batch" else nn.Identity()
+        self.norm = BatchNorm(channels, affine=False) if norm == "batch" else nn.Identity()
         self.net = nn.Sequential(nn.Linear(cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * channels))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
@@ -101,7 +101,7 @@ class UpBlock(nn.Module):
 
 def to_rgb(ch: int, channels: int, norm: str = "batch") -> nn.Sequential:
     """The output head: (batch-norm) -> LeakyReLU -> 3x3 conv to image channels -> tanh."""
-    return nn.Sequential(nn.BatchNorm2d(ch) if norm == "batch" else nn.Identity(), nn.LeakyReLU(0.2),
+    return nn.Sequential(BatchNorm(ch) if norm == "batch" else nn.Identity(), nn.LeakyReLU(0.2),
                          nn.Conv2d(ch, channels, 3, padding=1), nn.Tanh())
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from .. import distributed
+
 
 class BatchNorm(nn.modules.batchnorm._BatchNorm):
-    """BatchNorm (1-D or 2-D input) that, under multi-process DDP, normalises with the statistics of
-    the global batch: sums are all-reduced with the differentiable torch.distributed.nn all_reduce.
+    """BatchNorm (1-D or 2-D input) that, with several processes (torchrun), normalises with the statistics of
+    the global batch: sums are all-reduced differentiably (distributed.sum_with_grad).
     Unlike nn.SyncBatchNorm it runs on CPU (gloo) as well, so N processes reproduce one process
     with the same global batch. State-dict compatible with nn.BatchNorm1d/2d."""
 
@@ -19,23 +21,13 @@ class BatchNorm(nn.modules.batchnorm._BatchNorm):
             raise ValueError(f"expected 2-D, 3-D or 4-D input, got {x.dim()}-D")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.distributed as dist
-
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (self.training and distributed.collective()):
             return super().forward(x)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            from torch.distributed.nn.functional import all_reduce
-
         dims = [0] + list(range(2, x.dim()))
         shape = (1, -1) + (1,) * (x.dim() - 2)
         n_local = x.numel() // x.shape[1]
         stats = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([float(n_local)])])
-        with warnings.catch_warnings():    # the differentiable all_reduce is what we need here
-            warnings.simplefilter("ignore", FutureWarning)
-            stats = all_reduce(stats)
+        stats = distributed.sum_with_grad(stats)
         c = x.shape[1]
         n = stats[-1]
         mean = stats[:c] / n

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .. import distributed
 from ..config import ModelConfig
 from ..model_options import Options, option
 from ..registry import register
@@ -70,8 +71,8 @@ class StyleGAN2Generator(ConfigModule):
         """Per-layer styles (b, num_ws, w_dim): mapping, running mean, truncation and style mixing."""
         w = self.mapping(z, c)
         if self.training:
-            with torch.no_grad():
-                self.w_avg.lerp_(w.detach().float().mean(0), 1 - self.w_avg_beta)
+            with torch.no_grad():                              # the global batch's mean under torchrun
+                self.w_avg.lerp_(distributed.mean(w.detach().float().mean(0)), 1 - self.w_avg_beta)
         if truncation != 1.0:
             w = self.w_avg.to(w.dtype).lerp(w, truncation)
         ws = w[:, None].repeat(1, self.num_ws, 1)

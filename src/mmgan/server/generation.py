@@ -8,7 +8,6 @@ alone or beside other requests, and its provenance (run, step, seed, n, index, c
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 import time
 from concurrent.futures import Executor
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..modalities import Codec, codec_of
 from ..runs import weights_digest
 from ..store.schema import content_id as store_content_id
 from .batching import MicroBatcher
@@ -69,12 +69,6 @@ def random_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def encode_png(img) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)       # fast; these are small images
-    return buf.getvalue()
-
-
 class ServedModel:
     """One named run: its Pipeline, where it came from, and its batcher."""
 
@@ -82,6 +76,7 @@ class ServedModel:
         self.name, self.pipe, self.source = name, pipe, str(source)
         self.on_generated = on_generated
         self.version = weights_digest(getattr(pipe, "generator", None))   # mmgan.runs: as `mmgan index` records it
+        self.codec: Codec = codec_of(pipe)       # the target's: what an item carries, whether the store keeps it
         self.batcher: MicroBatcher | None = None
         self.loaded_at = time.time()
 
@@ -98,7 +93,8 @@ class ServedModel:
             "name": self.name,
             "modalities": list(self.pipe.modalities),
             "class_names": list(self.pipe.class_names),
-            "is_image": bool(self.pipe.is_image),
+            "target": self.codec.name,
+            "is_image": self.codec.is_image,
             "family": model.get("family"),
             "resolution": model.get("resolution") or (data.get("shape") or [0, 0, 0])[-1],
             "channels": model.get("channels"),
@@ -172,24 +168,22 @@ class ServedModel:
         if first.image is not None:
             kwargs["image"] = [j.image for j in jobs for _ in range(j.n)]
         out = self.pipe(num_images=total, z=z, **kwargs)
+        objects = getattr(out, self.codec.attribute)           # the target's objects: images, vectors, ...
         results: list[list[GeneratedImage]] = []
         at = 0
         for job in jobs:
             mine = []
             for i in range(job.n):
-                g = GeneratedImage(index=i, seed=job.seed, provenance=self._provenance(job, i))
-                if self.pipe.is_image:
-                    img = out.images[at + i]
-                    g.png = encode_png(img)
-                    if job.store is not None:
-                        g.id = content_id("synthetic", np.asarray(img), self.name, self.version,
-                                          {k: v for k, v in g.provenance.items() if k not in ("requested_by", "created")})
-                        g.pending = (job.store, NewItem(
-                            id=g.id, metadata=self._metadata(job), provenance=g.provenance,
-                            conditions=dict(g.provenance["conditions"]), assets={"image.png": g.png}, image=img,
-                            text=job.text))
-                else:
-                    g.vector = [float(v) for v in np.asarray(out.samples[at + i]).reshape(-1)]
+                obj = objects[at + i]
+                g = GeneratedImage(index=i, seed=job.seed, provenance=self._provenance(job, i),
+                                   **self.codec.response(obj))
+                if job.store is not None and self.codec.store_asset is not None:
+                    g.id = content_id("synthetic", np.asarray(obj), self.name, self.version,
+                                      {k: v for k, v in g.provenance.items() if k not in ("requested_by", "created")})
+                    g.pending = (job.store, NewItem(
+                        id=g.id, metadata=self._metadata(job), provenance=g.provenance,
+                        conditions=dict(g.provenance["conditions"]), assets={self.codec.store_asset: g.png},
+                        image=obj, text=job.text))
                 mine.append(g)
             at += job.n
             results.append(mine)

@@ -193,7 +193,8 @@ class ModelOut(BaseModel):
     name: str
     modalities: list[str]
     class_names: list[str]
-    is_image: bool
+    target: str = "image"             # the column the model generates: its codec (image, vector, ...)
+    is_image: bool                    # target == "image" (kept for clients written before `target`)
     family: str | None = None
     resolution: int | None = None
     channels: int | None = None

@@ -26,9 +26,8 @@ from .schema import Item, content_id
 from .store import DUP_THRESHOLD, AddReport, Store
 from ..data import load_dataset
 from ..data.base import MemoryDataset
-from ..data.transforms import to_pil
-from ..data.transforms import to_pil, to_uint8
-from ..data.transforms import to_uint8
+from ..modalities import codec_of
+from ..modalities.pixels import to_pil, to_uint8
 from ..pipeline import Pipeline
 
 
@@ -269,8 +268,9 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
         raise ValueError(f"per_condition must be at least 1, got {per_condition}")
     run = Path(run)
     pipe = pipe or Pipeline.from_pretrained(run, device=device)
-    if not pipe.is_image:
-        raise ValueError(f"run {run} generates vectors, not images; the store holds images, text and audio")
+    codec = codec_of(pipe)
+    if codec.store_asset is None:
+        raise ValueError(f"run {run} generates {codec.attribute}, not images; the store holds images, text and audio")
     if not store.exists:
         store.create(embedder.dim, embedder.id)
     user = _user() if user is None else user

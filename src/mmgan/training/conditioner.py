@@ -5,6 +5,8 @@
     2. joint-space features of every training item, computed once (encoders are frozen)
     3. the fusion (model.fusion) fitted on those features with modality dropout, unless a checkpoint
        exists (its weights are restored by the trainer)
+With fit=False (the other ranks under torchrun, after rank 0) nothing is fitted: the joint space is
+loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.broadcast_state).
 
 Both fits run within their share of the run's time budget (training.budget: with train.minutes the
 joint space gets the smaller of joint_minutes and 25% of it). Options (model.extra): joint,
@@ -65,7 +67,7 @@ def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str]
 
 
 def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None,
-                                budget: Budget | None = None) -> MultimodalConditioner:
+                                fit: bool = True, budget: Budget | None = None) -> MultimodalConditioner:
     log = log or (lambda m: print(m, file=sys.stderr))
     run_dir = Path(run_dir)
     budget = budget or Budget.plan(cfg, run_dir)
@@ -82,6 +84,9 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
     elif (joint_dir / "config.json").exists():
         space = JointSpace.from_pretrained(joint_dir)
         log(f"joint space: {joint_dir} ({space.id})")
+    elif not fit:
+        raise FileNotFoundError(f"{joint_dir}: no joint space to load; under torchrun rank 0 trains and saves it "
+                                f"before the other ranks build their conditioner")
     else:
         want = ex.get("joint_modalities") or (mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else []))
         budget.begin("joint")
@@ -100,7 +105,7 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
                                  retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
     cond.joint.load_state_dict(space.state_dict())
     feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
-    if latest_checkpoint(run_dir) is None:
+    if fit and latest_checkpoint(run_dir) is None:
         target = dataset_features(cond.joint, ds, ["image"], False, log=log)["image"]["pooled"]
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
@@ -121,10 +126,12 @@ def with_spoken_captions(ds: MemoryDataset, seed: int = 0, log: Callable[[str], 
     return with_speech(ds, cache_root() / "speech", seed=seed)
 
 
-def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, budget: Budget | None = None) -> Conditioner:
+def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = True,
+                     log: Callable[[str], None] | None = None, budget: Budget | None = None) -> Conditioner:
     """The conditioner a run trains with: labels alone need no fitting; text, audio or image conditions
-    bring the joint space and the fusion (make_multimodal_conditioner), within their share of `budget`."""
+    bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted),
+    within their share of `budget`."""
     mods = list(cfg.model.condition)
     if needs_conditioner_fit(cfg):
-        return make_multimodal_conditioner(cfg, ds, run_dir, budget=budget)
+        return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit, budget=budget)
     return Conditioner(mods, cfg.model.num_classes)

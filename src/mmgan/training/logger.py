@@ -1,4 +1,5 @@
-"""Run logging: progress bar, JSON lines, TensorBoard, sample grids / scatters, the loss-curve PNG."""
+"""Run logging: progress bar, JSON lines, TensorBoard, the target codec's preview pictures (sample
+grids, scatters, ...), the loss-curve PNG."""
 from __future__ import annotations
 
 import math
@@ -9,10 +10,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..utils import append_jsonl, due
-from ..data.transforms import save_grid
 from ..pipeline import Pipeline
 from ..runs import pipeline_config
-from ..plots import loss_curves, scatter_modes
+from ..plots import loss_curves
 from .evaluation import evaluate_during_training
 from .progress import BudgetBar
 
@@ -41,8 +41,7 @@ class RunLogger:
         self._last_t, self._last_step = time.time(), None
         # fixed latents and conditions so sample grids are comparable across steps
         g = torch.Generator().manual_seed(1234)
-        kind = trainer.ds.info.kind
-        self.n_samples = 2500 if kind == "vector" else 64
+        self.n_samples = trainer.codec.preview_count
         self.z = torch.randn(self.n_samples, trainer.cfg.model.z_dim, generator=g)
         self.sample_inputs = _grid_conditions(trainer, self.n_samples)
 
@@ -89,21 +88,10 @@ class RunLogger:
         d = self.run_dir / "samples"
         d.mkdir(parents=True, exist_ok=True)
         name = "final.png" if final else f"step-{step:08d}.png"
-        if self.tr.ds.info.kind == "vector":
-
-            extra = self.tr.ds.info.extra
-            means = extra.get("means")
-            if means is None:
-                import numpy as np
-
-                means = np.zeros((0, 2))
-            path = scatter_modes(out.samples, means, float(extra.get("sigma", 0.0)), d / name,
-                                 title=f"{self.tr.ds.info.name}: step {step}")
-        else:
-
-            path = save_grid(out.tensor, d / name, nrow=8)
-            if self.tb is not None:
-                self.tb.add_images("samples", (out.tensor[:32] + 1) / 2, step)
+        codec = self.tr.codec
+        path = codec.preview(out.tensor, d / name, pipe.config["data"], title=f"{self.tr.ds.info.name}: step {step}")
+        if self.tb is not None:
+            codec.tensorboard(self.tb, out.tensor, step)
         return path
 
     def evaluate(self, step: int) -> None:

@@ -18,14 +18,15 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..data.base import MemoryDataset
 from ..models import build_gan
 from ..models.base import num_params
+from ..modalities import codec_names, codec_of, target_of
 from ..registry import get
 from ..utils import auto_device, compile_mode, due, seed_all, use_bf16
 from .. import distributed as dist
-from ..runs import latest_checkpoint
+from ..runs import latest_checkpoint, weights_digest
 from ..sampling import save_critic
 from .budget import Budget
 from .checkpoint import CheckpointManager
@@ -71,7 +72,12 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         seed_all(cfg.train.seed)
         t = cfg.train
-        self.conditioner = make_conditioner(cfg, ds, self.run_dir, self.budget).to(self.device)
+        if t.batch_size % (self.world * max(1, cfg.model.pack)):
+            raise ConfigError(f"train.batch_size={t.batch_size} must be divisible by the number of processes "
+                             f"({self.world}) times model.pack ({cfg.model.pack}): each process takes an equal share")
+        with dist.rank_zero_first():                 # rank 0 fits (joint space, fusion) and saves; the others load
+            self.conditioner = make_conditioner(cfg, ds, self.run_dir, fit=self.rank == 0, log=log,
+                                                budget=self.budget).to(self.device)
         cfg.model.cond_dim = self.conditioner.cond_dim
         self.G, self.D = build_gan(cfg.model)
         if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
@@ -82,18 +88,21 @@ class Trainer:
                              f"{cfg.model.family} trains with phases {cfg.loss.phases!r}")
         self.G.to(self.device)
         self.D.to(self.device)
-        self.image_data = ds.info.kind == "image"
-        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.image_data)
-        if t.channels_last and self.image_data and cfg.model.family not in ("mlp",):
+        for m in (self.G, self.D, self.conditioner):   # under torchrun: rank 0's weights and random state
+            dist.broadcast_state(m)
+        dist.broadcast_rng()
+        self.codec = codec_of(ds)                    # the target's: what G makes and D judges
+        self.target = target_of(ds)
+        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.codec.bf16_auto)
+        if t.channels_last and self.codec.channels_last and cfg.model.family not in ("mlp",):
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = make_ema(self.G)
-        self.G_ddp, self.D_ddp = dist.wrap(self.G, self.device), dist.wrap(self.D, self.device)
         self.compile = self._compile_mode()
         g_params = list(self.G.parameters()) + [p for p in self.conditioner.parameters() if p.requires_grad]
         self.opt_G = adam(g_params, t.lr_g, (t.beta1, t.beta2))
         self.opt_D = adam(self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
-        self.loss = get("phases", cfg.loss.phases)(self.G_ddp, self.D_ddp, cfg.loss, cfg.model.z_dim, cfg.model.pack,
+        self.loss = get("phases", cfg.loss.phases)(self.G, self.D, cfg.loss, cfg.model.z_dim, cfg.model.pack,
                                                    autocast=self._autocast_factory(), conditioner=self.conditioner,
                                                    compile_mode=self.compile)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
@@ -123,16 +132,12 @@ class Trainer:
         return lambda: torch.autocast(device_type=dev, dtype=torch.bfloat16)
 
     def _stage_data(self) -> dict:
-        """Put tensor columns on the device once (small datasets), scaled for the generator's range."""
-        cols = {}
-        for k in ("image", "vector", "label"):
-            if k in self.ds.columns:
-                v = self.ds.columns[k]
-                if k == "vector":
-                    v = v * float(self.cfg.model.extra.get("data_scale", 1.0))
-                if k == "image" and v.shape[-1] != self.cfg.model.resolution:
-                    v = torch.nn.functional.interpolate(v, size=self.cfg.model.resolution, mode="bilinear",
-                                                        antialias=True, align_corners=False).clamp(-1, 1)
+        """Put the target (in the generator's units, by its codec), the labels and the other codecs'
+        tensor columns on the device once (small datasets)."""
+        model = dataclasses.asdict(self.cfg.model)
+        cols = {self.target: self.codec.to_generator(self.ds.columns[self.target], model).to(self.device)}
+        for k, v in self.ds.columns.items():
+            if k not in cols and torch.is_tensor(v) and (k == "label" or k in codec_names()):
                 cols[k] = v.to(self.device)
         return cols
 
@@ -146,7 +151,9 @@ class Trainer:
                 "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "best": self.best}
 
     def save(self) -> Path | None:
-        """Rank 0 writes; every rank waits, so a roll-back on any rank finds the checkpoint complete."""
+        """Rank 0 writes; every rank waits, so a roll-back on any rank finds the checkpoint complete.
+        Under torchrun the ranks first check that they hold the same weights (distributed.check_in_sync)."""
+        self.check_in_sync()
         path = None
         if self.rank == 0:
             path = self.ckpt.save(self.step, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen,
@@ -154,6 +161,17 @@ class Trainer:
         dist.barrier()
         self.saved_step = self.step
         return path
+
+    def check_in_sync(self) -> None:
+        """Raise distributed.RanksDiverged unless every rank holds the same G, G_ema, conditioner and D
+        weights (D's buffers are left out: CycleGAN's image pools hold each rank's own past fakes)."""
+        if self.world == 1:
+            return
+        tensors = {f"{name}.{k}": v for name in ("G", "G_ema", "conditioner")
+                   for k, v in self.modules()[name].state_dict().items()}
+        tensors |= {f"D.{k}": v for k, v in self.D.named_parameters()}
+        dist.check_in_sync(tensors, f"step {self.step}")
+        self.log(f"{self.world} processes in sync at step {self.step}: G {weights_digest(self.G)}")
 
     def restore(self, path: Path) -> None:
         meta = self.ckpt.load(path, self.modules(), {"G": self.opt_G, "D": self.opt_D}, self.data_gen)
@@ -179,15 +197,16 @@ class Trainer:
                 g["lr"] = lr * f
 
     # ---- one step ----------------------------------------------------------------------------
-    def sample_batch(self) -> dict:
+    def sample_batch(self, shard: bool = True) -> dict:
+        """The next global batch; with shard (under torchrun) this rank's equal share of it."""
         b = self.cfg.train.batch_size // self.world
         n = len(self.ds)
         idx = torch.randint(0, n, (self.cfg.train.batch_size,), generator=self.data_gen)
-        idx = idx[self.rank * b : (self.rank + 1) * b]       # every rank draws the same global batch, keeps its shard
+        if shard:
+            idx = idx[self.rank * b : (self.rank + 1) * b]   # every rank draws the same global batch, keeps its shard
         batch = {k: v[idx.to(v.device)] for k, v in self._data_on_device.items()}
-        for k in ("text", "audio", "attributes"):
-            if k in self.ds.columns:
-                col = self.ds.columns[k]
+        for k, col in self.ds.columns.items():                # text, audio, attributes, ...: gathered here
+            if k not in batch:
                 batch[k] = col[idx] if torch.is_tensor(col) else [col[int(i)] for i in idx]
         batch["index"] = idx
         return batch
@@ -198,7 +217,7 @@ class Trainer:
         n_critic = max(1, cf.loss.n_critic)
         for i in range(n_critic):
             batch = self.sample_batch()
-            real = batch["image"] if self.image_data else batch["vector"]
+            real = batch[self.target]
             if cf.train.channels_last and real.dim() == 4:
                 real = real.contiguous(memory_format=torch.channels_last)
             cond = self.conditioner.from_batch(batch, self.device)
@@ -207,10 +226,12 @@ class Trainer:
             stats.update(self.loss.accumulate("D", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
             if self.loss.wants_reg(self.step):
                 stats.update(self.loss.accumulate("Dreg", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
+            dist.sync_grads(self.D)                          # under torchrun: the mean over the ranks
             self.opt_D.step()
         self.opt_G.zero_grad(set_to_none=True)
         cond = self.conditioner.from_batch(batch, self.device)
         stats.update(self.loss.accumulate("G", real, cond.vec, cond.labels, self.step, **cond.kwargs()))
+        dist.sync_grads(self.G, self.conditioner)
         self.opt_G.step()
         decay = cf.train.ema if self.step >= cf.train.ema_start else 0.0
         update_ema(self.G_ema, self.G, decay)
@@ -280,12 +301,13 @@ class Trainer:
 
     def fit_critic(self, folder: Path, steps: int) -> Path:
         """Discriminator rejection sampling: fit a critic to the EMA generator and save it beside the
-        checkpoint in `folder`, where Pipeline picks it up (mmgan.sampling.drs)."""
+        checkpoint in `folder`, where Pipeline picks it up (mmgan.sampling.drs). Under torchrun rank 0
+        fits it alone, on whole global batches."""
         zdim = self.cfg.model.z_dim
 
         def draw():
-            batch = self.sample_batch()
-            real = batch["image"] if self.image_data else batch["vector"]
+            batch = self.sample_batch(shard=False)
+            real = batch[self.target]
             cond = self.conditioner.from_batch(batch, self.device)
             return real, cond.vec, cond.kwargs(), torch.randn(len(real), zdim, device=self.device)
 
@@ -297,10 +319,11 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss:.3f}")
 
         try:
-            critic = fit_critic(self.G_ema, draw, dataclasses.asdict(self.cfg.model), steps, lr=self.cfg.train.lr_d,
-                                betas=(self.cfg.train.beta1, self.cfg.train.beta2), warm_start=self.D,
-                                autocast=self._autocast_factory(), device=self.device, progress=tick,
-                                quantile=self.cfg.train.drs_quantile)
+            with dist.local():
+                critic = fit_critic(self.G_ema, draw, dataclasses.asdict(self.cfg.model), steps,
+                                    lr=self.cfg.train.lr_d, betas=(self.cfg.train.beta1, self.cfg.train.beta2),
+                                    warm_start=self.D, autocast=self._autocast_factory(), device=self.device,
+                                    progress=tick, quantile=self.cfg.train.drs_quantile)
         finally:
             bar.close()
         path = save_critic(critic, folder)

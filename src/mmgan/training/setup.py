@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from ..config import Config, ConfigError
 from ..data.base import MemoryDataset
 from ..model_options import check_extra
-from ..models.mlp import MLPOptions
+from ..modalities import codec_of, target_of
 from ..registry import get, names
 
 
@@ -20,28 +20,9 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
     get("loss", cfg.loss.name)
     for a in filter(None, (p.strip() for p in cfg.loss.diffaug.split(","))):
         get("augment", a)
-    if info.kind == "vector":
-        m.data_dim = int(info.shape[0])
-        m.channels = m.resolution = 0
-        if m.family != "mlp":
-            raise ConfigError(f"dataset {info.name!r} holds vectors; only model.family=mlp fits it (got {m.family!r})")
-        if cfg.loss.diffaug:
-            raise ConfigError("loss.diffaug works on images; set loss.diffaug='' for vector data")
-        if MLPOptions.value(m.extra, "g_out") == "linear":
-            m.extra.setdefault("data_scale", 1.0)       # no tanh to fit into: the data keeps its units
-        elif "data_scale" not in m.extra:
-            # tanh output: map the data into (-0.9, 0.9) and remember the scale to undo it
-            peak = float(ds.columns["vector"].abs().max())
-            m.extra["data_scale"] = round(0.9 / max(peak, 1e-6), 6)
-    else:
-        c, h, w = info.shape
-        m.channels = m.channels or int(c)
-        if m.channels != c:
-            raise ConfigError(f"model.channels={m.channels} but the data has {c} channels")
-        want = cfg.data.resolution or m.resolution or int(h)
-        m.resolution = want
-        if h != w:
-            raise ConfigError(f"images are {h}x{w}; mmgan trains on square images: set data.resolution")
+    ds.with_target(cfg.data.target)             # data.target, or the dataset's default target
+    cfg.data.target = target_of(ds)
+    codec_of(ds).configure(cfg, ds)             # the target's shape, scale and family checks
     for mod in m.condition:
         if mod == "label" and "label" not in info.modalities:
             raise ConfigError(f"model.condition includes 'label' but dataset {info.name!r} has no labels")

@@ -64,10 +64,10 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
         inline = req.response == "base64" or g.id is None
         items.append(GeneratedItemOut(
             id=g.id, index=g.index, seed=g.seed, provenance=g.provenance, vector=g.vector,
-            media_type="image/png" if g.png is not None else "application/json",
-            url=asset_url(settings, g.id, "image.png") if g.id else None,
+            media_type=model.codec.media_type,
+            url=asset_url(settings, g.id, model.codec.store_asset) if g.id else None,
             image_base64=base64.b64encode(g.png).decode() if inline and g.png is not None else None))
-    stored = job.store is not None and model.pipe.is_image
+    stored = job.store is not None and model.codec.store_asset is not None
     return GenerateResponse(model=model.name, n=req.n, seed=job.seed, stored=stored,
                             elapsed_ms=round((time.perf_counter() - t0) * 1000, 2), items=items)
 
