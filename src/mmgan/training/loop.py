@@ -265,7 +265,7 @@ class Trainer:
         bar = logger.progress(total=t.steps, initial=self.step, seconds=deadline - start)
         try:
             while self.step < t.steps:
-                if time.time() >= deadline:
+                if math.isfinite(deadline) and dist.any_rank(time.time() >= deadline):   # every rank stops together
                     stopped_by = "minutes"
                     break
                 if self.cfg.train.lr_decay != "none":
