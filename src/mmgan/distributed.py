@@ -218,6 +218,15 @@ def check_in_sync(tensors: Mapping[str, torch.Tensor], where: str) -> None:
                             f"or a statistic kept per rank)")
 
 
+def any_rank(flag: bool) -> bool:
+    """True when `flag` holds on any rank, so all ranks take the same branch (e.g. a time budget ran out)."""
+    if not collective():
+        return bool(flag)
+    t = torch.tensor(float(flag), device=_comm_device())
+    tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def all_finite(values: list[torch.Tensor]) -> bool:
     """True when every value is finite on every rank (so all ranks roll back together)."""
     ok = torch.isfinite(torch.stack([v.detach().float().reshape(()) for v in values])).all().float()

@@ -56,3 +56,12 @@ def test_resume_under_another_world_size(tmp_path):
     b = load_file(str(latest_checkpoint(tmp_path / "mixed") / "D.safetensors"))
     for k in a:
         assert torch.allclose(a[k], b[k], atol=2e-4, rtol=1e-3), f"{k}: max diff {(a[k] - b[k]).abs().max()}"
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_every_rank_together(tmp_path):
+    """With --minutes each rank could reach the deadline at another step; they agree, so none waits forever."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    r = _run([torchrun, "--standalone", "--nproc-per-node=2", "-m", "mmgan", *ARGS, "--steps", "1000000",
+              "--minutes", "0.3", "--out", str(tmp_path / "timed")])
+    assert "stopped by minutes" in r.stdout and "of a 0.3 min budget" in r.stderr

@@ -6,6 +6,9 @@ The clock starts when the command starts, so data loading counts. What is left a
 the joint space 25% (at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, the
 finish a small reserve, the GAN the rest. A stage that ends early (a step cap, a joint space that is
 reused) leaves its time to the GAN, whose deadline is the command's deadline less the finish reserve.
+One-time preparation that cannot be cut short (speech synthesis, features computed for the first time;
+both cached) can overrun the budget: then each training stage still gets a small floor (FLOORS), and
+the summary at the end says where the time went.
 
     budget = Budget.plan(cfg, run_dir, start=t0)      # print(budget.describe())
     budget.begin("joint"); opts.minutes = budget.minutes_for("joint")
@@ -30,6 +33,10 @@ FUSION_MINUTES = 1.0                            # the fusion fit's cap without a
 STAGES = {"data": "data loading", "joint": "joint space", "features": "features + fusion", "gan": "GAN",
           "finish": "finish"}
 MIN_STAGE_S = 0.5                               # a stage squeezed to nothing still gets a moment
+# The least share of the budget a training stage gets when what came before it overran (speech synthesis or
+# features computed for the first time, which cannot be cut short): the run goes over its budget by that
+# much rather than keep an untrained joint space or GAN, and says so.
+FLOORS = {"joint": 0.05, "features": 0.02, "gan": 0.10}
 
 
 def needs_conditioner_fit(cfg: Config) -> bool:
@@ -88,18 +95,44 @@ class Budget:
         self.began[stage] = time.time()
 
     def deadline(self, stage: str) -> float:
-        """The time.time() at which `stage` must stop: its planned share from when it began, never past the
-        command's end less the finish reserve; the GAN runs to that point."""
+        """The time.time() at which `stage` must stop, asked when its training starts: its planned share
+        from when it began, never past the command's end less the finish reserve (the GAN runs to that
+        point), and never less than its floor from now."""
+        now = time.time()
         if not self.timed:
             if stage == "joint" and self.joint_cap_s > 0:
-                return self.began.get(stage, time.time()) + self.joint_cap_s
+                return self.began.get(stage, now) + self.joint_cap_s
             if stage == "features":
-                return self.began.get(stage, time.time()) + FUSION_MINUTES * 60
+                return self.began.get(stage, now) + FUSION_MINUTES * 60
             return math.inf
         hard = self.end - (self.planned.get("finish", 0.0) if stage != "finish" else 0.0)
-        if stage in ("gan", "finish"):
-            return hard
-        return min(self.began.get(stage, time.time()) + self.planned.get(stage, 0.0), hard)
+        d = hard if stage in ("gan", "finish") else min(self.began.get(stage, now) + self.planned.get(stage, 0.0), hard)
+        return max(d, now + FLOORS.get(stage, 0.0) * self.minutes * 60)
+
+    def spent(self, now: float | None = None) -> dict[str, float]:
+        """Seconds each stage took so far, in order (data loading until the first stage began)."""
+        now = time.time() if now is None else now
+        marks = sorted(self.began.items(), key=lambda kv: kv[1])
+        out, prev, name = {}, self.start, "data"
+        for stage, t in marks:
+            out[name] = t - prev
+            prev, name = t, stage
+        out[name] = now - prev
+        return out
+
+    def summary(self, now: float | None = None) -> str:
+        """Where the time went, e.g. at the end of a run: 'took 3.1 min of a 3 min budget: ...'."""
+        now = time.time() if now is None else now
+        used, spent = now - self.start, self.spent(now)
+        parts = ", ".join(f"{STAGES[k]} {_fmt(v)}" for k, v in spent.items())
+        head = f"took {_fmt(used)}" + (f" of a {self.minutes:g} min budget" if self.timed else "")
+        if self.timed and used > self.minutes * 60 + 1:
+            late = [f"{STAGES[k]} {_fmt(v)} for its {_fmt(self.planned.get(k, 0.0))}" for k, v in spent.items()
+                    if v > self.planned.get(k, 0.0) + 1]
+            head += (f" ({_fmt(used - self.minutes * 60)} over: {', '.join(late)}; what cannot be cut short ran past "
+                     f"its share: speech synthesis and features computed the first time (cached for the next run), "
+                     f"a training step, the final files)")
+        return f"{head}: {parts}"
 
     def seconds_for(self, stage: str) -> float:
         """Seconds `stage` may still run (inf: no limit); at least MIN_STAGE_S when limited."""

@@ -94,8 +94,10 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         opts.minutes = budget.minutes_for("joint")
         log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])}"
             f"{f' for at most {opts.minutes:.1f} min' if opts.minutes else ''} ...")
-        space, report = fit_joint_space(ds, joint_dir, list(want), opts, log=log, progress=cfg.train.progress)
-        log(f"joint space saved to {joint_dir} ({space.id}) in {report['seconds']:.0f}s")
+        space, report = fit_joint_space(ds, joint_dir, list(want), opts, log=log, progress=cfg.train.progress,
+                                        deadline=(lambda: budget.deadline("joint")) if budget.timed else None)
+        log(f"joint space saved to {joint_dir} ({space.id}) in {report['seconds']:.0f}s "
+            f"({report['prepare_seconds']:.0f}s preparing features, cached for later runs)")
     space.requires_grad_(False)
     budget.begin("features")
     cond = MultimodalConditioner(mods, space.config, num_classes=cfg.model.num_classes, fusion=cfg.model.fusion,

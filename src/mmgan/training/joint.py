@@ -35,7 +35,7 @@ from .progress import BudgetBar
 @dataclass
 class JointOptions:
     dim: int = 256
-    minutes: float = 3.0            # wall-clock budget of train_joint: column preparation and phases A and B
+    minutes: float = 3.0            # wall-clock budget for phases A and B together
     steps: int = 1500               # phase A cap
     audio_steps: int = 2000         # phase B cap
     batch_size: int = 128
@@ -85,9 +85,11 @@ def encode_column(space: JointSpace, modality: str, column: dict[str, torch.Tens
 
 
 def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: JointOptions | None = None,
-                cache_dir=None, log: Callable[[str], None] = print, progress: bool = False) -> tuple[JointSpace, dict]:
-    """Train a joint space on a dataset's paired columns; returns (space, report). progress: a bar over
-    both phases' steps, or over opts.minutes when that budget ends them first."""
+                cache_dir=None, log: Callable[[str], None] = print, progress: bool = False,
+                deadline: Callable[[], float] | None = None) -> tuple[JointSpace, dict]:
+    """Train a joint space on a dataset's paired columns; returns (space, report). Training stops after
+    opts.minutes, or at deadline() (a time.time(), asked once the columns are prepared: a run's time
+    budget). progress: a bar over both phases' steps, or over the time when that ends them first."""
     t_start = time.time()
     opts = opts or JointOptions()
     if not ds.has("image"):
@@ -111,7 +113,11 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         cols["audio"] = prepared_column(space.encoders["audio"], ds.columns["audio"], cache_dir, log=log)
     if "label" in mods:
         cols["label"] = {"labels": ds.columns["label"]}
-    deadline = t_start + opts.minutes * 60 if opts.minutes > 0 else math.inf     # preparing the columns counts too
+    report["prepare_seconds"] = round(time.time() - t_start, 1)
+    if deadline is not None:
+        deadline = deadline()
+    else:                                                                          # features are not training
+        deadline = time.time() + opts.minutes * 60 if opts.minutes > 0 else math.inf
     total_steps = opts.steps + (opts.audio_steps if "audio" in mods else 0)
     bar = BudgetBar(total_steps, deadline - time.time(), desc="joint space", enabled=progress)
 
@@ -184,13 +190,13 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
 
 def fit_joint_space(ds: MemoryDataset, out_dir: str | Path, modalities: list[str] | None = None,
                     opts: JointOptions | None = None, log: Callable[[str], None] = print,
-                    progress: bool = False) -> tuple[JointSpace, dict]:
+                    progress: bool = False, deadline: Callable[[], float] | None = None) -> tuple[JointSpace, dict]:
     """train_joint, then save the space to out_dir (config.json, model.safetensors, report.json) in one
     step: it is written beside out_dir and renamed into place, so a killed run leaves no half-written space."""
     out = Path(out_dir)
     if (out / "config.json").exists():
         raise ValueError(f"{out} already holds a joint space; load it (JointSpace.from_pretrained) or remove it")
-    space, report = train_joint(ds, modalities, opts, log=log, progress=progress)
+    space, report = train_joint(ds, modalities, opts, log=log, progress=progress, deadline=deadline)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     space.save_pretrained(tmp)

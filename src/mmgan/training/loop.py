@@ -257,14 +257,15 @@ class Trainer:
         start, start_step = time.time(), self.step
         self.budget.begin("gan")
         deadline = self.budget.deadline("gan")
-        if deadline <= start:
+        if self.budget.timed and self.budget.end <= start:
             self.log(f"warning: the time budget ({t.minutes:g} min) was spent before the GAN stage began "
-                     f"({start - self.budget.start:.0f}s on data, joint space and features); raise --minutes")
+                     f"({start - self.budget.start:.0f}s on data, joint space and features); the GAN trains for "
+                     f"its minimum, {deadline - start:.0f}s")
         stopped_by, last_ckpt, stats = "steps", None, {}
         bar = logger.progress(total=t.steps, initial=self.step, seconds=deadline - start)
         try:
             while self.step < t.steps:
-                if time.time() >= deadline:
+                if math.isfinite(deadline) and dist.any_rank(time.time() >= deadline):   # every rank stops together
                     stopped_by = "minutes"
                     break
                 if self.cfg.train.lr_decay != "none":
@@ -291,6 +292,8 @@ class Trainer:
         if t.drs_steps > 0 and self.rank == 0 and last_ckpt is not None:
             self.fit_critic(last_ckpt, t.drs_steps, deadline=self.budget.deadline("finish"))
         logger.finish(self.step)
+        if self.budget.timed:
+            self.log(self.budget.summary())
         secs = time.time() - start
         done = self.step - start_step
         return TrainResult(self.run_dir, self.step, secs, done * t.batch_size / max(secs, 1e-9), last_ckpt,
