@@ -23,10 +23,6 @@ from typing import Iterator, Mapping
 import torch
 import torch.distributed as tdist
 
-with warnings.catch_warnings():             # the differentiable collectives are what the global BatchNorm needs
-    warnings.simplefilter("ignore", FutureWarning)
-    from torch.distributed.nn.functional import all_reduce as _all_reduce_with_grad
-
 _local_depth = 0                             # > 0 inside local(): this rank works alone
 
 
@@ -157,9 +153,10 @@ def sum_with_grad(t: torch.Tensor) -> torch.Tensor:
     """The sum of t over the ranks, differentiable (gradients flow back to every rank's t)."""
     if not collective():
         return t
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():             # imported here: torch builds without distributed lack it
         warnings.simplefilter("ignore", FutureWarning)
-        return _all_reduce_with_grad(t)
+        from torch.distributed.nn.functional import all_reduce
+        return all_reduce(t)
 
 
 def broadcast_state(module: torch.nn.Module, buffers_only: bool = False) -> None:
