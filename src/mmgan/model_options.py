@@ -182,6 +182,13 @@ class SharedOptions(Options):
     text_encoder: str | None = option(None, "text encoder name (unset: the joint space's default)")
     audio_encoder: str | None = option(None, "audio encoder name (unset: the joint space's default)")
     joint_encoders: dict | None = option({}, "per-modality encoder options, e.g. {audio: {width: 64}}")
+    audio_norm: str = option("clip", "per-utterance normalization of the audio encoder's log-mels: clip (one "
+                                     "mean and std) or cmvn (per mel band)", choices=("clip", "cmvn"))
+    audio_dropout: float = option(0.0, "dropout after each stage of the audio encoder (0 = off)")
+    audio_augment: bool = option(False, "perturb speech while training the joint space (speed, pitch, room, "
+                                        "level, noise, SpecAugment masks), for voices never heard in training")
+    audio_augment_args: dict | None = option({}, "overrides of the audio augmentation's settings, e.g. "
+                                                 "{speed: [0.9, 1.1], noise_p: 0.3} (mmgan.encoders.audio_augment)")
     fusion_steps: int = option(1500, "steps fitting the fusion (model.fusion) on joint-space features")
     fusion_args: dict | None = option({}, "keyword arguments of the fusion")
     modality_dropout: float = option(0.3, "probability of dropping a condition modality while fitting and training")

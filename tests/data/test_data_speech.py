@@ -83,3 +83,31 @@ def test_unavailable_engine_says_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(speech.SpeechUnavailable, match="pip install espeakng-loader.*apt-get install espeak-ng"):
         synthesize("hello", tmp_path / "x.wav")
     assert not speech.available()
+
+
+def test_voice_pool():
+    # without a pool, every item's voice is drawn as before pools existed (cached WAVs stay valid)
+    assert [speech.voice_params(1, i) for i in range(2)] == [
+        {"voice": "en", "variant": "f3", "speed": 192, "pitch": 40},
+        {"voice": "en-029", "variant": "m6", "speed": 140, "pitch": 39}]
+    five = [{"voice": "en-us", "variant": f"m{i}", "speed": 150 + 10 * i, "pitch": 40 + i} for i in range(1, 6)]
+    drawn = [speech.voice_params(0, i, voices=five) for i in range(60)]
+    assert all(d in five for d in drawn) and len({d["variant"] for d in drawn}) == 5
+    open_ = [speech.voice_params(0, i, voices=[{"voice": "en", "variant": "f2"}]) for i in range(20)]
+    assert all(d["voice"] == "en" and d["variant"] == "f2" for d in open_)
+    assert len({d["speed"] for d in open_}) > 3                      # what a pool entry leaves out is drawn
+    for bad, msg in (([], "at least one voice"), ([{"variant": "m1"}], "needs 'voice'"),
+                     ([{"voice": "en", "accent": "x"}], "unknown keys"), ([{"voice": "en", "pitch": 120}], "0..100")):
+        with pytest.raises(ValueError, match=msg):
+            speech.check_voices(bad)
+
+
+@needs_espeak
+def test_with_speech_from_a_voice_pool(tmp_path):
+    ds = load_dataset("shapes", n=3, seed=0)
+    one = [{"voice": "en-us", "variant": "f2", "speed": 170, "pitch": 60}]
+    sp = with_speech(ds, tmp_path / "cache", seed=0, voices=one)
+    assert sp.info.extra["speech"]["voices"] == one
+    again = speech.cached_wav(ds.columns["text"][1], tmp_path / "cache", one[0])
+    assert str(again.resolve()) == sp.columns["audio"][1]
+    assert with_speech(ds, tmp_path / "cache", seed=0).columns["audio"] != sp.columns["audio"]

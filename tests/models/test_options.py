@@ -37,7 +37,9 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
                  "text_encoder": None, "audio_encoder": None, "joint_encoders": {}, "fusion_steps": 1500,
                  "fusion_args": {}, "modality_dropout": 0.3, "retrieval_alpha": 0.5, "critic_fourier": 128,
-                 "critic_fourier_scale": 100.0, "d_norm": "auto"}
+                 "critic_fourier_scale": 100.0, "d_norm": "auto",
+                 # added later, defaulting to what came before them: clip-normalized log-mels, no dropout or augmentation
+                 "audio_norm": "clip", "audio_dropout": 0.0, "audio_augment": False, "audio_augment_args": {}}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -175,12 +176,38 @@ def synthesize(text: str, path: str | Path, voice: str = "en", variant: str | No
     return path
 
 
-def voice_params(seed: int, index: int, k: int = 0) -> dict:
-    """Deterministic varied voice for item index, variant k: accent, voice variant, speed and pitch."""
+VOICE_KEYS = ("voice", "variant", "speed", "pitch")
+
+
+def check_voices(voices: Sequence[Mapping]) -> list[dict]:
+    """A voice pool as plain dicts, checked: each names an accent (`voice`) and optionally a `variant`,
+    `speed` (words per minute) and `pitch` (0..100); what it leaves out is drawn per item."""
+    if not voices:
+        raise ValueError("a voice pool needs at least one voice")
+    out = []
+    for i, v in enumerate(voices):
+        extra = set(v) - set(VOICE_KEYS)
+        if "voice" not in v or extra:
+            raise ValueError(f"voice {i} ({dict(v)}): needs 'voice' and may have {', '.join(VOICE_KEYS[1:])}"
+                             + (f"; unknown keys {sorted(extra)}" if extra else ""))
+        if "pitch" in v and not 0 <= int(v["pitch"]) <= 100:
+            raise ValueError(f"voice {i} ({dict(v)}): pitch must be in 0..100")
+        out.append(dict(v))
+    return out
+
+
+def voice_params(seed: int, index: int, k: int = 0, voices: Sequence[Mapping] | None = None) -> dict:
+    """Deterministic varied voice for item index, variant k: accent, voice variant, speed and pitch.
+
+    voices: a pool (check_voices) to draw from instead of every accent and variant; a pool entry's
+    missing keys are drawn as without a pool."""
     rng = rng_for(seed, "speech", index, k)
-    return {"voice": VOICES[rng.integers(len(VOICES))], "variant": VARIANTS[rng.integers(len(VARIANTS))],
-            "speed": int(rng.integers(SPEED_RANGE[0], SPEED_RANGE[1] + 1)),
-            "pitch": int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))}
+    drawn = {"voice": VOICES[rng.integers(len(VOICES))], "variant": VARIANTS[rng.integers(len(VARIANTS))],
+             "speed": int(rng.integers(SPEED_RANGE[0], SPEED_RANGE[1] + 1)),
+             "pitch": int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1))}
+    if voices is None:
+        return drawn
+    return {**drawn, **voices[rng.integers(len(voices))]}
 
 
 def cached_wav(text: str, cache_dir: Path, params: dict, sample_rate: int = 16000) -> Path:
@@ -192,29 +219,32 @@ def cached_wav(text: str, cache_dir: Path, params: dict, sample_rate: int = 1600
 
 
 def add_speech(source, out_dir: str | Path, seed: int = 0, variants_per_caption: int = 1,
-               sample_rate: int = 16000, split: str | None = None, progress: bool = False):
+               sample_rate: int = 16000, split: str | None = None, progress: bool = False,
+               voices: Sequence[Mapping] | None = None):
     """Speak every caption with a varied voice and fill the `audio` column.
 
     source a MemoryDataset: WAVs go into out_dir (a cache); returns the new dataset.
     source a path or built-in name: loaded (split defaults to "all" for paths, "train" for names),
     WAVs go into out_dir/audio and the result is written there with write_manifest; returns the
     manifest path. variants_per_caption > 1 repeats each item that many times, each with another voice.
-    progress shows a progress bar (tqdm) while synthesizing.
+    progress shows a progress bar (tqdm) while synthesizing. voices: a pool to draw each item's voice
+    from (check_voices; e.g. the five speakers of a small recording set); unset, every accent and variant.
     """
     if variants_per_caption < 1:
         raise ValueError(f"variants_per_caption must be >= 1, got {variants_per_caption}")
+    voices = None if voices is None else check_voices(voices)
     if isinstance(source, MemoryDataset):
-        return _speak_dataset(source, Path(out_dir), seed, variants_per_caption, sample_rate, progress)
+        return _speak_dataset(source, Path(out_dir), seed, variants_per_caption, sample_rate, progress, voices)
 
     name = str(source)
     split = split or ("train" if name.lower() in list_datasets() else "all")
     ds = _speak_dataset(load_dataset(name, split=split), Path(out_dir) / "audio", seed, variants_per_caption,
-                        sample_rate, progress)
+                        sample_rate, progress, voices)
     return write_manifest(ds, out_dir)
 
 
 def _speak_dataset(ds: MemoryDataset, cache_dir: Path, seed: int, k: int, sample_rate: int,
-                   progress: bool = False) -> MemoryDataset:
+                   progress: bool = False, voices: list[dict] | None = None) -> MemoryDataset:
     if not ds.has("text"):
         raise DataError(f"dataset {ds.info.name!r} has no 'text' column to speak; columns: {list(ds.columns)}")
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -227,14 +257,17 @@ def _speak_dataset(ds: MemoryDataset, cache_dir: Path, seed: int, k: int, sample
         from tqdm import tqdm
 
         items = tqdm(items, total=len(ds), desc="speech", unit="caption")
-    audio = [str(cached_wav(t, cache_dir, voice_params(seed, i // k, i % k), sample_rate).resolve())
+    audio = [str(cached_wav(t, cache_dir, voice_params(seed, i // k, i % k, voices), sample_rate).resolve())
              for i, t in items]
     from dataclasses import replace
 
-    info = replace(ds.info, version="", extra={**ds.info.extra, "speech": {"seed": seed, "variants": k}})
+    meta = {"seed": seed, "variants": k} | ({"voices": voices} if voices is not None else {})
+    info = replace(ds.info, version="", extra={**ds.info.extra, "speech": meta})
     return MemoryDataset(info, {**ds.columns, "audio": audio})
 
 
-def with_speech(ds: MemoryDataset, cache_dir: str | Path, seed: int = 0, progress: bool = False) -> MemoryDataset:
-    """ds with its captions spoken into `audio` (one varied voice per item; WAVs cached in cache_dir)."""
-    return add_speech(ds, cache_dir, seed=seed, progress=progress)
+def with_speech(ds: MemoryDataset, cache_dir: str | Path, seed: int = 0, progress: bool = False,
+                voices: Sequence[Mapping] | None = None) -> MemoryDataset:
+    """ds with its captions spoken into `audio` (one varied voice per item, from `voices` when given;
+    WAVs cached in cache_dir)."""
+    return add_speech(ds, cache_dir, seed=seed, progress=progress, voices=voices)

@@ -7,8 +7,11 @@ audio-transformer  a stride-4 convolutional stem, then transformer layers with a
 
 Items are file paths (WAV, FLAC, OGG: whatever libsndfile reads) or 1-D float arrays at
 `sample_rate`. A missing, unreadable, empty or silent-NaN clip raises AudioError naming the item.
-Per-clip normalization (zero mean, unit variance of the log-mel) makes loudness irrelevant; padding
-never changes a clip's features (norms are per frame, pooling ignores padded frames).
+Feature normalization per utterance (`norm`): "clip" (zero mean, unit variance over the whole log-mel:
+loudness is irrelevant) or "cmvn" (each mel bin to zero mean and unit variance over the clip's frames:
+also removes a fixed spectral colouring -- microphone, room, a voice's timbre). Padding never changes a
+clip's features (norms are per frame, pooling ignores padded frames). `dropout` (0: off) regularizes an
+encoder trained on a few thousand clips.
 """
 from __future__ import annotations
 
@@ -77,9 +80,16 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     return fb
 
 
+NORMS = ("clip", "cmvn", "none")
+EPS = 1e-5
+
+
 def log_mel(x: np.ndarray, sample_rate: int = 16000, n_mels: int = 48, hop_ms: float = 20.0,
-            win_ms: float = 32.0) -> np.ndarray:
-    """(frames, n_mels) float32 log-mel spectrogram (librosa's filterbank on a Hann STFT), normalized per clip."""
+            win_ms: float = 32.0, norm: str = "clip") -> np.ndarray:
+    """(frames, n_mels) float32 log-mel spectrogram (librosa's filterbank on a Hann STFT), normalized per clip
+    as `norm` says ("none": the natural log of the mel power, floored at 1e-6)."""
+    if norm not in NORMS:
+        raise ValueError(f"log-mel norm must be one of {', '.join(NORMS)}, got {norm!r}")
     n_fft = int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000)))
     hop = int(sample_rate * hop_ms / 1000)
     if len(x) < n_fft:
@@ -87,8 +97,57 @@ def log_mel(x: np.ndarray, sample_rate: int = 16000, n_mels: int = 48, hop_ms: f
     spec = torch.stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), n_fft, hop,
                       window=torch.hann_window(n_fft), center=True, pad_mode="constant", return_complex=True).abs().pow(2)  # (freq, frames)
     mel = torch.log(torch.from_numpy(mel_filters(sample_rate, n_fft, n_mels)) @ spec + 1e-6).T    # (frames, n_mels)
-    mel = (mel - mel.mean()) / (mel.std() + 1e-5)
+    if norm == "clip":
+        mel = (mel - mel.mean()) / (mel.std() + EPS)
+    elif norm == "cmvn":
+        mel = normalize_mel(mel[None], torch.ones(1, mel.shape[0], dtype=torch.bool), "cmvn")[0]
     return mel.numpy().astype(np.float32)
+
+
+def normalize_mel(mel: torch.Tensor, mask: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-utterance normalization of a padded batch of log-mels (b, T, n_mels) over its real frames
+    (mask (b, T)); padded frames come out zero. "clip": one mean and std per clip (as log_mel); "cmvn":
+    one per clip and mel bin (cepstral mean and variance normalization on mel bins); "none": as is."""
+    if norm not in NORMS:
+        raise ValueError(f"log-mel norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    w = mask.to(mel.dtype)[..., None]                                          # (b, T, 1)
+    if norm == "none":
+        return mel * w
+    dims = (1, 2) if norm == "clip" else (1,)
+    n = w.sum(1, keepdim=True) * (mel.shape[2] if norm == "clip" else 1)      # values per statistic
+    mean = (mel * w).sum(dims, keepdim=True) / n
+    var = ((mel - mean).pow(2) * w).sum(dims, keepdim=True) / (n - 1).clamp_min(1)   # unbiased, as Tensor.std
+    return (mel - mean) / (var.sqrt() + EPS) * w
+
+
+def mel_centres(sample_rate: int, n_mels: int, fmin: float = 20.0) -> np.ndarray:
+    """Centre frequencies (Hz) of mel_filters' bands (librosa's Slaney scale: linear below 1 kHz, log above)."""
+    m = np.linspace(_hz_to_mel(fmin), _hz_to_mel(sample_rate / 2), n_mels + 2)[1:-1]
+    return _mel_to_hz(m)
+
+
+def mel_position(hz: np.ndarray | torch.Tensor, sample_rate: int, n_mels: int, fmin: float = 20.0):
+    """Fractional band index of frequencies hz on mel_filters' scale (band i is centred at index i)."""
+    lo, hi = float(_hz_to_mel(fmin)), float(_hz_to_mel(sample_rate / 2))
+    return (_hz_to_mel(hz) - lo) / ((hi - lo) / (n_mels + 1)) - 1
+
+
+_F_SP, _MIN_LOG_HZ, _LOGSTEP = 200.0 / 3, 1000.0, math.log(6.4) / 27.0     # librosa's Slaney mel scale
+
+
+def _hz_to_mel(f):
+    """Hz -> Slaney mel, for numpy values or torch tensors."""
+    if torch.is_tensor(f):
+        log_part = _MIN_LOG_HZ / _F_SP + torch.log(f.clamp_min(_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
+        return torch.where(f >= _MIN_LOG_HZ, log_part, f / _F_SP)
+    f = np.asarray(f, dtype=np.float64)
+    return np.where(f >= _MIN_LOG_HZ, _MIN_LOG_HZ / _F_SP + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP,
+                    f / _F_SP)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    min_log_mel = _MIN_LOG_HZ / _F_SP
+    return np.where(m >= min_log_mel, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - min_log_mel)), _F_SP * m)
 
 
 class ChannelNorm(nn.Module):
@@ -99,7 +158,7 @@ class ChannelNorm(nn.Module):
         self.ln = nn.LayerNorm(c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.ln(x.transpose(1, 2)).transpose(1, 2)
+        return self.ln(x.transpose(1, 2)).transpose(1, 2).contiguous()   # strided GELU and conv are slow
 
 
 class AudioEncoder(Encoder):
@@ -107,25 +166,58 @@ class AudioEncoder(Encoder):
 
     modality = "audio"
 
-    def _audio_config(self, sample_rate: int, n_mels: int, hop_ms: float, max_seconds: float) -> None:
+    def _audio_config(self, sample_rate: int, n_mels: int, hop_ms: float, max_seconds: float,
+                      norm: str = "clip", dropout: float = 0.0) -> None:
+        if norm not in NORMS[:2]:
+            raise ValueError(f"audio encoder norm must be clip or cmvn, got {norm!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"audio encoder dropout must be in [0, 1), got {dropout!r}")
         self.sample_rate, self.n_mels, self.hop_ms, self.max_seconds = sample_rate, n_mels, hop_ms, max_seconds
+        self.mel_norm = norm                              # not `norm`: the transformer has a LayerNorm so named
 
     @property
     def prepare_config(self) -> dict:
-        return {"log_mel": 1, "sample_rate": self.sample_rate, "n_mels": self.n_mels, "hop_ms": self.hop_ms,
-                "max_seconds": self.max_seconds}
+        cfg = {"log_mel": 1, "sample_rate": self.sample_rate, "n_mels": self.n_mels, "hop_ms": self.hop_ms,
+               "max_seconds": self.max_seconds}
+        return cfg if self.mel_norm == "clip" else {**cfg, "norm": self.mel_norm}   # old cache keys stay valid
 
     def prepare(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        return self._prepare(items, self.mel_norm)
+
+    def normalize(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Raw log-mels (raw_features().prepare) normalized as prepare() does: the training path that
+        augments raw features first."""
+        return {**batch, "mel": normalize_mel(batch["mel"], batch["mask"], self.mel_norm)}
+
+    def raw_features(self) -> "RawLogMel":
+        """A prepare()-alike that leaves the log-mels unnormalized (for augmentation in the feature domain)."""
+        return RawLogMel(self)
+
+    def _prepare(self, items: Sequence[Any], norm: str) -> dict[str, torch.Tensor]:
         if isinstance(items, (str, Path)) or (isinstance(items, np.ndarray) and items.ndim == 1):
             items = [items]
         if len(items) == 0:
             raise AudioError("no audio given")
         mels = [torch.from_numpy(log_mel(read_waveform(it, self.sample_rate, self.max_seconds), self.sample_rate,
-                                         self.n_mels, self.hop_ms)) for it in items]
+                                         self.n_mels, self.hop_ms, norm=norm)) for it in items]
         n = max(m.shape[0] for m in mels)
         mel = torch.stack([pad_to(m[None], n)[0] for m in mels])                  # (b, T, n_mels)
         lengths = torch.tensor([m.shape[0] for m in mels])
         return {"mel": mel, "mask": torch.arange(n)[None] < lengths[:, None]}
+
+
+class RawLogMel:
+    """An audio encoder's prepare() without the normalization (what conditioning.features caches)."""
+
+    def __init__(self, encoder: AudioEncoder):
+        self.encoder, self.modality = encoder, encoder.modality
+
+    @property
+    def prepare_config(self) -> dict:
+        return {**self.encoder.prepare_config, "norm": "none"}
+
+    def prepare(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        return self.encoder._prepare(items, "none")
 
 
 def _downsample_mask(mask: torch.Tensor, times: int) -> torch.Tensor:
@@ -140,16 +232,19 @@ def _downsample_mask(mask: torch.Tensor, times: int) -> torch.Tensor:
 @register("encoder", "audio-cnn")
 class AudioCNN(AudioEncoder):
     def __init__(self, dim: int = 256, width: int = 128, sample_rate: int = 16000, n_mels: int = 48,
-                 hop_ms: float = 20.0, max_seconds: float = 6.0):
+                 hop_ms: float = 20.0, max_seconds: float = 6.0, norm: str = "clip", dropout: float = 0.0):
         super().__init__(dim=dim, width=width, sample_rate=sample_rate, n_mels=n_mels, hop_ms=hop_ms,
-                         max_seconds=max_seconds)
-        self._audio_config(sample_rate, n_mels, hop_ms, max_seconds)
+                         max_seconds=max_seconds, norm=norm, dropout=dropout)
+        self._audio_config(sample_rate, n_mels, hop_ms, max_seconds, norm, dropout)
         self.dim = dim
         chans = [width, width, width * 3 // 2, width * 2]
+        # dropout after each stage only when asked: an nn.Dropout(0) would draw random numbers in training
+        drop = [nn.Dropout(dropout)] if dropout > 0 else []
         self.stages = nn.ModuleList([nn.Sequential(nn.Conv1d(n_mels, chans[0], 3, padding=1), ChannelNorm(chans[0]),
-                                                   nn.GELU())])
+                                                   nn.GELU(), *drop)])
         for a, b in zip(chans[:-1], chans[1:]):
-            self.stages.append(nn.Sequential(nn.Conv1d(a, b, 5, stride=2, padding=2), ChannelNorm(b), nn.GELU()))
+            self.stages.append(nn.Sequential(nn.Conv1d(a, b, 5, stride=2, padding=2), ChannelNorm(b), nn.GELU(),
+                                             *drop))
         self.to_tokens = nn.Linear(chans[-1], dim)
         self.pool = nn.Linear(2 * chans[-1], dim)
 
@@ -175,14 +270,15 @@ def sinusoid(n: int, d: int, device=None) -> torch.Tensor:
 @register("encoder", "audio-transformer")
 class AudioTransformer(AudioEncoder):
     def __init__(self, dim: int = 256, width: int = 128, layers: int = 2, heads: int = 4, sample_rate: int = 16000,
-                 n_mels: int = 48, hop_ms: float = 20.0, max_seconds: float = 6.0):
+                 n_mels: int = 48, hop_ms: float = 20.0, max_seconds: float = 6.0, norm: str = "clip",
+                 dropout: float = 0.0):
         super().__init__(dim=dim, width=width, layers=layers, heads=heads, sample_rate=sample_rate, n_mels=n_mels,
-                         hop_ms=hop_ms, max_seconds=max_seconds)
-        self._audio_config(sample_rate, n_mels, hop_ms, max_seconds)
+                         hop_ms=hop_ms, max_seconds=max_seconds, norm=norm, dropout=dropout)
+        self._audio_config(sample_rate, n_mels, hop_ms, max_seconds, norm, dropout)
         self.dim, self.width = dim, width
         self.stem = nn.ModuleList([nn.Sequential(nn.Conv1d(n_mels, width, 5, stride=2, padding=2), nn.GELU()),
                                    nn.Sequential(nn.Conv1d(width, width, 5, stride=2, padding=2), nn.GELU())])
-        layer = nn.TransformerEncoderLayer(width, heads, width * 2, dropout=0.0, batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(width, heads, width * 2, dropout=dropout, batch_first=True, norm_first=True)
         self.body = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.to_tokens = nn.Linear(width, dim)

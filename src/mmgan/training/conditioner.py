@@ -10,9 +10,11 @@ loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.br
 
 Both fits run within their share of the run's time budget (training.budget: with train.minutes the
 joint space gets the smaller of joint_minutes and 25% of it). Options (model.extra): joint,
-joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256), joint_heads (linear), text_encoder, audio_encoder,
-joint_encoders ({modality: {encoder options}}), fusion_steps (1500), fusion_args ({}),
-modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities (conditions + label).
+joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256),
+joint_heads (linear), text_encoder, audio_encoder, joint_encoders ({modality: {encoder options}}),
+audio_norm (clip), audio_dropout (0), audio_augment (false), audio_augment_args ({}), fusion_steps (1500),
+fusion_args ({}), modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities
+(conditions + label).
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from typing import Callable
 
 import torch
 
-from ..config import Config
+from ..config import Config, ConfigError
+from ..encoders.audio_augment import AudioAugment
+from ..model_options import SharedOptions
 from ..data.base import MemoryDataset
 from ..runs import latest_checkpoint
 from ..conditioning import Conditioner
@@ -41,12 +45,25 @@ def joint_options(extra: dict, seed: int = 0) -> JointOptions:
         enc["text"] = {"name": extra["text_encoder"]}
     if extra.get("audio_encoder"):
         enc["audio"] = {"name": extra["audio_encoder"]}
+    # written into the audio encoder's spec only when set, so a saved joint space of an older config is rebuilt as it was
+    for key, arg in (("audio_norm", "norm"), ("audio_dropout", "dropout")):
+        if key in extra:
+            enc.setdefault("audio", {})[arg] = SharedOptions.value(extra, key)
     for m, spec in (extra.get("joint_encoders") or {}).items():   # e.g. {audio: {width: 64}}
         enc[m] = {**enc.get(m, {}), **spec}
+    augment = None
+    if SharedOptions.value(extra, "audio_augment"):
+        try:
+            augment = AudioAugment.from_dict(extra.get("audio_augment_args"), "model.extra.audio_augment_args")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    elif extra.get("audio_augment_args"):
+        raise ConfigError("model.extra.audio_augment_args is set but model.extra.audio_augment is not true: "
+                          "set audio_augment: true to use them")
     return JointOptions(dim=int(extra.get("joint_dim", 256)), minutes=float(extra.get("joint_minutes", 3.0)),
                         steps=int(extra.get("joint_steps", 1500)), audio_steps=int(extra.get("joint_audio_steps", 2000)),
                         batch_size=int(extra.get("joint_batch", 128)), heads=str(extra.get("joint_heads", "linear")),
-                        seed=seed, encoders=enc)
+                        seed=seed, encoders=enc, audio_augment=augment)
 
 
 def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str], keep_tokens: bool,

@@ -2,7 +2,11 @@
 
 Phase A  image encoder + text (and label) heads, contrastive image<->text and image<->label.
 Phase B  image and text frozen; the audio encoder is bound to the image embeddings (and to the
-         caption embeddings of the same item, a paired target that speeds learning up).
+         caption embeddings of the same item, a paired target that speeds learning up). With
+         audio_augment, every batch of cached raw log-mels is perturbed on the fly (speed, pitch,
+         room, level, noise, SpecAugment masks: mmgan.encoders.audio_augment) before the encoder's
+         normalization, so a few voices teach words rather than voices; features for evaluation and
+         for the fusion are never augmented.
 Fusion   with every encoder frozen, a fusion method learns to map any subset of the condition
          modalities (modality dropout) to the embedding of the paired image.
 
@@ -30,6 +34,7 @@ from ..losses.contrastive import info_nce
 from ..utils import atomic_write_json, cosine_lr
 from ..encoders import collate
 from .progress import BudgetBar
+from ..encoders.audio_augment import AudioAugment
 
 
 @dataclass
@@ -45,6 +50,7 @@ class JointOptions:
     temperature: float = 0.07
     seed: int = 0
     encoders: dict = field(default_factory=dict)    # per-modality encoder overrides {"audio": {"name": ...}}
+    audio_augment: AudioAugment | None = None       # phase B: perturb each audio batch (None: off)
     log_every: int = 100
 
 
@@ -104,13 +110,15 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
     g = torch.Generator().manual_seed(opts.seed)
     groups = positive_groups(ds)
     n, bs = len(ds), min(opts.batch_size, len(ds))
-    report: dict = {"modalities": mods, "items": n, "options": asdict(opts)}
+    report: dict = {"modalities": mods, "items": n, "options": asdict(opts)}   # audio_augment: its fields
     images = _images(space, ds)
     cols: dict[str, dict[str, torch.Tensor]] = {}
     if "text" in mods:
         cols["text"] = prepared_column(space.encoders["text"], ds.columns["text"], cache_dir, keep_tokens=False, log=log)
     if "audio" in mods:
-        cols["audio"] = prepared_column(space.encoders["audio"], ds.columns["audio"], cache_dir, log=log)
+        enc = space.encoders["audio"]
+        source = enc.raw_features() if opts.audio_augment is not None else enc   # augmented before normalizing
+        cols["audio"] = prepared_column(source, ds.columns["audio"], cache_dir, log=log)
     if "label" in mods:
         cols["label"] = {"labels": ds.columns["label"]}
     report["prepare_seconds"] = round(time.time() - t_start, 1)
@@ -160,6 +168,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         params = list(space.encoders["audio"].parameters()) + list(space.heads["audio"].parameters())
         opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
         scale = space.logit_scale.detach().clamp(max=math.log(100)).exp()
+        audio_batch = _audio_batches(space.encoders["audio"], cols["audio"], opts)
         space.train()
         t0 = time.time()
         for step in range(opts.audio_steps):
@@ -168,7 +177,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             for gr in opt.param_groups:
                 gr["lr"] = cosine_lr(step, opts.audio_steps, opts.lr)
             idx = torch.randint(0, n, (bs,), generator=g)
-            a = space("audio", take(cols["audio"], idx)).pooled
+            a = space("audio", audio_batch(idx)).pooled
             loss = info_nce(a, img_emb[idx], scale, groups[idx])
             if txt_emb is not None and opts.audio_text_weight > 0:
                 loss = loss + opts.audio_text_weight * info_nce(a, txt_emb[idx], scale, groups[idx])
@@ -205,6 +214,17 @@ def fit_joint_space(ds: MemoryDataset, out_dir: str | Path, modalities: list[str
         out.rmdir()
     os.replace(tmp, out)
     return space, report
+
+
+def _audio_batches(enc, column: dict[str, torch.Tensor], opts: JointOptions) -> Callable[[torch.Tensor], dict]:
+    """idx -> the prepared audio batch of phase B: cached rows as they are, or (audio_augment) cached raw
+    log-mels perturbed and then normalized as the encoder's prepare() does. The augmentation draws from
+    its own generator, so the batches (idx) are the same with and without it."""
+    aug = opts.audio_augment
+    if aug is None:
+        return lambda idx: take(column, idx)
+    g = torch.Generator().manual_seed(opts.seed + 1)
+    return lambda idx: aug(take(column, idx), enc.normalize, enc.sample_rate, enc.hop_ms, g)
 
 
 def fit_fusion(fusion, feats: dict[str, dict[str, torch.Tensor]], target: torch.Tensor, groups: torch.Tensor,

@@ -8,6 +8,7 @@ from ..data.base import MemoryDataset
 from ..model_options import check_extra
 from ..modalities import codec_of, target_of
 from ..registry import get, names
+from .conditioner import joint_options
 
 
 LIBRARY_FAMILY = "dcgan"     # what resolve() uses when nothing chose a family
@@ -24,6 +25,7 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
     m.condition = [] if m.condition is None else m.condition
     get("model", m.family)                      # fail early, listing the valid families
     check_extra(m.family, m.extra, saved_extra)  # unknown keys, wrong types
+    joint_options(m.extra)                      # the joint space's nested settings (audio_augment_args)
     get("loss", cfg.loss.name)
     for a in filter(None, (p.strip() for p in cfg.loss.diffaug.split(","))):
         get("augment", a)

@@ -1,0 +1,88 @@
+"""Joint-space training with speech augmentation: used on every phase-B batch when enabled, never at
+evaluation; the model.extra keys that turn it on (and old configs without them)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmgan.config import Config, ConfigError
+from mmgan.encoders.audio import normalize_mel
+from mmgan.encoders.audio_augment import AudioAugment
+from mmgan.training.conditioner import joint_options
+from mmgan.training.joint import JointOptions, train_joint
+
+from _mm_tiny import TINY_JOINT
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts AudioAugment calls and records what the audio encoder is fed."""
+    calls = []
+    real = AudioAugment.__call__
+
+    def counted(self, batch, normalize, sample_rate, hop_ms, g=None):
+        out = real(self, batch, normalize, sample_rate, hop_ms, g)
+        calls.append((batch, out))
+        return out
+
+    monkeypatch.setattr(AudioAugment, "__call__", counted)
+    return calls
+
+
+def _opts(augment):
+    return JointOptions(dim=16, steps=2, audio_steps=4, batch_size=8, encoders=TINY_JOINT, log_every=0,
+                        minutes=0, audio_augment=augment)
+
+
+def test_augmentation_on_every_training_batch_and_never_at_eval(paired, spy):
+    aug = AudioAugment(noise_p=1.0, reverb_p=1.0)
+    space, report = train_joint(paired, ["text", "audio"], _opts(aug))
+    assert report["phase_b"]["steps"] == 4 and len(spy) == 4
+    assert report["options"]["audio_augment"]["noise_p"] == 1.0
+    raw, fed = spy[0]
+    # phase B reads raw log-mels (unnormalized) and feeds perturbed, normalized ones
+    assert float(raw["mel"][raw["mask"]].mean()) < -1                  # log power, not zero-mean features
+    clean = normalize_mel(raw["mel"], raw["mask"], "clip")
+    n = min(clean.shape[1], fed["mel"].shape[1])
+    assert float((fed["mel"][:, :n] - clean[:, :n]).abs().mean()) > 0.05
+    seen = len(spy)
+    a = space.embed("audio", paired.columns["audio"][:4])
+    b = space.embed("audio", paired.columns["audio"][:4])
+    assert len(spy) == seen and np.array_equal(a, b)                   # eval: no augmentation, deterministic
+
+
+def test_no_augmentation_unless_asked(paired, spy):
+    _, report = train_joint(paired, ["text", "audio"], _opts(None))
+    assert report["phase_b"]["steps"] == 4 and spy == [] and report["options"]["audio_augment"] is None
+
+
+def test_same_batches_with_and_without_augmentation(paired, spy):
+    """The augmentation draws from its own generator: phase A and the batch order do not change."""
+    plain, _ = train_joint(paired, ["text", "audio"], _opts(None))
+    augmented, _ = train_joint(paired, ["text", "audio"], _opts(AudioAugment()))
+    for m in ("text", "image"):
+        items = paired.columns[m][:4]
+        np.testing.assert_array_equal(plain.embed(m, items), augmented.embed(m, items))
+    assert not np.allclose(plain.embed("audio", paired.columns["audio"][:4]),
+                           augmented.embed("audio", paired.columns["audio"][:4]))
+
+
+def test_model_extra_keys():
+    old = joint_options({"joint_dim": 64})                             # a config from before these keys
+    assert old.audio_augment is None and "audio" not in old.encoders
+    new = joint_options({"audio_norm": "cmvn", "audio_dropout": 0.1, "audio_augment": True,
+                         "audio_augment_args": {"speed": [0.9, 1.1], "noise_p": 0.2},
+                         "joint_encoders": {"audio": {"width": 32}}})
+    assert new.encoders["audio"] == {"norm": "cmvn", "dropout": 0.1, "width": 32}
+    assert new.audio_augment == AudioAugment(speed=(0.9, 1.1), noise_p=0.2)
+    assert joint_options({"audio_augment": True}).audio_augment == AudioAugment()
+    with pytest.raises(ConfigError, match="audio_augment is not true"):
+        joint_options({"audio_augment_args": {"noise_p": 0.2}})
+    with pytest.raises(ConfigError, match=r"model.extra.audio_augment_args: unknown key\(s\) \['speeed'\]"):
+        joint_options({"audio_augment": True, "audio_augment_args": {"speeed": [0.9, 1.1]}})
+
+
+def test_speech_preset_turns_it_on():
+    cfg = Config.load("shapes-text-speech")
+    opts = joint_options(cfg.model.extra)
+    assert opts.audio_augment is not None and opts.encoders["audio"]["norm"] == "cmvn"
