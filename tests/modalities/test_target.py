@@ -57,12 +57,15 @@ def test_target_trains_is_saved_and_reaches_the_pipeline(both, tmp_path, capsys)
     assert main(["train", "--data", both, "--target", "vector", "--set", "model.family=mlp",
                  *[a for kv in FAST for a in ("--set", kv)], "--steps", "1", "--out", str(run)]) == 0
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["target"] == "vector"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["condition"] == []        # vectors: the mlp recipe is unconditional
     pipe = Pipeline.from_pretrained(run, device="cpu")
     assert pipe.target == "vector" and pipe.codec is get_codec("vector") and not pipe.is_image
     out = pipe(num_images=3, seed=0)
     assert len(out.vectors) == 3 and out.vectors[0].shape == (2,) and out.objects is out.vectors
     assert out.samples.shape == (3, 2) and out.images == []
-    result = train(data=both, overrides=FAST + ["model.family=dcgan"], out=tmp_path / "img", steps=1, log=lambda m: None)
+    result = train(data=both, overrides=FAST + ["model.family=dcgan", "model.condition=[]"], out=tmp_path / "img",
+                   steps=1, log=lambda m: None)
     pipe = Pipeline.from_pretrained(result.run_dir, device="cpu")
     assert pipe.target == "image" and len(pipe(num_images=2, seed=0).images) == 2
 

@@ -120,7 +120,7 @@ def test_train_hook_calibrate_generate_and_export(tmp_path, capsys):
                  "--out", str(run)]) == 0
     ckpt = latest_checkpoint(run)
     assert (ckpt / "critic.json").exists() and (ckpt / "critic.safetensors").exists()
-    assert "DRS critic (30 steps)" in capsys.readouterr().err
+    assert "DRS critic (30 of 30 steps)" in capsys.readouterr().err
     before = (ckpt / "critic.safetensors").read_bytes()
     assert main(["info", str(run)]) == 0
     assert "rejection sampling: on: critic of 30 steps" in capsys.readouterr().out
