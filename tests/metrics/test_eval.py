@@ -135,12 +135,12 @@ def test_users_manifest_gets_its_own_cached_feature_network(tmp_path, monkeypatc
     monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))
     data = write_manifest(load_dataset("digits", n=120, seed=1), tmp_path / "mydigits")
     run = tmp_path / "run"
-    train(data=str(data), overrides=QUIET + ["model.z_dim=8", "g_width=8", "d_width=8", "train.batch_size=16"],
-          out=run, steps=2, log=lambda m: None)
+    train(data=str(data), overrides=QUIET + ["model.family=dcgan", "model.z_dim=8", "g_width=8", "d_width=8",
+                                             "train.batch_size=16"], out=run, steps=2, log=lambda m: None)
     logs = []
     ev = evaluate(run, metrics=["fid100", "is100", "modes100"], recipe=TINY, progress=False, log=logs.append)
     assert [r.name for r in ev.results] == ["fid100", "is100", "modes100"]
-    (folder,) = (tmp_path / "cache" / "features").iterdir()
+    (folder,) = [p for p in (tmp_path / "cache" / "features").iterdir() if p.is_dir()]   # the feature network
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["data"]["n_train"] == 102 and "held out" in cfg["data"]["test"]   # no test split: 15% held out
     assert any("no test split" in m for m in logs)
