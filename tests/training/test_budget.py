@@ -72,6 +72,17 @@ def test_no_time_budget_keeps_each_stage_cap(tmp_path):
     assert math.isinf(b.deadline("gan")) and b.minutes_for("gan") == 0.0
 
 
+def test_without_a_budget_slow_features_leave_the_fusion_its_minute(monkeypatch):
+    """The fusion's cap counts from when its fit starts: features that took minutes do not eat it (a
+    fusion cut to 2 steps after 70 s of feature extraction, seen in bench/voices.py)."""
+    clock = [1000.0]
+    monkeypatch.setattr(budget_mod.time, "time", lambda: clock[0])
+    b = Budget.plan(Config().override(MM), "unused")
+    b.begin("features")
+    clock[0] += 70.0                                       # feature extraction
+    assert b.minutes_for("features") == pytest.approx(budget_mod.FUSION_MINUTES)
+
+
 def test_bar_counts_the_budget_so_its_eta_is_the_budgets(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(progress_mod.time, "time", lambda: clock[0])

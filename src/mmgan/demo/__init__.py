@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     written: dict = {}
     if "grid25" in parts:
-        written.update(grid25(out, 2.0 * args.minutes))
+        written.update(grid25(out, 1.5 * args.minutes))
     if "mnist" in parts:
-        written.update(mnist(out, 1.5 * args.minutes))
+        written.update(mnist(out, 2.0 * args.minutes))
     if "multimodal" in parts:
         written.update(multimodal(out, 5.0 * args.minutes))
     _say(f"done in {time.time() - t0:.0f}s. Pictures and files:")

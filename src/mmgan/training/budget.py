@@ -102,8 +102,8 @@ class Budget:
         if not self.timed:
             if stage == "joint" and self.joint_cap_s > 0:
                 return self.began.get(stage, now) + self.joint_cap_s
-            if stage == "features":
-                return self.began.get(stage, now) + FUSION_MINUTES * 60
+            if stage == "features":          # asked when the fusion fit starts: its own minute, after the features
+                return now + FUSION_MINUTES * 60
             return math.inf
         hard = self.end - (self.planned.get("finish", 0.0) if stage != "finish" else 0.0)
         d = hard if stage in ("gan", "finish") else min(self.began.get(stage, now) + self.planned.get(stage, 0.0), hard)
