@@ -79,7 +79,7 @@ def run_cli(args: list[str]) -> float:
 
 def train_record(run: Path) -> dict:
     """Steps, images seen and wall time of a finished run, from its checkpoint and log."""
-    from mmgan.training.checkpoint import latest_checkpoint, read_meta
+    from mmgan.runs import latest_checkpoint, read_meta
     from mmgan.utils import read_jsonl
 
     meta = read_meta(latest_checkpoint(run))

@@ -44,7 +44,7 @@ def log(msg: str) -> None:
 def train_run(name: str, config: str | None, overrides: list[str], fresh: bool) -> dict:
     """Train (or reuse) bench/out/runs/NAME; returns {run, steps, seconds, img_per_s}."""
     from mmgan.api.train import train
-    from mmgan.training.checkpoint import latest_checkpoint, read_meta
+    from mmgan.runs import latest_checkpoint, read_meta
 
     run = OUT / "runs" / name
     record = run / "bench.json"
