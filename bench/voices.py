@@ -65,17 +65,6 @@ def many_voices() -> list[dict]:
     return [{"voice": a, "variant": b} for a in VOICES for b in VARIANTS if (a, b) not in held]
 
 
-def spoken(split: str, n: int, seed: int, voices: list[dict], log):
-    from mmgan.conditioning.features import cache_root
-    from mmgan.data import load_dataset, with_speech
-
-    t = time.time()
-    ds = with_speech(load_dataset("shapes", split=split, n=n, seed=seed), cache_root() / "speech", seed=seed,
-                     voices=voices)
-    log(f"{split}: {len(ds)} items spoken by a pool of {len(voices)} voices ({time.time() - t:.0f}s)")
-    return ds
-
-
 def budget(args) -> list[str]:
     return ["train.progress=false", "train.tensorboard=false", "train.minutes=0", f"train.steps={args.gan_steps}",
             "model.extra.joint_minutes=0", f"model.extra.joint_steps={args.joint_steps}",
@@ -84,21 +73,14 @@ def budget(args) -> list[str]:
 
 def train_run(ds, run_dir: Path, overrides: list[str], log) -> dict:
     """The preset with overrides, trained on an in-memory dataset (what `mmgan train` does after loading)."""
-    from mmgan.config import Config
+    from mmgan.demo.multimodal import train_multimodal
     from mmgan.runs import latest_checkpoint
-    from mmgan.training import Trainer
-    from mmgan.training.setup import resolve
 
-    cfg = Config.load(PRESET).override(overrides)
     if latest_checkpoint(run_dir) is not None and (run_dir / "done.json").exists():
         log(f"reusing {run_dir}")
         return json.loads((run_dir / "done.json").read_text())
-    cfg.data.name = ds.info.name
-    resolve(cfg, ds)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "config.yaml")
     t = time.time()
-    r = Trainer(cfg, run_dir, ds, log=log).fit()
+    r = train_multimodal(ds, run_dir, overrides, log, config=PRESET)
     rec = {"gan_steps": r.step, "seconds": round(time.time() - t, 1), "items": len(ds), "overrides": overrides}
     joint = json.loads((run_dir / "joint" / "report.json").read_text())
     rec["joint"] = {k: joint[k] for k in ("phase_a", "phase_b") if k in joint}
@@ -155,13 +137,15 @@ def main(argv=None) -> int:
     res: dict = {"command": "python bench/voices.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                  "threads": args.threads, "budget": budget(args), "runs": {}}
     t0 = time.time()
+    from mmgan.conditioning.features import cache_root
+    from mmgan.demo.multimodal import spoken
     from mmgan.metrics.judge import shapes_judge
 
     t = time.time()
     judge, res["judge"] = shapes_judge(n=6000, steps=500, minutes=3, check=2000, log=log)
     res["judge"]["seconds"] = round(time.time() - t, 1)
-    held = {"unheard": spoken("heldout", args.heldout, 1, HELDOUT_VOICES, log),
-            "heard": spoken("heldout", args.heldout, 1, FIVE_VOICES, log)}
+    held = {"unheard": spoken("heldout", args.heldout, 1, cache_root(), log, HELDOUT_VOICES),
+            "heard": spoken("heldout", args.heldout, 1, cache_root(), log, FIVE_VOICES)}
     from mmgan.metrics.judge import attribute_accuracy
 
     u = held["unheard"]
@@ -171,7 +155,7 @@ def main(argv=None) -> int:
     for name in runs:
         pool, extra = RUNS[name]
         log(f"run {name}: {pool} voices, overrides {extra or 'none (the preset)'}")
-        train = spoken("train", args.n, 0, pools[pool], log)
+        train = spoken("train", args.n, 0, cache_root(), log, pools[pool])
         rec = train_run(train, out / f"voices-{name}", budget(args) + extra, log)
         rec.update(evaluate(out / f"voices-{name}", judge, held, log))
         rec["voices"] = len(pools[pool])

@@ -61,17 +61,21 @@ def demo_items(minutes: float) -> int:
     return int(min(6000, max(1000, 500 * minutes)))
 
 
-def spoken(split: str, n: int, seed: int, cache: Path, log: Callable[[str], None]):
+def spoken(split: str, n: int, seed: int, cache: Path, log: Callable[[str], None], voices: list[dict] | None = None):
+    """`shapes` items with their captions spoken (from the voice pool `voices`, else espeak-ng's varied default)."""
     t = time.time()
     ds = load_dataset("shapes", split=split, n=n, seed=seed)
-    ds = with_speech(ds, cache / "speech", seed=seed)
-    log(f"{split}: {len(ds)} items with spoken captions ({time.time() - t:.0f}s)")
+    ds = with_speech(ds, cache / "speech", seed=seed, voices=voices)
+    pool = f" by a pool of {len(voices)} voices" if voices else ""
+    log(f"{split}: {len(ds)} items with spoken captions{pool} ({time.time() - t:.0f}s)")
     return ds
 
 
-def train_multimodal(ds, run_dir: str | Path, overrides: list[str], log: Callable[[str], None] = print):
-    """Resolve a config against an in-memory dataset and train (what `mmgan train` does after loading)."""
-    cfg = Config().override(overrides)
+def train_multimodal(ds, run_dir: str | Path, overrides: list[str], log: Callable[[str], None] = print,
+                     config: str | None = None):
+    """Resolve a config (the defaults, or the preset `config`, with overrides) against an in-memory dataset
+    and train (what `mmgan train` does after loading)."""
+    cfg = (Config.load(config) if config else Config()).override(overrides)
     cfg.data.name = ds.info.name
     resolve(cfg, ds)
     run_dir = Path(run_dir)
