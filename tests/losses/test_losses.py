@@ -259,3 +259,26 @@ def test_paired_l1_on_pooled_images_ignores_detail_within_a_cell():
     b[:, :, 0, 0], b[:, :, 0, 1] = 1.0, -1.0           # detail that averages out within a 2x2 cell
     assert float(paired_l1(a, b)) > 0 and float(paired_l1(a, b, pool=2)) == 0.0
     assert float(paired_l1(a, a + 1, pool=4)) == pytest.approx(1.0)
+
+
+def test_matching_d_phase_shares_the_reals_features_and_keeps_loss_and_gradients():
+    """dfgan's D (image part + joint head) runs its image part once on reals and fakes for the matched,
+    fake and mismatched pairs: the same loss and D gradients as three separate D passes."""
+    cfg = ModelConfig(family="dfgan", channels=3, resolution=16, z_dim=8, g_width=8, d_width=8, cond_dim=6)
+    grads, stats = [], []
+    for shared in (True, False):
+        torch.manual_seed(0)
+        G, D = build_gan(cfg)
+        for blk in D.blocks:                                   # residual branches on (they start at zero)
+            blk.gamma.data.fill_(0.5)
+        loss = registry.get("phases", "matching")(G, D, LossConfig(name="hinge", phases="matching"), 8)
+        loss.joint_d = shared
+        torch.manual_seed(3)
+        real, c = torch.rand(6, 3, 16, 16) * 2 - 1, torch.nn.functional.normalize(torch.randn(6, 6), dim=1)
+        stats.append(loss.accumulate("D", real, c, None, step=0))
+        grads.append([p.grad.clone() for p in D.parameters()])
+    for k in ("loss/D", "D/real", "D/fake", "D/mismatch"):
+        assert float(stats[0][k]) == pytest.approx(float(stats[1][k]), rel=1e-4, abs=1e-6)
+    assert float(stats[0]["D/real"]) != pytest.approx(float(stats[0]["D/mismatch"]), abs=1e-6)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

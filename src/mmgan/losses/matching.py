@@ -1,7 +1,8 @@
 """The "matching" phases: DF-GAN's matching-aware discriminator for (image, condition) pairs.
 
     D   loss = real-matched + (fake + mismatched) / 2, mismatched = reals with the batch's conditions
-        rolled by one (ones of loss.name's one-sided terms, hinge by default)
+        rolled by one (ones of loss.name's one-sided terms, hinge by default); a D with an image part
+        and a joint head (dfgan) computes the reals' features once for the matched and mismatched pairs
     Dreg MA-GP = loss.ma_gp * mean(||grad_(image, condition) D(real, c)||^6) on real matched pairs,
         every loss.r1_every steps (scaled by the interval, like lazy R1)
     G   -D(G(z, c), c), plus options:
@@ -57,13 +58,24 @@ class MatchingAwareLoss(GANLoss):
         cond_kw = {k: (v.detach() if torch.is_tensor(v) else v) for k, v in cond_kw.items()}
         with torch.no_grad():
             fake = self.run_g(self.z(real.shape[0], real.device), c, **cond_kw)
-        r, _ = self.run_d(real, c)
-        f, _ = self.run_d(fake, c)
-        mis, _ = self.run_d(real, c.roll(1, 0))
+        r, f, mis = self.judge_pairs(real, fake, c)
         loss = self.obj.d_real(r) + 0.5 * (self.obj.d_fake(f) + self.obj.d_fake(mis))
         loss.backward()
         return {"loss/D": loss.detach(), "D/real": r.detach().mean(), "D/fake": f.detach().mean(),
                 "D/mismatch": mis.detach().mean()}
+
+    def judge_pairs(self, real, fake, c) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's scores for (real, c), (fake, c) and the mismatched (real, c rolled by one). A D that splits
+        into image features and a joint head (dfgan's) runs its image part once, on reals and fakes
+        together, and judges the reals' features against both conditions (as DF-GAN's own code does);
+        any other D is run three times."""
+        D = self.D
+        if hasattr(D, "features") and hasattr(D, "judge") and self.joint_d:
+            with self.autocast():
+                h_real, h_fake = D.features(self.augment(torch.cat([real, fake]))).chunk(2)
+                scores = D.judge(torch.cat([h_real, h_fake, h_real]), torch.cat([c, c, c.roll(1, 0)]))
+            return scores.float().chunk(3)
+        return self.run_d(real, c)[0], self.run_d(fake, c)[0], self.run_d(real, c.roll(1, 0))[0]
 
     def wants_reg(self, step: int) -> bool:
         return self.ma_gp > 0 and step % max(1, self.cfg.r1_every) == 0

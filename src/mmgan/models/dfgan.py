@@ -198,13 +198,21 @@ class DFDiscriminator(ConfigModule):
                                   maybe_sn(nn.Conv2d(ch[-1] // 2, 1, base, 1, 0), sn))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
-        h = self.blocks(self.from_rgb(x))                    # (b, C, base, base)
+        return self.judge(self.features(x), c), None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The image part: (b, channels, res, res) -> (b, C, base, base); no layer mixes samples."""
+        return self.blocks(self.from_rgb(x))
+
+    def judge(self, h: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """The joint head: image features with a condition -> one score per pair (b,). One image's
+        features can be judged against several conditions (the matching-aware loss's mismatched pairs)."""
         if self.proj is not None:
             if c is None:
                 raise ValueError("this discriminator is conditional: pass c")
             cp = self.proj(c.to(h.dtype) * self.c_scale)[:, :, None, None].expand(-1, -1, self.base, self.base)
             h = torch.cat([h, cp], 1)
-        return self.head(h).flatten(), None
+        return self.head(h).flatten()
 
 
 @register("model", "dfgan", options=DFGANOptions)
