@@ -49,8 +49,10 @@ DEMO_OVERRIDES = [
     # z must matter: the L1 pairing on 2x2-pooled images (on pixels it pins every seed to one image) and
     # DSGAN's mode-seeking term capped at the real shapes' spread (configs/shapes-text-speech.yaml)
     "loss.recon_pool=2", "loss.mode_seeking=2.0", "loss.ms_tau=0.06",
-    # DF-GAN's optimizer (Adam, betas 0 / 0.9) at a higher G rate for a short run; bf16 autocast where the CPU has native bf16 (auto)
-    "train.batch_size=32", "train.lr_g=4e-4", "train.lr_d=4e-4", "train.beta1=0.0", "train.beta2=0.9",
+    # DF-GAN's optimizer (Adam, betas 0 / 0.9) at a higher G rate for a short run; bf16 autocast where the CPU has native bf16 (auto).
+    # Batch 16: for the same images seen, twice the steps learn the captions faster (held-out text -> image 71% after
+    # 800 x 16 against 53% after 400 x 32, 200 captions, same joint space)
+    "train.batch_size=16", "train.lr_g=4e-4", "train.lr_d=4e-4", "train.beta1=0.0", "train.beta2=0.9",
     "train.ema=0.99", "train.bf16=auto", "train.channels_last=true", "train.steps=100000",
     "train.sample_every=500", "train.ckpt_every=500", "train.log_every=50", "train.tensorboard=false",
 ]
