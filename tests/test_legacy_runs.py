@@ -1,5 +1,6 @@
 """Runs, checkpoints and an export written by mmgan before the layering (tests/fixtures/legacy, made at
-commit de88886 by make_legacy.py there) load with today's code and generate bit-identical tensors."""
+commit de88886 by make_legacy.py there) load with today's code and generate the same tensors (bit-identical
+on a CPU like the one that recorded them)."""
 from __future__ import annotations
 
 import shutil
@@ -37,6 +38,13 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def same(out: torch.Tensor, ref: torch.Tensor) -> bool:
+    """Bit-identical on a CPU like the one that recorded the references. Other SIMD kernels round differently:
+    on an AVX-512 CPU the cyclegan run differs by up to 1.2e-6 (on the -1..1 scale) from the AVX2 recording,
+    while a wrong weight, layer or seed moves the output by orders of magnitude more than the 1e-5 allowed."""
+    return torch.equal(out, ref) or torch.allclose(out, ref, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_old_runs_generate_bit_identical(name, reference, one_thread):
     run = LEGACY / "runs" / name
@@ -44,12 +52,12 @@ def test_old_runs_generate_bit_identical(name, reference, one_thread):
         pipe = Pipeline.from_pretrained(where, device="cpu", bf16=False)
         for i, kw in enumerate(CALLS[name]):
             out = pipe(seed=0, **kw).tensor
-            assert torch.equal(out, reference[f"{name}/{i}"]), f"{where}: call {i} differs"
+            assert same(out, reference[f"{name}/{i}"]), f"{where}: call {i} differs"
 
 
 def test_old_export_generates_bit_identical(reference, one_thread):
     pipe = Pipeline.from_pretrained(LEGACY / "runs" / "dcgan-digits-label-export", device="cpu", bf16=False)
-    assert torch.equal(pipe(labels=[0, 3, 7, 9], num_images=4, seed=0).tensor, reference["dcgan-digits-label/0"])
+    assert same(pipe(labels=[0, 3, 7, 9], num_images=4, seed=0).tensor, reference["dcgan-digits-label/0"])
 
 
 def test_old_run_info_and_joint_space():
