@@ -69,6 +69,8 @@ class LossConfig:
     ms_tau: float = 0.0            # mode seeking's target: 0 = MSGAN's 1 / (ratio + 1e-5), unbounded; > 0 = DSGAN's
                                    # capped form max(0, 1 - ratio / ms_tau), no push once image distance per
                                    # latent distance (mean |.|) reaches ms_tau (set it near the real data's)
+    ms_pool: int = 1               # mode seeking measures image distance on images average-pooled by this: 2+ leaves out
+                                   # pixel-level texture (stripes, speckle), so only layout, pose and shape count
     acgan_weight: float = 1.0
     topk: float = 1.0              # top-k G updates (Sinha et al. 2020): share of fakes (by D score) G learns from
     topk_ramp: int = 1000          # steps over which that share falls linearly from 1 to topk

@@ -251,6 +251,28 @@ def test_mode_seeking_msgan_and_capped_dsgan():
         GANLoss(G, D, LossConfig(mode_seeking=1, ms_tau=-1), 8)
 
 
+def test_mode_seeking_on_pooled_images_pays_nothing_for_texture():
+    """loss.ms_pool: zero-mean pixel stripes between the two samples of a pair are a large distance in pixels
+    and none after 2x2 pooling, so they no longer satisfy the cap; a moved block counts either way."""
+    from mmgan.losses.phases import mode_seeking_term
+
+    z = torch.randn(8, 4)
+    d_z = float((z[:4] - z[4:]).abs().mean())
+    tau = 0.5 / d_z
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None]) % 2 * 2.0 - 1.0   # +-1, zero mean per 2x2 cell
+    texture = torch.full((8, 3, 8, 8), 0.2)
+    texture[4:] += 0.5 * checker                                                     # second half: same + stripes
+    assert float(mode_seeking_term(texture, z, tau)) == pytest.approx(0.0, abs=1e-5)  # pixels: at the cap
+    assert float(mode_seeking_term(texture, z, tau, pool=2)) == pytest.approx(1.0)    # pooled: identical
+    moved = torch.zeros(8, 3, 8, 8)
+    moved[:4, :, :4, :4] = 1.0
+    moved[4:, :, 4:, 4:] = 1.0                                                        # the block moved
+    assert float(mode_seeking_term(moved, z, tau, pool=2)) == float(mode_seeking_term(moved, z, tau)) == 0.0
+    G, D = build_gan(ModelConfig(family="dcgan", z_dim=8, channels=1, resolution=16, g_width=4, d_width=4))
+    with pytest.raises(ValueError, match="ms_pool"):
+        GANLoss(G, D, LossConfig(mode_seeking=1, ms_tau=0.03, ms_pool=0), 8)
+
+
 def test_paired_l1_on_pooled_images_ignores_detail_within_a_cell():
     from mmgan.losses.phases import paired_l1
 

@@ -107,7 +107,7 @@ class MatchingAwareLoss(GANLoss):
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            ms_loss = mode_seeking_term(fake, z, self.cfg.ms_tau)
+            ms_loss = mode_seeking_term(fake, z, self.cfg.ms_tau, self.cfg.ms_pool)
             total = total + self.cfg.mode_seeking * ms_loss
             stats["loss/G_ms"] = ms_loss.detach()
         total.backward()

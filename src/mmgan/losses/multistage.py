@@ -123,7 +123,7 @@ class MultiStageLoss(GANLoss):
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:
-            m = mode_seeking_term(fake, z, self.cfg.ms_tau)
+            m = mode_seeking_term(fake, z, self.cfg.ms_tau, self.cfg.ms_pool)
             total = total + self.cfg.mode_seeking * m
             stats["loss/G_ms"] = m.detach()
         total.backward()
