@@ -192,6 +192,9 @@ class SharedOptions(Options):
     fusion_steps: int = option(1500, "steps fitting the fusion (model.fusion) on joint-space features")
     fusion_args: dict | None = option({}, "keyword arguments of the fusion")
     modality_dropout: float = option(0.3, "probability of dropping a condition modality while fitting and training")
+    cond_noise: float = option(0.0, "GAN training only: Gaussian noise added to the fused condition, as a share of its "
+                                    "length (0.3 moves it to cosine ~0.95), so G draws the same for the slightly "
+                                    "different condition that speech (or another voice) gives for the same caption")
     retrieval_alpha: float = option(0.5, "weight of retrieved neighbours for generate --retrieve (0 = the query alone)")
     # the rejection-sampling critic (mmgan.sampling.drs), on vector data
     critic_fourier: int = option(128, "random Fourier features the critic reads on vector data (0 = off)")

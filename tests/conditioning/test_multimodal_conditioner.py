@@ -88,6 +88,29 @@ def test_from_batch_uses_cached_features_and_drops_modalities(paired):
     assert not torch.allclose(dropped, raw.vec, atol=2e-3)               # some samples lost a modality
 
 
+def test_cond_noise_moves_training_conditions_only(paired):
+    """model.extra.cond_noise: in training the fused vector moves to cosine ~1/sqrt(1 + r^2) of itself and stays a
+    unit vector; generation (eval) and r = 0 leave it exactly as it was; the setting survives the config."""
+    cond = make(mods=("text", "audio"))
+    feats = dataset_features(cond.joint, paired, ["text", "audio"], keep_tokens=False)
+    cond.attach_features(feats)
+    batch = {"index": torch.arange(8)}
+    clean = cond.eval().from_batch(batch, torch.device("cpu")).vec
+    cond.train()
+    cond.dropout = 0.0
+    torch.testing.assert_close(cond.from_batch(batch, torch.device("cpu")).vec, clean)     # r = 0: unchanged
+    cond.noise = 0.5
+    torch.manual_seed(0)
+    noisy = cond.from_batch(batch, torch.device("cpu")).vec
+    cos = (noisy * clean).sum(-1)
+    torch.testing.assert_close(noisy.norm(dim=-1), torch.ones(8))
+    assert 0.75 < float(cos.mean()) < 0.99 and float(cos.min()) < 0.999                     # 1/sqrt(1.25) = 0.89
+    torch.testing.assert_close(cond.eval().from_batch(batch, torch.device("cpu")).vec, clean)
+    assert build_conditioner(json.loads(json.dumps(cond.config))).noise == 0.5
+    with pytest.raises(ValueError, match="cond_noise"):
+        make().__class__(["text"], {"encoders": TINY_JOINT, "dim": 16}, noise=-1)
+
+
 def test_errors(paired, tmp_path):
     cond = make(mods=("text", "audio"))
     with pytest.raises(ValueError, match="at least one"):

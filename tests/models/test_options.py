@@ -39,7 +39,9 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  "fusion_args": {}, "modality_dropout": 0.3, "retrieval_alpha": 0.5, "critic_fourier": 128,
                  "critic_fourier_scale": 100.0, "d_norm": "auto",
                  # added later, defaulting to what came before them: clip-normalized log-mels, no dropout or augmentation
-                 "audio_norm": "clip", "audio_dropout": 0.0, "audio_augment": False, "audio_augment_args": {}}
+                 "audio_norm": "clip", "audio_dropout": 0.0, "audio_augment": False, "audio_augment_args": {},
+                 # ... and exact conditions while the GAN trains
+                 "cond_noise": 0.0}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {

@@ -51,7 +51,8 @@ class MultimodalConditioner(Conditioner):
     kind = "multimodal"
 
     def __init__(self, modalities: Sequence[str], joint: dict, num_classes: int = 0, fusion: str = "attention",
-                 fusion_args: dict | None = None, dropout: float = 0.3, retrieval_alpha: float = 0.5):
+                 fusion_args: dict | None = None, dropout: float = 0.3, retrieval_alpha: float = 0.5,
+                 noise: float = 0.0):
         super().__init__(modalities, num_classes)
         self.conditions = list(self.modalities)
         if not self.conditions:
@@ -63,6 +64,9 @@ class MultimodalConditioner(Conditioner):
         self.modalities = self.conditions + [m for m in ("image",) if m not in self.conditions]
         self.fusion_name, self.fusion_args, self.dropout = fusion, dict(fusion_args or {}), float(dropout)
         self.retrieval_alpha = _check_alpha(retrieval_alpha)
+        if not 0.0 <= float(noise) < 10.0:
+            raise ValueError(f"model.extra.cond_noise must be in [0, 10) (a share of the condition's length), got {noise}")
+        self.noise = float(noise)           # training only: see from_batch
         self.fusion = build("fusion", fusion, modalities=self.conditions, in_dim=self.joint.dim,
                             dim=self.joint.dim, **self.fusion_args)
         self.requires_grad_(False)          # fitted before the GAN; the generator learns on a fixed condition
@@ -86,7 +90,7 @@ class MultimodalConditioner(Conditioner):
     def config(self) -> dict:
         return {"kind": self.kind, "modalities": self.conditions, "num_classes": self.num_classes,
                 "joint": self.joint.config, "fusion": self.fusion_name, "fusion_args": self.fusion_args,
-                "dropout": self.dropout, "retrieval_alpha": self.retrieval_alpha}
+                "dropout": self.dropout, "retrieval_alpha": self.retrieval_alpha, "noise": self.noise}
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -193,7 +197,13 @@ class MultimodalConditioner(Conditioner):
             present = modality_dropout(present, self.dropout)
         feats = {m: features_at(self._features[m], idx, present[m], device) for m in self.conditions}
         labels = batch["label"].to(device) if "label" in batch else None
-        return self._fuse(feats, labels)
+        cond = self._fuse(feats, labels)
+        if self.training and self.noise > 0:
+            # model.extra.cond_noise: the fused vector moved by noise x its length in a random direction, so the
+            # generator learns a neighbourhood of each condition (speech lands near, not on, its caption's)
+            eps = torch.randn_like(cond.vec) * (self.noise / cond.vec.shape[-1] ** 0.5)
+            cond = Cond(vec=F.normalize(cond.vec + eps, dim=-1), tokens=cond.tokens, mask=cond.mask, labels=labels)
+        return cond
 
     def _from_raw(self, batch: dict, device: torch.device) -> Cond:
         cols = {"label": "label", "text": "text", "audio": "audio", "image": "image"}

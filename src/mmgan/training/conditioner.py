@@ -13,7 +13,7 @@ joint space gets the smaller of joint_minutes and 25% of it). Options (model.ext
 joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256),
 joint_heads (linear), text_encoder, audio_encoder, joint_encoders ({modality: {encoder options}}),
 audio_norm (clip), audio_dropout (0), audio_augment (false), audio_augment_args ({}), fusion_steps (1500),
-fusion_args ({}), modality_dropout (0.3), retrieval_alpha (0.5, for generate --retrieve), joint_modalities
+fusion_args ({}), modality_dropout (0.3), cond_noise (0), retrieval_alpha (0.5, for generate --retrieve), joint_modalities
 (conditions + label).
 """
 from __future__ import annotations
@@ -119,7 +119,8 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
     budget.begin("features")
     cond = MultimodalConditioner(mods, space.config, num_classes=cfg.model.num_classes, fusion=cfg.model.fusion,
                                  fusion_args=ex.get("fusion_args") or {}, dropout=float(ex.get("modality_dropout", 0.3)),
-                                 retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)))
+                                 retrieval_alpha=float(ex.get("retrieval_alpha", 0.5)),
+                                 noise=float(ex.get("cond_noise", 0.0)))
     cond.joint.load_state_dict(space.state_dict())
     feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
     if fit and latest_checkpoint(run_dir) is None:
