@@ -108,7 +108,7 @@ def test_cond_noise_moves_training_conditions_only(paired):
     torch.testing.assert_close(cond.eval().from_batch(batch, torch.device("cpu")).vec, clean)
     assert build_conditioner(json.loads(json.dumps(cond.config))).noise == 0.5
     with pytest.raises(ValueError, match="cond_noise"):
-        make().__class__(["text"], {"encoders": TINY_JOINT, "dim": 16}, noise=-1)
+        MultimodalConditioner(["text"], {"encoders": TINY_JOINT, "dim": 16}, noise=-1)
 
 
 def test_errors(paired, tmp_path):

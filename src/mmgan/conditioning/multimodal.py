@@ -29,6 +29,7 @@ the store was indexed with this model's own joint space. alpha = 0 ignores `retr
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -65,7 +66,8 @@ class MultimodalConditioner(Conditioner):
         self.fusion_name, self.fusion_args, self.dropout = fusion, dict(fusion_args or {}), float(dropout)
         self.retrieval_alpha = _check_alpha(retrieval_alpha)
         if not 0.0 <= float(noise) < 10.0:
-            raise ValueError(f"model.extra.cond_noise must be in [0, 10) (a share of the condition's length), got {noise}")
+            raise ValueError(f"model.extra.cond_noise must be in [0, 10) (a share of the condition's length), "
+                             f"got {noise}")
         self.noise = float(noise)           # training only: see from_batch
         self.fusion = build("fusion", fusion, modalities=self.conditions, in_dim=self.joint.dim,
                             dim=self.joint.dim, **self.fusion_args)
@@ -202,7 +204,7 @@ class MultimodalConditioner(Conditioner):
             # model.extra.cond_noise: the fused vector moved by noise x its length in a random direction, so the
             # generator learns a neighbourhood of each condition (speech lands near, not on, its caption's)
             eps = torch.randn_like(cond.vec) * (self.noise / cond.vec.shape[-1] ** 0.5)
-            cond = Cond(vec=F.normalize(cond.vec + eps, dim=-1), tokens=cond.tokens, mask=cond.mask, labels=labels)
+            cond = replace(cond, vec=F.normalize(cond.vec + eps, dim=-1))
         return cond
 
     def _from_raw(self, batch: dict, device: torch.device) -> Cond:
