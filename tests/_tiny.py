@@ -33,3 +33,27 @@ def tiny_config(*overrides: str) -> Config:
             "train.sample_every=1000", "train.ckpt_every=1000", "train.log_every=1", "model.z_dim=8",
             "model.g_width=8", "model.d_width=8", "model.g_hidden=[16,16]", "model.d_hidden=[16,16]"]
     return Config().override(base + list(overrides))
+
+
+def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, sr: int = 16000):
+    """A user's sound manifest: n WAV tones (class k at 300 + 200 k Hz, each its own length around
+    `seconds`, at `sr`), labelled "low"/"high"/... and captioned; returns the manifest path."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    folder = Path(folder)
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    names = ["low", "high", "higher", "highest"][:classes]
+    rows = []
+    for i in range(n):
+        k = i % classes
+        t = np.arange(int(sr * seconds * (0.8 + 0.4 * i / max(1, n - 1)))) / sr
+        y = 0.3 * np.sin(2 * np.pi * (300 + 200 * k) * t) * np.exp(-3 * t)
+        sf.write(folder / "clips" / f"{i:03d}.wav", y.astype(np.float32), sr)
+        rows.append({"audio": f"clips/{i:03d}.wav", "label": names[k], "text": f"a {names[k]} tone"})
+    path = folder / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

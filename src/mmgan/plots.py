@@ -1,4 +1,4 @@
-"""Pictures people would rather look at: loss curves, 2-D sample scatters over mixture modes."""
+"""Pictures people would rather look at: loss curves, 2-D sample scatters over mixture modes, spectrogram sheets."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,4 +71,28 @@ def scatter_modes(samples: np.ndarray, means: np.ndarray, sigma: float, out_png:
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(title or "generated samples over the mixture's modes")
+    return _save(fig, out_png)
+
+
+def spectrogram_sheet(db: np.ndarray, out_png: str | Path, title: str = "", seconds: float = 1.0,
+                      labels: list[str] | None = None, cols: int = 8, floor_db: float = 80.0) -> Path:
+    """Log-mel spectrograms (n, mels, frames) in dB as a sheet of small panels (time across, low
+    frequencies at the bottom), each on the same colour scale (the loudest bin minus floor_db)."""
+    plt = _plt()
+    db = np.asarray(db, dtype=np.float32)
+    n = max(1, len(db))
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.5 * rows + (0.5 if title else 0)), squeeze=False)
+    top = float(db.max()) if len(db) else 0.0
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= len(db):
+            continue
+        ax.imshow(db[i], origin="lower", aspect="auto", cmap="magma", vmin=top - floor_db, vmax=top,
+                  extent=(0, seconds, 0, db.shape[1]))
+        if labels and i < len(labels):
+            ax.set_title(labels[i], fontsize=7)
+    if title:
+        fig.suptitle(f"{title}\n(log-mel, {seconds:g} s each; low frequencies at the bottom)", fontsize=9)
     return _save(fig, out_png)

@@ -16,9 +16,10 @@ def png(path, size=(8, 8), mode="RGB", value=100):
     return path
 
 
-def wav(path, frames=1600, sr=16000):
+def wav(path, frames=1600, sr=16000, amplitude=0.1):
+    """A 440 Hz tone (amplitude 0: a silent clip; frames 0: an empty file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.zeros(frames, np.float32) if frames else np.zeros((0,), np.float32), sr)
+    sf.write(str(path), (amplitude * np.sin(2 * np.pi * 440 * np.arange(frames) / sr)).astype(np.float32), sr)
     return path
 
 

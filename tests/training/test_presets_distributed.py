@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from _mm_tiny import TINY_EXTRA, tiny_paired
+from _tiny import tone_manifest
 from mmgan.data import write_manifest
 from mmgan.runs import latest_checkpoint, weights_digest
 
@@ -38,6 +39,7 @@ SMALL = {
     "progressive-shapes64": SMALL_IMAGES,
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
     "shapes-text-speech": ["train.batch_size=8", *TINY_EXTRA],       # on a tiny captioned, spoken manifest
+    "specgan-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8"],   # on tones
     "stacked-mnist-dcgan": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stacked-mnist-pacdcgan2": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stacked-mnist-pacgan-arch": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
@@ -60,6 +62,8 @@ def runs(tmp_path_factory):
         data = []
         if preset == "shapes-text-speech":     # captions and speech without espeak-ng: tones stand in for speech
             data = ["--data", str(write_manifest(tiny_paired(root / "clips"), root / "paired").parent)]
+        if preset == "specgan-spoken-digits":  # a user's sound manifest: labelled tones stand in for spoken digits
+            data = ["--data", str(tone_manifest(root / "tones"))]
         sets = [a for s in COMMON + SMALL[preset] for a in ("--set", s)]
         jobs[preset] = ["train", *data, "--config", preset, "--steps", "2", *sets, "--out", str(root / preset)]
     (root / "jobs.json").write_text(json.dumps(jobs))

@@ -4,7 +4,8 @@ Columns, any subset (but one that a model can generate is needed: image, vector,
 registered codec's column, read by that codec: mmgan.modalities):
   image       path of an image file, relative to the manifest's folder (absolute allowed)
   text        a caption (non-empty)
-  audio       path of an audio file (kept as an absolute path; must be readable and non-empty)
+  audio       path of an audio file (kept as an absolute path; must be readable, non-empty and not silent;
+              read by the audio codec, the target when the data has no image)
   label       a class index (an integer, or a string of digits) or a class name (names map to sorted
               indices, kept in class_names; dataset.json's class_names win when present)
   vector      row index into vectors.npy next to the manifest (vector data, e.g. written 2-D mixtures)
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ..modalities import ColumnError, ReadOptions, cell_path, codec_names, default_target, get_codec
+from ..modalities import ColumnError, ReadOptions, codec_names, default_target, get_codec
 from .base import DataInfo, MemoryDataset
 from .errors import BadRow, DataError, settle_bad_rows
 from .folder import user_subset
@@ -124,7 +125,6 @@ def _present(v) -> bool:
     return v is not None and not (isinstance(v, str) and not v.strip())
 
 
-parse_path = cell_path          # a file path cell, relative to the manifest's folder
 
 
 def parse_text(v) -> str:
@@ -135,19 +135,6 @@ def parse_text(v) -> str:
     if not v.strip():
         raise RowProblem("empty caption")
     return v.strip()
-
-
-def check_audio(path: Path) -> None:
-    import soundfile as sf
-
-    if not path.is_file():
-        raise RowProblem(f"file not found: {path}")
-    try:
-        frames = sf.info(str(path)).frames
-    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError for unknown or broken files
-        raise RowProblem(f"unreadable audio {path} ({type(e).__name__}: {e})") from None
-    if frames <= 0:
-        raise RowProblem(f"empty audio (0 frames): {path}")
 
 
 def parse_label(v) -> int | str:
@@ -316,10 +303,6 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
                     values[col][r.row] = readers[col].read(v)
                 elif col == "text":
                     values["text"][r.row] = parse_text(v)
-                elif col == "audio":
-                    p = parse_path(v, folder)
-                    check_audio(p)
-                    values["audio"][r.row] = str(p)
                 elif col == "label":
                     values["label"][r.row] = parse_label(v)
                 else:
@@ -350,9 +333,8 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
         cols["label"] = torch.tensor([labels[r] for r in kept], dtype=torch.long)
     if "attributes" in columns:
         cols["attributes"] = torch.tensor([attrs[r] for r in kept], dtype=torch.long).reshape(len(kept), -1)
-    for col in ("text", "audio"):
-        if col in columns:
-            cols[col] = [values[col][r] for r in kept]
+    if "text" in columns:
+        cols["text"] = [values["text"][r] for r in kept]
 
     extra = dict(meta.get("extra") or {})
     extra.pop("bad_rows", None)

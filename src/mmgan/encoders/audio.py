@@ -16,7 +16,6 @@ encoder trained on a few thousand clips.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,11 +27,7 @@ from ..data.errors import AudioError
 from ..registry import register
 from .base import Encoder, EncoderOutput, masked_max, masked_mean, pad_to
 from ..data.audio import load_audio
-from ..utils import atomic_write
-
-_FILTERS: dict[tuple, np.ndarray] = {}
-_FILTERS_SAVED: set = set()
-
+from ..modalities.sound import mel_centres, mel_filters, mel_position  # noqa: F401  (re-exported)
 
 def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray:
     """A path or a 1-D array to float32 mono samples, checked."""
@@ -52,32 +47,6 @@ def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray
     if not np.isfinite(x).all():
         raise AudioError(f"audio {where} holds NaN or infinite samples")
     return x
-
-
-def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa's (Slaney) mel filterbank (n_mels, n_fft // 2 + 1), kept in memory and in the cache folder
-    (.mmgan-cache/ or $MMGAN_CACHE), so later processes skip librosa's slow first import."""
-    path = Path(os.environ.get("MMGAN_CACHE") or ".mmgan-cache") / "mel" / f"{sample_rate}-{n_fft}-{n_mels}.npy"
-    key = (sample_rate, n_fft, n_mels)
-    fb = _FILTERS.get(key)
-    if fb is None and path.is_file():
-        try:
-            fb = np.load(path)
-        except (OSError, ValueError):
-            fb = None
-    if fb is None or fb.shape != (n_mels, n_fft // 2 + 1):
-        import librosa
-
-        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=20, fmax=sample_rate / 2)
-    _FILTERS[key] = fb = fb.astype(np.float32)
-    if (key, str(path)) not in _FILTERS_SAVED:
-        _FILTERS_SAVED.add((key, str(path)))
-        if not path.is_file():
-            try:
-                atomic_write(path, lambda tmp: np.save(open(tmp, "wb"), fb))
-            except OSError:
-                pass                                      # a read-only cache only costs time
-    return fb
 
 
 NORMS = ("clip", "cmvn", "none")
@@ -118,36 +87,6 @@ def normalize_mel(mel: torch.Tensor, mask: torch.Tensor, norm: str) -> torch.Ten
     mean = (mel * w).sum(dims, keepdim=True) / n
     var = ((mel - mean).pow(2) * w).sum(dims, keepdim=True) / (n - 1).clamp_min(1)   # unbiased, as Tensor.std
     return (mel - mean) / (var.sqrt() + EPS) * w
-
-
-def mel_centres(sample_rate: int, n_mels: int, fmin: float = 20.0) -> np.ndarray:
-    """Centre frequencies (Hz) of mel_filters' bands (librosa's Slaney scale: linear below 1 kHz, log above)."""
-    m = np.linspace(_hz_to_mel(fmin), _hz_to_mel(sample_rate / 2), n_mels + 2)[1:-1]
-    return _mel_to_hz(m)
-
-
-def mel_position(hz: np.ndarray | torch.Tensor, sample_rate: int, n_mels: int, fmin: float = 20.0):
-    """Fractional band index of frequencies hz on mel_filters' scale (band i is centred at index i)."""
-    lo, hi = float(_hz_to_mel(fmin)), float(_hz_to_mel(sample_rate / 2))
-    return (_hz_to_mel(hz) - lo) / ((hi - lo) / (n_mels + 1)) - 1
-
-
-_F_SP, _MIN_LOG_HZ, _LOGSTEP = 200.0 / 3, 1000.0, math.log(6.4) / 27.0     # librosa's Slaney mel scale
-
-
-def _hz_to_mel(f):
-    """Hz -> Slaney mel, for numpy values or torch tensors."""
-    if torch.is_tensor(f):
-        log_part = _MIN_LOG_HZ / _F_SP + torch.log(f.clamp_min(_MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
-        return torch.where(f >= _MIN_LOG_HZ, log_part, f / _F_SP)
-    f = np.asarray(f, dtype=np.float64)
-    return np.where(f >= _MIN_LOG_HZ, _MIN_LOG_HZ / _F_SP + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP,
-                    f / _F_SP)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    min_log_mel = _MIN_LOG_HZ / _F_SP
-    return np.where(m >= min_log_mel, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - min_log_mel)), _F_SP * m)
 
 
 class ChannelNorm(nn.Module):

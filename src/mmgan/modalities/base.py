@@ -101,6 +101,8 @@ class Codec(ABC):
     store_asset: str | None = None      # asset name under which the store keeps one object (None: not stored;
                                         # the store embeds images, so only the image codec sets it today)
     families: tuple[str, ...] = ()      # model families that generate it (empty: any family)
+    preset: str | None = None           # the preset `mmgan train` uses for this target when no family is given
+                                        # (None: the image/vector recipes of training.recipes)
     rank: int = 100                     # default target order: the lowest-ranked column present wins
     preview_count: int = 64             # samples in the run's preview picture
     bf16_auto: bool = False             # train.bf16=auto may use bf16 (convolutional models of this data)

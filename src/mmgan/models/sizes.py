@@ -21,6 +21,7 @@ def _cyclegan(resolution: int, extra: Mapping) -> None:
 
 CHECKS: dict[str, Callable[[int, Mapping], object]] = {
     "dcgan": lambda r, extra: sizes(r, DCGANOptions.read(extra).s0),
+    "specgan": lambda r, extra: sizes(r, DCGANOptions.read(extra).s0),
     "stylegan2": lambda r, extra: plan(r),
     "gansformer": lambda r, extra: plan(r),
     "progressive": lambda r, extra: plan(r),

@@ -32,6 +32,7 @@ from ..config import Config, ConfigError, read_config
 from ..data.base import DataInfo
 from ..data.loader import list_datasets
 from ..data.speech import available as speech_available
+from ..modalities import get_codec
 from ..models.sizes import nearest_size, size_problem
 
 SMALL = 64                 # dcgan (or the label recipe) up to this image side; stylegan2 above
@@ -68,8 +69,18 @@ def has_labels(info: DataInfo) -> bool:
     return "label" in info.modalities and info.num_classes >= 2
 
 
+def target_preset(info: DataInfo) -> str | None:
+    """The preset the target's codec names for its models (sound: specgan), if any."""
+    return get_codec(target_kind(info)).preset
+
+
 def default_condition(info: DataInfo) -> tuple[list, str]:
     """(condition, why) for the data's direction when the user names none."""
+    if target_preset(info):
+        if has_labels(info):
+            return ["label"], f"the {info.kind} comes with labels"
+        cond = [m for m in ("text",) if m in info.modalities]
+        return cond, (f"the {info.kind} comes with captions" if cond else f"the data holds {info.kind} alone")
     if target_kind(info) == "vector":
         why = "vectors: the mlp recipe is unconditional"
         if has_labels(info):
@@ -91,6 +102,9 @@ def generic_recipe(info: DataInfo, kind: str, side: int) -> tuple[str | None, di
     The settings leave out data.*; model.condition is chosen apart (default_condition)."""
     if target_kind(info) == "vector":
         return None, {"model": {"family": "mlp"}}, "mlp for vectors"
+    preset = target_preset(info)
+    if preset:
+        return preset, _settings(preset), f"the {info.kind} recipe of preset {preset}"
     if kind == "multimodal":
         return TEXT_RECIPE, _settings(TEXT_RECIPE), ("the text/speech recipe: joint space, attention fusion, "
                                                     "dfgan with a matching-aware D, contrastive loss")
@@ -105,6 +119,8 @@ def describe(info: DataInfo, side: int, condition: list) -> str:
     """The data as the choice sees it: "the data holds 2-D vectors", "28 px images with labels"."""
     if target_kind(info) == "vector":
         return f"the data holds {info.shape[0]}-D vectors"
+    if target_preset(info):
+        return f"{info.kind} items of shape {tuple(info.shape)}" + (f" with {_words(condition)}" if condition else "")
     return f"{side} px images" + (f" with {_words(condition)}" if condition else ", unconditional")
 
 
@@ -117,9 +133,9 @@ def choose(cfg: Config, info: DataInfo) -> list[str]:
     if not m.family:
         lines += _from_recipe(cfg, info)
     elif m.condition is None:
-        m.condition = ["label"] if target_kind(info) == "image" and has_labels(info) else []
+        m.condition = ["label"] if (target_kind(info) == "image" or target_preset(info)) and has_labels(info) else []
         why = f"model.family={m.family} was given, so no recipe: " + ("its labels" if m.condition else "nothing to condition on")
-        unused = [c for c in ("text", "audio") if c in info.modalities]
+        unused = [c for c in ("text", "audio") if c in info.modalities and c != info.kind]
         if unused:
             why += (f"; {_words(unused)} are not used (--set model.condition=[{','.join(unused)}] conditions on them, "
                     f"or leave model.family unset for the text/speech recipe)")

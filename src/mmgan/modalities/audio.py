@@ -1,0 +1,222 @@
+"""The audio codec: sound as an output modality.
+
+Data units are waveforms: (samples,) float32 in [-1, 1], mono, at 16 kHz. A dataset's
+`audio` column holds file paths (any rate, mono or stereo, any length; what libsndfile reads); as a
+target they are read by one rule: mixed to mono, resampled to 16 kHz (every audio model runs at
+16 kHz), then cut at the end or zero-padded at the end to the clip length. The clip length is
+the data's `seconds` (built-ins) or else the median duration of its clips rounded up to a quarter
+second, at most MAX_SECONDS. A manifest cell that is missing, unreadable, empty or silent (peak below
+SILENT) is a bad row like any other.
+
+What generators make is the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64
+frames, dB over a fixed range whose top is the data's loudest bins); from_generator turns it back into
+a waveform by Griffin-Lim. Generated objects are `Sound`s: (waveform, sample_rate) with .save(path).
+generate writes one 16-bit PCM WAV per sample and a spectrogram sheet; the server returns WAV bytes.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from ..config import ConfigError
+from ..plots import spectrogram_sheet
+from .base import CellError, Codec, Column, ColumnReader, Figure, ReadOptions, cell_path, register_codec
+from .sound import MelSpec, fit_length, read_wave, resample, wav_bytes, write_wav
+
+SAMPLE_RATE = 16000           # every audio model reads, makes and writes clips at this rate
+MAX_SECONDS = 4.0             # the longest clip length chosen from the data
+SILENT = 1e-4                 # a clip whose peak is below this is silent (a bad row)
+SIDE = 64                     # mel bands and frames of the generator's picture
+
+
+class Sound(NamedTuple):
+    """One generated clip: mono float32 samples in [-1, 1] and their rate."""
+    waveform: np.ndarray
+    sample_rate: int
+
+    def save(self, path: str | Path) -> Path:
+        """Write a mono 16-bit PCM WAV (atomic); returns the path."""
+        return write_wav(path, self.waveform, self.sample_rate)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.waveform) / self.sample_rate
+
+
+@register_codec
+class AudioCodec(Codec):
+    name = "audio"
+    attribute = "audio"
+    media_type = "audio/wav"
+    families = ("specgan",)
+    rank = 2                          # images first: shapes with spoken captions still generates images
+    preview_count = 40
+    bf16_auto = True
+    channels_last = True              # the generator's units are (b, 1, mels, frames) pictures
+    preset = "specgan-spoken-digits"  # what `mmgan train` on sound with no family trains (training.recipes)
+
+    # ---- tensors <-> objects ----------------------------------------------------------------------
+    def to_object(self, x: torch.Tensor) -> Sound:
+        return Sound(x.detach().float().cpu().numpy().reshape(-1), SAMPLE_RATE)
+
+    def from_object(self, obj: Any) -> torch.Tensor:
+        """A Sound, a (waveform, rate) pair, a path or a 1-D array (at 16 kHz) -> (samples,) at 16 kHz."""
+        if isinstance(obj, (str, Path)):
+            return torch.from_numpy(read_wave(obj, SAMPLE_RATE))
+        if isinstance(obj, tuple) and len(obj) == 2:
+            return torch.from_numpy(resample(np.asarray(obj[0], np.float32).reshape(-1), int(obj[1]), SAMPLE_RATE))
+        return torch.as_tensor(np.asarray(obj, dtype=np.float32)).reshape(-1)
+
+    def item_shape(self, column: Any) -> tuple:
+        if torch.is_tensor(column):
+            return tuple(column.shape[1:])
+        return (int(round(clip_seconds(column) * SAMPLE_RATE)),)
+
+    def collate(self, items: list) -> Any:
+        return list(items)
+
+    # ---- the generator's units ----------------------------------------------------------------------
+    @staticmethod
+    def spec(model: Mapping) -> MelSpec:
+        extra = model.get("extra") or {}
+        if "mel" not in extra:
+            raise ConfigError("this audio model's config has no model.extra.mel (the log-mel settings); "
+                              "it was not configured for audio data")
+        return MelSpec.from_dict(extra["mel"])
+
+    def waveforms(self, column: Any, spec: MelSpec) -> torch.Tensor:
+        """A column (paths, or a (n, samples) tensor) -> (n, samples) waveforms at the spec's rate and length."""
+        if torch.is_tensor(column):
+            x = column.float()
+            if x.dim() != 2:
+                raise ValueError(f"audio tensors are (n, samples), got shape {tuple(x.shape)}")
+            return _fit(x, spec.samples)
+        return torch.from_numpy(np.stack([fit_length(read_wave(p, spec.sample_rate), spec.samples)
+                                          for p in column])) if len(column) else torch.zeros(0, spec.samples)
+
+    def to_generator(self, x: Any, model: Mapping) -> torch.Tensor:
+        spec = self.spec(model)
+        w = self.waveforms(x, spec)
+        return torch.cat([spec.encode(w[i:i + 512]) for i in range(0, len(w), 512)]) if len(w) else \
+            torch.zeros(0, 1, spec.n_mels, spec.frames)
+
+    def from_generator(self, x: torch.Tensor, model: Mapping) -> torch.Tensor:
+        spec = self.spec(model)
+        return torch.cat([spec.decode(x[i:i + 256].float().cpu()) for i in range(0, len(x), 256)]) if len(x) else \
+            torch.zeros(0, spec.samples)
+
+    # ---- config ---------------------------------------------------------------------------------------
+    def configure(self, cfg: Any, ds: Any) -> None:
+        super().configure(cfg, ds)
+        m = cfg.model
+        samples = int(ds.info.shape[0])
+        if "mel" not in m.extra:
+            spec = MelSpec.for_clip(SAMPLE_RATE, samples, SIDE)
+            col = ds.columns[self.name]
+            pick = col[: 256] if torch.is_tensor(col) else list(col)[: 256]
+            loud = spec.db(self.waveforms(pick, spec)).amax(dim=(1, 2))            # each clip's loudest bin
+            top = float(np.ceil(float(torch.quantile(loud, 0.95)) / 5) * 5)         # rounded up to 5 dB
+            m.extra["mel"] = MelSpec.for_clip(SAMPLE_RATE, samples, SIDE, top_db=top).to_dict()
+        spec = MelSpec.from_dict(m.extra["mel"])
+        m.channels, m.resolution = 1, spec.n_mels
+        if cfg.data.resolution and cfg.data.resolution != spec.n_mels:
+            raise ConfigError(f"data.resolution={cfg.data.resolution}: audio models draw {spec.n_mels}x{spec.frames} "
+                              f"log-mel pictures; leave data.resolution unset")
+        if cfg.loss.diffaug and "color" in str(cfg.loss.diffaug):
+            raise ConfigError(f"loss.diffaug={cfg.loss.diffaug!r}: colour augmentation does not fit spectrograms; "
+                              f"use translation or cutout, or ''")
+
+    # ---- manifests ------------------------------------------------------------------------------------
+    def reader(self, opts: ReadOptions) -> ColumnReader:
+        return _AudioReader(self, opts)
+
+    def write_column(self, column: Any, folder: Path) -> list:
+        """Clips as WAV files under folder/audio/ (paths are copied as read: 16 kHz mono PCM16)."""
+        (Path(folder) / "audio").mkdir(parents=True, exist_ok=True)
+        cells = []
+        for i, item in enumerate(column):
+            name = f"audio/{i:06d}.wav"
+            x = read_wave(item, SAMPLE_RATE) if isinstance(item, (str, Path)) else np.asarray(item, np.float32)
+            Path(folder, name).write_bytes(wav_bytes(x, SAMPLE_RATE))   # not fsynced one by one: the manifest is last
+            cells.append(name)
+        return cells
+
+    # ---- outputs --------------------------------------------------------------------------------------
+    def write(self, objects: list, x: torch.Tensor, folder: Path, info: Mapping) -> list[Path]:
+        written = [obj.save(Path(folder) / f"{i:05d}.wav") for i, obj in enumerate(objects)]
+        written.append(self.preview(x, Path(folder) / "spectrograms.png", info,
+                                    title=f"{info.get('name', '')}: {len(objects)} generated clips"))
+        return written
+
+    def preview(self, x: Any, path: Path, info: Mapping, title: str = "", real: Any = None) -> Path:
+        """A sheet of the clips' log-mel spectrograms (x: (n, samples) waveforms or a column of paths)."""
+        w = x if torch.is_tensor(x) else self.waveforms(list(x), MelSpec.for_clip(SAMPLE_RATE, int(info["shape"][0])))
+        spec = MelSpec.for_clip(SAMPLE_RATE, w.shape[-1], SIDE)
+        return spectrogram_sheet(spec.db(w.float()).numpy(), path, title=title, seconds=w.shape[-1] / SAMPLE_RATE)
+
+    def report_figures(self, fake: torch.Tensor, real: Any, info: Mapping, name: str) -> list[Figure]:
+        return [Figure(self._preview_png(fake, info), "generated clips: log-mel spectrograms (EMA generator)"),
+                Figure(self._preview_png(real, info), f"real clips ({name} training split)")]
+
+    def tensorboard(self, writer: Any, x: torch.Tensor, step: int) -> None:
+        for i, w in enumerate(x[:4]):
+            writer.add_audio(f"samples/{i}", w.float().clamp(-1, 1)[None], step, sample_rate=SAMPLE_RATE)
+
+    def response(self, obj: Sound) -> dict:
+        return {"wav": wav_bytes(obj.waveform, obj.sample_rate), "seconds": round(obj.seconds, 3),
+                "sample_rate": obj.sample_rate}
+
+
+class _AudioReader(ColumnReader):
+    """Checks each clip as it is read (readable, not empty, not silent); the column stays paths."""
+
+    def read(self, value: Any) -> str:
+        import soundfile as sf
+
+        p = cell_path(value, self.opts.folder)
+        if not p.is_file():
+            raise CellError(f"file not found: {p}")
+        try:
+            x, _ = sf.read(str(p), dtype="float32", always_2d=True)
+        except Exception as e:  # soundfile raises LibsndfileError/RuntimeError for unknown or broken files
+            raise CellError(f"unreadable audio {p} ({type(e).__name__}: {e})") from None
+        if x.shape[0] == 0:
+            raise CellError(f"empty audio (0 frames): {p}")
+        peak = float(np.abs(x).max())
+        if not np.isfinite(peak):
+            raise CellError(f"audio holds NaN or infinite samples: {p}")
+        if peak < SILENT:
+            raise CellError(f"silent audio (peak {peak:.1e} < {SILENT:g}): {p}")
+        return str(p)
+
+    def collate(self, cells: Mapping[int, str]) -> Column:
+        rows = sorted(cells)
+        return Column([cells[r] for r in rows], {r: i for i, r in enumerate(rows)})
+
+
+def clip_seconds(paths: Any) -> float:
+    """The clip length for a column of files: the median duration rounded up to 0.25 s, at most MAX_SECONDS."""
+    import soundfile as sf
+
+    items = list(paths)
+    if not items:
+        return 1.0
+    step = max(1, len(items) // 500)
+    durations = []
+    for p in items[::step]:
+        try:
+            info = sf.info(str(p))
+            durations.append(info.frames / info.samplerate)
+        except Exception:            # unreadable files were reported by the reader
+            continue
+    if not durations:
+        return 1.0
+    return float(min(MAX_SECONDS, max(0.25, np.ceil(np.median(durations) * 4) / 4)))
+
+
+def _fit(x: torch.Tensor, samples: int) -> torch.Tensor:
+    return x[:, :samples] if x.shape[1] >= samples else torch.nn.functional.pad(x, (0, samples - x.shape[1]))

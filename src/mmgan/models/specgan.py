@@ -1,0 +1,21 @@
+"""SpecGAN (Donahue et al. 2019, "Adversarial Audio Synthesis"): the DCGAN architecture on a clip's
+log-mel spectrogram, drawn as a one-channel picture (the audio codec's units: 64 mel bands x 64
+frames in [-1, 1]); the codec turns generated pictures back into sound (Griffin-Lim).
+
+The networks are DCGAN's (mmgan.models.dcgan: z -> 4x4 -> transposed convs -> 64x64, D mirrored, any
+condition the conditioners make: labels, text, speech, images); this family registers them for the
+audio codec, which owns everything particular to sound. Its preset: configs/specgan-spoken-digits.yaml.
+"""
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..registry import register
+from .dcgan import DCGANOptions, build_dcgan
+
+
+@register("model", "specgan", options=DCGANOptions)
+def build_specgan(cfg: ModelConfig, with_discriminator: bool = True):
+    if cfg.channels != 1:
+        raise ValueError(f"specgan draws one-channel log-mel pictures; got model.channels={cfg.channels} "
+                         f"(train it on audio data: its codec sets the channels)")
+    return build_dcgan(cfg, with_discriminator)
