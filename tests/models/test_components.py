@@ -34,6 +34,11 @@ CASES: dict[str, list[tuple[str, dict, tuple, int]]] = {
         ("28px-s0-2-pack2", dict(family="dcgan", channels=3, resolution=28, z_dim=8, g_width=4, d_width=4, pack=2,
                                  extra={"s0": 2}), (3, 28, 28), 0),
     ],
+    "specgan": [    # DCGAN on the audio codec's 64x64 log-mel pictures
+        ("64-concat-projection-acgan", dict(family="specgan", channels=1, resolution=64, z_dim=8, g_width=4,
+                                            d_width=4, cond_dim=10, num_classes=10, g_cond="concat", acgan=True),
+         (1, 64, 64), 10),
+    ],
     "stylegan2": [
         ("uncond", dict(family="stylegan2", **IMG, extra={"w_dim": 16, "mapping_layers": 2}), (1, 16, 16), 0),
         ("28px-label-pack2", dict(family="stylegan2", channels=1, resolution=28, z_dim=8, g_width=4, d_width=4,
@@ -165,3 +170,8 @@ def test_stacked_mnist_pacgan_preset_builds_that_architecture():
     G, D = build_gan(cfg.model)
     assert G.fc.out_features == 512 * 2 * 2 and D.m == 2 and D.head.in_features == 512 * 2 * 2
     assert cfg.data.n == 128_000
+
+
+def test_specgan_refuses_colour_pictures():
+    with pytest.raises(ValueError, match="one-channel log-mel"):
+        build_gan(ModelConfig(family="specgan", channels=3, resolution=64, z_dim=8, g_width=4, d_width=4))

@@ -165,8 +165,8 @@ class MelSpec:
 
     power mel (Hann STFT, n_fft, hop = samples / frames) -> dB (10 log10, floored at 1e-10) ->
     clipped to [top_db - range_db, top_db] -> scaled to [-1, 1]. top_db is fixed per model (the data's
-    loudest bins), so loudness is kept. decode() inverts the filterbank (pseudo-inverse, floored at 0)
-    and recovers phase by fast Griffin-Lim (momentum 0.99)."""
+    loudest bins), so loudness is kept. decode() inverts the filterbank (non-negative least squares by
+    multiplicative updates) and recovers phase by fast Griffin-Lim (momentum 0.99)."""
     sample_rate: int = 16000
     samples: int = 16000
     n_mels: int = 64
@@ -215,9 +215,21 @@ class MelSpec:
         d = (m.float().clamp(-1, 1)[:, 0] - 1) * (self.range_db / 2) + self.top_db
         power = 10 ** (d / 10)
         power = torch.where(d <= self.top_db - self.range_db + 1e-3, torch.zeros_like(power), power)
-        lin = torch.matmul(torch.linalg.pinv(self._fb()), power).clamp_min(0).sqrt()      # (b, freq, frames)
+        lin = mel_to_linear(self._fb(), power).sqrt()                                    # (b, freq, frames)
         lin = torch.cat([lin, lin[..., -1:]], dim=-1)                                     # the dropped last frame
         return griffin_lim(lin, self.n_fft, self.hop, self.samples, iters or self.gl_iters)
+
+
+def mel_to_linear(fb: torch.Tensor, mel: torch.Tensor, iters: int = 30) -> torch.Tensor:
+    """Non-negative linear power spectra S (b, freq, frames) with fb @ S ~ mel (b, n_mels, frames): Lee and
+    Seung's multiplicative updates from the filterbank's normalised transpose (a pseudo-inverse rings below
+    zero and, clamped, spreads noise over the whole spectrum; these keep each band's energy in its band)."""
+    ft = fb.t()
+    num = torch.matmul(ft, mel)
+    s = num / ft.sum(1, keepdim=True).clamp_min(1e-8)
+    for _ in range(iters):
+        s = s * num / torch.matmul(ft, torch.matmul(fb, s)).clamp_min(1e-12)
+    return s
 
 
 def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int = 32,
