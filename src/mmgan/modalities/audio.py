@@ -8,9 +8,13 @@ the data's `seconds` (built-ins) or else the median duration of its clips rounde
 second, at most MAX_SECONDS. A manifest cell that is missing, unreadable, empty or silent (peak below
 SILENT) is a bad row like any other.
 
-What generators make is the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64
-frames, dB over a fixed range whose top is the data's loudest bins); from_generator turns it back into
-a waveform by Griffin-Lim. Generated objects are `Sound`s: (waveform, sample_rate) with .save(path).
+What generators make (their units) depends on the family:
+  mel    specgan: the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64 frames, dB
+         over a fixed range whose top is the data's loudest bins), turned back into a waveform by
+         Griffin-Lim
+  wave   WAVE_FAMILIES (wavegan, the hifigan vocoder): the waveform itself, (1, samples) in [-1, 1]
+model.extra.mel is set for both (a vocoder reads its input mels with it).
+Generated objects are `Sound`s: (waveform, sample_rate) with .save(path).
 generate writes one 16-bit PCM WAV per sample and a spectrogram sheet; the server returns WAV bytes.
 """
 from __future__ import annotations
@@ -31,6 +35,7 @@ SAMPLE_RATE = 16000           # every audio model reads, makes and writes clips 
 MAX_SECONDS = 4.0             # the longest clip length chosen from the data
 SILENT = 1e-4                 # a clip whose peak is below this is silent (a bad row)
 SIDE = 64                     # mel bands and frames of the generator's picture
+WAVE_FAMILIES = ("wavegan", "hifigan")   # families whose units are waveforms; the others draw log-mels
 
 
 class Sound(NamedTuple):
@@ -52,7 +57,7 @@ class AudioCodec(Codec):
     name = "audio"
     attribute = "audio"
     media_type = "audio/wav"
-    families = ("specgan",)
+    families = ("specgan",) + WAVE_FAMILIES
     rank = 2                          # images first: shapes with spoken captions still generates images
     preview_count = 40
     bf16_auto = True
@@ -98,14 +103,23 @@ class AudioCodec(Codec):
         return torch.from_numpy(np.stack([fit_length(read_wave(p, spec.sample_rate), spec.samples)
                                           for p in column])) if len(column) else torch.zeros(0, spec.samples)
 
+    @staticmethod
+    def units(model: Mapping) -> str:
+        """"wave" for the families that make waveforms, else "mel"."""
+        return "wave" if model.get("family") in WAVE_FAMILIES else "mel"
+
     def to_generator(self, x: Any, model: Mapping) -> torch.Tensor:
         spec = self.spec(model)
         w = self.waveforms(x, spec)
+        if self.units(model) == "wave":
+            return w[:, None]
         return torch.cat([spec.encode(w[i:i + 512]) for i in range(0, len(w), 512)]) if len(w) else \
             torch.zeros(0, 1, spec.n_mels, spec.frames)
 
     def from_generator(self, x: torch.Tensor, model: Mapping) -> torch.Tensor:
         spec = self.spec(model)
+        if self.units(model) == "wave":
+            return x.float().reshape(len(x), -1)[:, : spec.samples]
         return torch.cat([spec.decode(x[i:i + 256].float().cpu()) for i in range(0, len(x), 256)]) if len(x) else \
             torch.zeros(0, spec.samples)
 
@@ -122,7 +136,10 @@ class AudioCodec(Codec):
             top = float(np.ceil(float(torch.quantile(loud, 0.95)) / 5) * 5)         # rounded up to 5 dB
             m.extra["mel"] = MelSpec.for_clip(SAMPLE_RATE, samples, SIDE, top_db=top).to_dict()
         spec = MelSpec.from_dict(m.extra["mel"])
-        m.channels, m.resolution = 1, spec.n_mels
+        if self.units({"family": m.family}) == "wave":
+            m.channels, m.resolution, m.data_dim = 1, 0, spec.samples
+        else:
+            m.channels, m.resolution = 1, spec.n_mels
         if cfg.data.resolution and cfg.data.resolution != spec.n_mels:
             raise ConfigError(f"data.resolution={cfg.data.resolution}: audio models draw {spec.n_mels}x{spec.frames} "
                               f"log-mel pictures; leave data.resolution unset")
