@@ -124,17 +124,23 @@ def _choose(cfg: Config) -> tuple[MemoryDataset | None, list[str]]:
     builtin = cfg.data.name.strip().lower() in list_datasets()
     before = replace(cfg.data)
     n = min(cfg.data.n or PROBE_N, PROBE_N) if builtin else cfg.data.n    # built-ins: a few items say it all
-    probe = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=n,
-                         seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
+    probe = _load(cfg, n, lambda m: None)
     chosen = choose(cfg, probe.info)
     return (None if builtin or cfg.data != before else probe), chosen
 
 
+def _load(cfg: Config, n: int, log) -> MemoryDataset:
+    """The data with its target set; captions are spoken first (espeak-ng, cached) when the run needs speech
+    the data lacks: conditioned on it, or generating it (text -> speech on captioned data)."""
+    ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=n,
+                      seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+    if "audio" in ((cfg.model.condition or []) + [cfg.data.target]) and not ds.has("audio") and ds.has("text"):
+        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
+    return ds.with_target(cfg.data.target)
+
+
 def _dataset(cfg: Config, log, loaded: MemoryDataset | None = None):
-    ds = loaded or load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=cfg.data.n,
-                                seed=cfg.data.seed, skip_bad=cfg.data.skip_bad, target=cfg.data.target)
+    ds = loaded or _load(cfg, cfg.data.n, log)
     if ds.info.skipped:
         log(f"skipped {ds.info.skipped} bad rows (--skip-bad); training on {len(ds)} items")
-    if "audio" in cfg.model.condition and not ds.has("audio") and ds.has("text"):
-        ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
     return ds

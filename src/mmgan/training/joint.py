@@ -103,7 +103,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
     mods = [m for m in (modalities or ["image", "text", "audio", "label"]) if m == "image" or
             (ds.has(m) and (m != "label" or ds.info.num_classes >= 2))]
     mods = ["image"] + [m for m in mods if m != "image"]
-    c, res = int(ds.info.shape[0]), int(ds.info.shape[-1])
+    c, res = (int(v) for v in ds.columns["image"].shape[1::2])       # the images', whatever the target is
     specs = encoder_specs(mods, opts.dim, c, min(res, 64), ds.info.num_classes, opts.encoders)
     torch.manual_seed(opts.seed)
     space = JointSpace(specs, dim=opts.dim, temperature=opts.temperature, heads=opts.heads)

@@ -168,6 +168,9 @@ def _from_recipe(cfg: Config, info: DataInfo) -> list[str]:
     name = cfg.data.name.strip().lower()
     preset = DATASET_PRESETS.get(name) if name in list_datasets() else None
     preset_cfg = read_config(preset) if preset else {}
+    fits = get_codec(target_kind(info)).families
+    if preset and fits and (preset_cfg.get("model") or {}).get("family") not in fits:
+        preset, preset_cfg = None, {}          # the dataset's preset makes another target (shapes -> speech)
     preset_cond = list((preset_cfg.get("model") or {}).get("condition") or [])
     if m.condition is not None:
         cond, cond_why = list(m.condition), None
@@ -190,6 +193,9 @@ def _from_recipe(cfg: Config, info: DataInfo) -> list[str]:
         settings.pop("data", None)
         (settings.get("model") or {}).pop("condition", None)
         why = f"{why}; recipe: preset {source}'s settings" if source else why
+    if "label" not in cond:                  # AC-GAN heads classify labels: not for a recipe conditioned otherwise
+        for key in ("acgan", "acgan_twin"):
+            (settings.get("model") or {}).pop(key, None)
     m.condition = cond
     filled = cfg.fill(settings, where=f"preset {source}" if source else "recipe")
     if not m.family:                     # a family given as "" counts as unset
