@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mmgan.config import Config
+from mmgan.config import Config, ConfigError
 from mmgan.data import BadRowsError, load_dataset
 from mmgan.modalities import get_codec
 from mmgan.modalities.audio import Sound, clip_seconds
@@ -110,3 +110,22 @@ def test_images_stay_the_target_beside_speech(tmp_path):
     ds = load_dataset(str(write_manifest(tiny_paired(tmp_path / "clips", n=4), tmp_path / "paired")))
     assert ds.info.kind == "image" and isinstance(ds.columns["audio"][0], str)
     assert load_dataset(str(tone_manifest(tmp_path / "tones", n=4))).info.kind == "audio"
+
+
+def test_wavegan_units_are_the_waveform(tmp_path):
+    """For wavegan the codec hands G's trainer (n, 1, samples) waveforms and takes (b, 1, samples) back;
+    DiffAugment (pictures) is refused for it."""
+    ds = load_dataset(str(tone_manifest(tmp_path / "tones", n=4)))
+    cfg = Config().override(["model.family=wavegan", "model.condition=[label]"])
+    cfg.data.name = str(tmp_path / "tones")
+    resolve(cfg, ds)
+    m = cfg.model
+    assert (m.channels, m.resolution, m.data_dim) == (1, 0, 8000)
+    codec = get_codec("audio")
+    model = {"family": "wavegan", "extra": m.extra}
+    x = codec.to_generator(ds.columns["audio"], model)
+    assert x.shape == (4, 1, 8000) and x.abs().max() <= 1
+    assert torch.equal(codec.from_generator(x, model), x[:, 0])
+    bad = Config().override(["model.family=wavegan", "loss.diffaug=translation"])
+    with pytest.raises(ConfigError, match="phase shuffle"):
+        resolve(bad, ds)

@@ -39,6 +39,13 @@ CASES: dict[str, list[tuple[str, dict, tuple, int]]] = {
                                             d_width=4, cond_dim=10, num_classes=10, g_cond="concat", acgan=True),
          (1, 64, 64), 10),
     ],
+    "wavegan": [    # waveforms: (1, samples) at 16 kHz; 1 s = 16 -> 64 -> ... -> 16384 samples, cropped
+        ("1s-concat-projection-acgan", dict(family="wavegan", data_dim=16000, z_dim=8, g_width=2, d_width=2,
+                                            cond_dim=10, num_classes=10, g_cond="concat", acgan=True), (1, 16000), 10),
+        ("short-film-concat-sn-mbstd-pack2", dict(family="wavegan", data_dim=1000, z_dim=8, g_width=2, d_width=2,
+                                                  cond_dim=3, num_classes=3, g_cond="cbn", d_cond="concat",
+                                                  spectral_norm=True, mbstd=True, pack=2), (1, 1000), 3),
+    ],
     "stylegan2": [
         ("uncond", dict(family="stylegan2", **IMG, extra={"w_dim": 16, "mapping_layers": 2}), (1, 16, 16), 0),
         ("28px-label-pack2", dict(family="stylegan2", channels=1, resolution=28, z_dim=8, g_width=4, d_width=4,

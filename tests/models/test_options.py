@@ -32,6 +32,9 @@ BEFORE = {
     "progressive": {"stage_steps": 1000, "fade_steps": -1, "max_width": 256, "mbstd": True},
     "cyclegan": {"res_blocks": 6, "downsamplings": 2, "d_layers": 0, "pool_size": 50, "examples": 8,
                  "cycle_weight": 10.0, "identity_weight": 0.5},
+    # families added after the options were declared: their defaults as they were added
+    "specgan": {"s0": 0, "gradient_penalty": False},                      # dcgan's networks and options
+    "wavegan": {"phase_shuffle": 2, "kernel": 25, "stages": 0},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -53,6 +56,8 @@ SMALL = {
     "gansformer": dict(channels=3, resolution=16, z_dim=8, g_width=4, d_width=4),
     "progressive": dict(channels=3, resolution=16, z_dim=8, g_width=4, d_width=4),
     "cyclegan": dict(channels=3, resolution=16, g_width=4, d_width=4, cond_dim=2, num_classes=2),
+    "specgan": dict(channels=1, resolution=64, z_dim=8, g_width=4, d_width=4),
+    "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
 }
 
 

@@ -45,7 +45,9 @@ SMALL = {
     "stacked-mnist-pacgan-arch": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stackgan-shapes-text": [*SMALL_IMAGES, "data.resolution=32", "model.extra.ca_dim=4", *TINY_TEXT],
     "stylegan2-shapes": [*SMALL_IMAGES, "data.resolution=16"],
+    "wavegan-spoken-digits": ["train.batch_size=8", "model.g_width=4", "model.d_width=4"],     # on tones
 }
+SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits"}   # trained on labelled tones (a user's manifest)
 
 
 def test_every_preset_has_small_settings():
@@ -62,7 +64,7 @@ def runs(tmp_path_factory):
         data = []
         if preset == "shapes-text-speech":     # captions and speech without espeak-ng: tones stand in for speech
             data = ["--data", str(write_manifest(tiny_paired(root / "clips"), root / "paired").parent)]
-        if preset == "specgan-spoken-digits":  # a user's sound manifest: labelled tones stand in for spoken digits
+        if preset in SOUND_PRESETS:            # a user's sound manifest: labelled tones stand in for spoken digits
             data = ["--data", str(tone_manifest(root / "tones"))]
         sets = [a for s in COMMON + SMALL[preset] for a in ("--set", s)]
         jobs[preset] = ["train", *data, "--config", preset, "--steps", "2", *sets, "--out", str(root / preset)]

@@ -61,7 +61,8 @@ class AudioCodec(Codec):
     rank = 2                          # images first: shapes with spoken captions still generates images
     preview_count = 40
     bf16_auto = True
-    channels_last = True              # the generator's units are (b, 1, mels, frames) pictures
+    channels_last = True              # specgan's units are (b, 1, mels, frames) pictures; wave units are
+                                      # (b, 1, samples), which memory formats leave as they are (4-D only)
     preset = "specgan-spoken-digits"  # what `mmgan train` on sound with no family trains (training.recipes)
 
     # ---- tensors <-> objects ----------------------------------------------------------------------
@@ -143,6 +144,9 @@ class AudioCodec(Codec):
         if cfg.data.resolution and cfg.data.resolution != spec.n_mels:
             raise ConfigError(f"data.resolution={cfg.data.resolution}: audio models draw {spec.n_mels}x{spec.frames} "
                               f"log-mel pictures; leave data.resolution unset")
+        if cfg.loss.diffaug and self.units({"family": m.family}) == "wave":
+            raise ConfigError(f"loss.diffaug={cfg.loss.diffaug!r}: DiffAugment moves and masks pictures; {m.family} "
+                              f"makes waveforms (wavegan's D has phase shuffle instead); set loss.diffaug=''")
         if cfg.loss.diffaug and "color" in str(cfg.loss.diffaug):
             raise ConfigError(f"loss.diffaug={cfg.loss.diffaug!r}: colour augmentation does not fit spectrograms; "
                               f"use translation or cutout, or ''")
