@@ -35,6 +35,8 @@ SMALL = {
     "digits-dcgan": ["data.n=32", "train.batch_size=8"],
     "gansformer-shapes": [*SMALL_IMAGES, "data.resolution=16"],
     "grid25-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
+    "hifigan-spoken-digits": ["train.batch_size=8", "model.g_width=16", "model.d_width=2",   # on tones
+                              "model.extra.segment_frames=8"],
     "mnist-cond": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "progressive-shapes64": SMALL_IMAGES,
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
@@ -62,7 +64,7 @@ def runs(tmp_path_factory):
         data = []
         if preset == "shapes-text-speech":     # captions and speech without espeak-ng: tones stand in for speech
             data = ["--data", str(write_manifest(tiny_paired(root / "clips"), root / "paired").parent)]
-        if preset == "specgan-spoken-digits":  # a user's sound manifest: labelled tones stand in for spoken digits
+        if preset in ("specgan-spoken-digits", "hifigan-spoken-digits"):   # labelled tones stand in for spoken digits
             data = ["--data", str(tone_manifest(root / "tones"))]
         sets = [a for s in COMMON + SMALL[preset] for a in ("--set", s)]
         jobs[preset] = ["train", *data, "--config", preset, "--steps", "2", *sets, "--out", str(root / preset)]
