@@ -9,6 +9,9 @@ all call it.
 What the model generates is its target (data.target): the target's codec (mmgan.modalities) turns
 the generator's tensors into the user's objects and names the output attribute they go in.
 
+A vocoder run (hifigan: its generator `resynthesizes`) remakes given clips from their own log-mels
+(copy synthesis: `pipe(audio=["say.wav"])`); without clips it re-synthesises the training clips it kept.
+
 A run trained with `train.drs_steps > 0` (or calibrated later with `mmgan calibrate`) carries a
 critic for discriminator rejection sampling (mmgan.sampling.drs); the pipeline then keeps each
 sample with probability p_data/(M p_g) by that critic. `pipe(..., drs=False)` draws plain G(z).
@@ -32,6 +35,7 @@ from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
 from .models import build_gan
 from .models.base import load_weights, save_json, save_weights, state_to_cpu
+from .model_options import check_extra
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
 from .modalities import Codec, get_codec, target_of_config
@@ -67,18 +71,25 @@ class Pipeline:
         self.device = torch.device(device)
         self.generator.to(self.device)
         self.conditioner.to(self.device)
-        self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")), self.codec.bf16_auto)
+        self.bf16 = use_bf16(bf16, self.device, str(self.model_config.get("family", "")),
+                             self.codec.bf16_auto and getattr(generator, "bf16_auto", True))
         self.compile = compile_mode(compile, self.device)
         self._run = torch.compile(self.generator, mode=self.compile) if self.compile else self.generator
 
     # ---- loading / saving ----------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", weights: str = "G_ema",
-                        bf16: bool | str = "auto", compile: bool | str = "auto") -> "Pipeline":
-        """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint)."""
+                        bf16: bool | str = "auto", compile: bool | str = "auto", extra: dict | None = None) -> "Pipeline":
+        """Load from an exported folder, a checkpoint folder, or a run folder (its latest checkpoint).
+        extra: model.extra settings for this pipeline only, checked against the family's options (e.g.
+        {"vocoder": "runs/vocoder"}: a specgan run speaks through that hifigan run)."""
         ref = resolve(path)
         dev = auto_device(device)
         cfg = ref.config
+        if extra:
+            check_extra(cfg["model"]["family"], extra)
+            model = {**cfg["model"], "extra": {**(cfg["model"].get("extra") or {}), **extra}}
+            cfg = {**cfg, "model": get_codec(target_of_config(cfg)).check_model(model)}
         model_cfg = ModelConfig(**cfg["model"])
         conditioner = build_conditioner(cfg["conditioner"])
         model_cfg.cond_dim = conditioner.cond_dim
@@ -157,6 +168,11 @@ class Pipeline:
         if getattr(self.generator, "translates_images", False):
             return self.translate(image, target=labels, output_type=output_type, batch_size=batch_size,
                                   num_images=num_images)
+        if getattr(self.generator, "resynthesizes", False):
+            if labels is not None or text is not None or image is not None or cond_extra:
+                raise ValueError(f"a {self.model_config['family']} model takes no conditions: give it clips "
+                                 f"(audio=...) to re-synthesise from their own log-mels")
+            return self.resynthesize(audio, num_images=num_images, output_type=output_type, batch_size=batch_size)
         inputs: dict[str, Any] = {}
         if labels is not None:
             labels = [labels] if np.isscalar(labels) or isinstance(labels, str) else list(np.asarray(labels).reshape(-1))
@@ -268,6 +284,33 @@ class Pipeline:
                 .float().cpu() for i in range(0, len(x), batch_size)]
         return _output(PipelineOutput(tensor=torch.cat(outs), conditions={"target": t.tolist()}), self.codec,
                        output_type)
+
+    @torch.no_grad()
+    def resynthesize(self, items: Any = None, num_images: int = 8, output_type: str = "pil",
+                     batch_size: int = 64) -> PipelineOutput:
+        """Vocoders (hifigan): copy synthesis of the given clips (paths or the target's objects): each
+        clip's log-mel in, the generator's sound out. Without clips: num_images re-syntheses of the
+        training clips the model kept."""
+        if not getattr(self.generator, "resynthesizes", False):
+            raise ValueError(f"a {self.model_config['family']} model does not re-synthesise clips")
+        if items is None:
+            x = self._g(torch.zeros(num_images, 1, device=self.device), None).cpu()
+            out = PipelineOutput(conditions={"preview": True})
+        else:
+            one = isinstance(items, (str, Path)) or hasattr(items, "_fields") or getattr(items, "ndim", 2) == 1
+            items = [items] if one else list(items)           # one clip (a path, a Sound, a 1-D array) or a list
+            units = self.codec.to_generator(items, self.model_config)
+            x = torch.cat([self._resynthesize(units[i:i + batch_size].to(self.device)).cpu()
+                           for i in range(0, len(units), batch_size)])
+            out = PipelineOutput(conditions={"resynthesized": len(items)})
+        out.tensor = self.codec.from_generator(x, self.model_config)
+        return _output(out, self.codec, output_type)
+
+    def _resynthesize(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.bf16:
+            return self.generator.resynthesize(x).float()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            return self.generator.resynthesize(x).float()
 
 
 def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutput:

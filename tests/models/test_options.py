@@ -32,9 +32,12 @@ BEFORE = {
     "progressive": {"stage_steps": 1000, "fade_steps": -1, "max_width": 256, "mbstd": True},
     "cyclegan": {"res_blocks": 6, "downsamplings": 2, "d_layers": 0, "pool_size": 50, "examples": 8,
                  "cycle_weight": 10.0, "identity_weight": 0.5},
-    # families added after the options were declared: their defaults as they were added
-    "specgan": {"s0": 0, "gradient_penalty": False},                      # dcgan's networks and options
+    # declared with their families: specgan is dcgan's options plus a vocoder (unset: Griffin-Lim)
+    "specgan": {"s0": 0, "gradient_penalty": False, "vocoder": None},
     "wavegan": {"phase_shuffle": 2, "kernel": 25, "stages": 0},
+    "hifigan": {"upsample_rates": None, "resblock_kernels": [3, 7, 11], "resblock_dilations": [1, 3, 5],
+                "periods": [2, 3, 5, 7, 11], "scales": 3, "segment_frames": 16, "feature_weight": 2.0,
+                "mel_weight": 45.0, "warmup_steps": 0, "examples": 8},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -58,6 +61,8 @@ SMALL = {
     "cyclegan": dict(channels=3, resolution=16, g_width=4, d_width=4, cond_dim=2, num_classes=2),
     "specgan": dict(channels=1, resolution=64, z_dim=8, g_width=4, d_width=4),
     "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
+    "hifigan": dict(channels=1, g_width=16, d_width=2, condition=[],
+                    extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),
 }
 
 
@@ -84,7 +89,9 @@ def test_shared_defaults_are_the_old_ones():
 
 def _build(family: str, extra: dict):
     torch.manual_seed(0)
-    return build_gan(ModelConfig(family=family, **SMALL[family], extra=extra))
+    small = dict(SMALL[family])
+    base = small.pop("extra", {})          # hifigan reads the codec's mel settings from model.extra
+    return build_gan(ModelConfig(family=family, **small, extra={**base, **extra}))
 
 
 @pytest.mark.parametrize("family", sorted(BEFORE))
@@ -180,5 +187,5 @@ def test_family_phases_are_registered_by_the_losses_package():
     # the phases a family's generator names are registered by the losses package itself
     # (models never import losses: the import contracts check that; `import mmgan` loads both)
     code = ("import mmgan.losses; from mmgan import registry; names = set(registry._REGISTRY['phases']); "
-            "assert {'cycle', 'multistage', 'stylegan2', 'progressive', 'matching'} <= names, names")
+            "assert {'cycle', 'multistage', 'stylegan2', 'progressive', 'matching', 'vocoder'} <= names, names")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})

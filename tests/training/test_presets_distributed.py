@@ -35,6 +35,8 @@ SMALL = {
     "digits-dcgan": ["data.n=32", "train.batch_size=8"],
     "gansformer-shapes": [*SMALL_IMAGES, "data.resolution=16"],
     "grid25-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
+    "hifigan-spoken-digits": ["train.batch_size=8", "model.g_width=16", "model.d_width=2",   # on tones
+                              "model.extra.segment_frames=8"],
     "mnist-cond": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "progressive-shapes64": SMALL_IMAGES,
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
@@ -47,7 +49,7 @@ SMALL = {
     "stylegan2-shapes": [*SMALL_IMAGES, "data.resolution=16"],
     "wavegan-spoken-digits": ["train.batch_size=8", "model.g_width=4", "model.d_width=4"],     # on tones
 }
-SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits"}   # trained on labelled tones (a user's manifest)
+SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits", "hifigan-spoken-digits"}   # trained on labelled tones (a user's manifest)
 
 
 def test_every_preset_has_small_settings():

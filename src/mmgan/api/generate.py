@@ -10,8 +10,10 @@ from ..utils import load_json, read_jsonl
 
 def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
                     seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
-                    drs_gamma: float = 0.0) -> list[Path]:
-    pipe = pipe or Pipeline.from_pretrained(run, device=device)
+                    drs_gamma: float = 0.0, vocoder: str | Path | None = None) -> list[Path]:
+    """vocoder: a hifigan run that turns a specgan run's log-mels into sound for this call (instead of
+    Griffin-Lim, or of the vocoder the run was trained with)."""
+    pipe = pipe or Pipeline.from_pretrained(run, device=device, extra={"vocoder": str(vocoder)} if vocoder else None)
     kwargs = {}
     if labels:
         kwargs["labels"] = labels if len(labels) > 1 else labels[0]

@@ -2,7 +2,7 @@
 
     mmgan data make NAME --out DIR [-n N] [--seed S] [--speech]
     mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
-    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] --out DIR
+    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] [--vocoder RUN] --out DIR
     mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
     mmgan info RUN
 Other subcommands (eval, embed, index, search, store, serve, keys) live in their own modules of this package.
@@ -114,6 +114,8 @@ def _add_generate(sub):
                    "critic (see `mmgan calibrate`)")
     p.add_argument("--drs-gamma", type=float, default=0.0, help="rejection sampling: lower the bound by this much "
                    "(keeps more samples, corrects less)")
+    p.add_argument("--vocoder", metavar="RUN", help="sound models that draw log-mels (specgan): turn them into sound "
+                   "with this hifigan run instead of Griffin-Lim (same as the run's model.extra.vocoder)")
     add_device(p)
     p.add_argument("--out", required=True, help="output folder")
 
@@ -121,7 +123,8 @@ def _add_generate(sub):
 def _run_generate(args) -> int:
     written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
                               image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
-                              device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma)
+                              device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma,
+                              vocoder=args.vocoder)
     for w in written:
         print(w)
     return 0

@@ -11,7 +11,8 @@ SILENT) is a bad row like any other.
 What generators make (their units) depends on the family:
   mel    specgan: the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64 frames, dB
          over a fixed range whose top is the data's loudest bins), turned back into a waveform by
-         Griffin-Lim
+         Griffin-Lim, or by a trained vocoder when model.extra.vocoder names a hifigan run
+         (mmgan.modalities.vocoder; `mmgan generate RUN --vocoder VOCODER` attaches one to a saved run)
   wave   WAVE_FAMILIES (wavegan, the hifigan vocoder): the waveform itself, (1, samples) in [-1, 1]
 model.extra.mel is set for both (a vocoder reads its input mels with it).
 Generated objects are `Sound`s: (waveform, sample_rate) with .save(path).
@@ -30,6 +31,7 @@ from ..config import ConfigError
 from ..plots import spectrogram_sheet
 from .base import CellError, Codec, Column, ColumnReader, Figure, ReadOptions, cell_path, register_codec
 from .sound import MelSpec, fit_length, read_wave, resample, wav_bytes, write_wav
+from .vocoder import cached_vocoder, check_compatible, vocode
 
 SAMPLE_RATE = 16000           # every audio model reads, makes and writes clips at this rate
 MAX_SECONDS = 4.0             # the longest clip length chosen from the data
@@ -101,8 +103,16 @@ class AudioCodec(Codec):
             if x.dim() != 2:
                 raise ValueError(f"audio tensors are (n, samples), got shape {tuple(x.shape)}")
             return _fit(x, spec.samples)
-        return torch.from_numpy(np.stack([fit_length(read_wave(p, spec.sample_rate), spec.samples)
+        return torch.from_numpy(np.stack([fit_length(self._read(p, spec.sample_rate), spec.samples)
                                           for p in column])) if len(column) else torch.zeros(0, spec.samples)
+
+    def _read(self, item: Any, sample_rate: int) -> np.ndarray:
+        """A path, Sound, (waveform, rate) pair or 1-D array -> float32 samples at sample_rate."""
+        if isinstance(item, (str, Path)):
+            return read_wave(item, sample_rate)
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"clips given as arrays are taken at {SAMPLE_RATE} Hz; this model reads {sample_rate} Hz")
+        return self.from_object(item).numpy()
 
     @staticmethod
     def units(model: Mapping) -> str:
@@ -121,6 +131,9 @@ class AudioCodec(Codec):
         spec = self.spec(model)
         if self.units(model) == "wave":
             return x.float().reshape(len(x), -1)[:, : spec.samples]
+        vocoder = (model.get("extra") or {}).get("vocoder")
+        if vocoder:
+            return vocode(vocoder, x, spec)
         return torch.cat([spec.decode(x[i:i + 256].float().cpu()) for i in range(0, len(x), 256)]) if len(x) else \
             torch.zeros(0, spec.samples)
 
@@ -141,6 +154,8 @@ class AudioCodec(Codec):
             m.channels, m.resolution, m.data_dim = 1, 0, spec.samples
         else:
             m.channels, m.resolution = 1, spec.n_mels
+        if m.extra.get("vocoder"):
+            m.extra["vocoder"] = self.check_vocoder(m.extra["vocoder"], spec)
         if cfg.data.resolution and cfg.data.resolution != spec.n_mels:
             raise ConfigError(f"data.resolution={cfg.data.resolution}: audio models draw {spec.n_mels}x{spec.frames} "
                               f"log-mel pictures; leave data.resolution unset")
@@ -150,6 +165,23 @@ class AudioCodec(Codec):
         if cfg.loss.diffaug and "color" in str(cfg.loss.diffaug):
             raise ConfigError(f"loss.diffaug={cfg.loss.diffaug!r}: colour augmentation does not fit spectrograms; "
                               f"use translation or cutout, or ''")
+
+    def check_model(self, model: Mapping) -> dict:
+        """A vocoder given for generation (model.extra.vocoder) must load and read these mels; its path
+        becomes absolute."""
+        vocoder = (model.get("extra") or {}).get("vocoder")
+        if not vocoder:
+            return dict(model)
+        return {**model, "extra": {**model["extra"], "vocoder": self.check_vocoder(vocoder, self.spec(model))}}
+
+    def check_vocoder(self, path: str, spec: MelSpec) -> str:
+        """model.extra.vocoder: a hifigan run whose mels match spec; returned as an absolute path (so the run
+        finds it from any folder)."""
+        try:
+            check_compatible(cached_vocoder(path).spec, spec, str(path))
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(f"model.extra.vocoder: {e}") from None
+        return str(Path(path).resolve())
 
     # ---- manifests ------------------------------------------------------------------------------------
     def reader(self, opts: ReadOptions) -> ColumnReader:

@@ -151,6 +151,12 @@ class Codec(ABC):
             raise ConfigError(f"dataset {ds.info.name!r} holds {self.attribute}; only model.family={only} fits it "
                               f"(got {cfg.model.family!r})")
 
+    def check_model(self, model: Mapping) -> dict:
+        """A saved model config (a dict) about to generate, with settings given for this use (Pipeline's
+        extra=): refuse what cannot work before any sample is drawn; returns the model config to use.
+        The base takes it as it is."""
+        return model
+
     # ---- manifests ------------------------------------------------------------------------------
     def reader(self, opts: ReadOptions) -> ColumnReader:
         """A reader for one manifest column of this modality."""

@@ -198,9 +198,9 @@ class MelSpec:
 
     def power(self, x: torch.Tensor) -> torch.Tensor:
         """(b, samples) waveforms -> (b, n_mels, frames) mel power."""
-        spec = torch.stft(x.float(), self.n_fft, self.hop, window=torch.hann_window(self.n_fft), center=True,
-                          pad_mode="constant", return_complex=True).abs().pow(2)[..., : self.frames]
-        return torch.matmul(self._fb(), spec)
+        spec = torch.stft(x.float(), self.n_fft, self.hop, window=torch.hann_window(self.n_fft, device=x.device),
+                          center=True, pad_mode="constant", return_complex=True).abs().pow(2)[..., : self.frames]
+        return torch.matmul(self._fb().to(x.device), spec)
 
     def db(self, x: torch.Tensor) -> torch.Tensor:
         return 10 * torch.log10(self.power(x).clamp_min(1e-10))

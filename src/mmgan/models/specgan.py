@@ -1,6 +1,7 @@
 """SpecGAN (Donahue et al. 2019, "Adversarial Audio Synthesis"): the DCGAN architecture on a clip's
 log-mel spectrogram, drawn as a one-channel picture (the audio codec's units: 64 mel bands x 64
-frames in [-1, 1]); the codec turns generated pictures back into sound (Griffin-Lim).
+frames in [-1, 1]); the codec turns generated pictures back into sound: by Griffin-Lim, or by a
+trained HiFi-GAN vocoder when model.extra.vocoder names one (a hifigan run; mmgan.modalities.vocoder).
 
 The networks are DCGAN's (mmgan.models.dcgan: z -> 4x4 -> transposed convs -> 64x64, D mirrored, any
 condition the conditioners make: labels, text, speech, images); this family registers them for the
@@ -8,12 +9,21 @@ audio codec, which owns everything particular to sound. Its preset: configs/spec
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import ModelConfig
+from ..model_options import option
 from ..registry import register
 from .dcgan import DCGANOptions, build_dcgan
 
 
-@register("model", "specgan", options=DCGANOptions)
+@dataclass(frozen=True)
+class SpecGANOptions(DCGANOptions):
+    vocoder: str | None = option(None, "a hifigan run (or its checkpoint or export) that turns the log-mels into sound "
+                                       "(unset: Griffin-Lim); `mmgan generate RUN --vocoder V` sets it for one call")
+
+
+@register("model", "specgan", options=SpecGANOptions)
 def build_specgan(cfg: ModelConfig, with_discriminator: bool = True):
     if cfg.channels != 1:
         raise ValueError(f"specgan draws one-channel log-mel pictures; got model.channels={cfg.channels} "

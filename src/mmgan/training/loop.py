@@ -93,7 +93,8 @@ class Trainer:
         dist.broadcast_rng()
         self.codec = codec_of(ds)                    # the target's: what G makes and D judges
         self.target = target_of(ds)
-        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family, self.codec.bf16_auto)
+        self.bf16 = use_bf16(t.bf16, self.device, cfg.model.family,
+                             self.codec.bf16_auto and getattr(self.G, "bf16_auto", True))   # a generator may opt out
         if t.channels_last and self.codec.channels_last and cfg.model.family not in ("mlp",):
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
