@@ -58,6 +58,8 @@ def test_sound_objects_and_wav_files(tmp_path):
     assert written[-1].stat().st_size > 1000
     r = codec.response(snd)
     assert r["wav"][:4] == b"RIFF" and r["sample_rate"] == SR
+    assert codec.store_asset == "audio.wav"
+    assert np.array_equal(np.asarray(snd), snd.waveform)       # a Sound is its samples (its stored id hashes them)
 
 
 def test_user_sound_manifest_any_rate_stereo_and_length(tmp_path):

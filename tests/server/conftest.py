@@ -1,5 +1,6 @@
-"""Server fixtures: one tiny trained run per session (2-step dcgan on digits at 16 px, label-conditioned),
-keys of each role, and an app on a memory store with a test embedder that also embeds text."""
+"""Server fixtures: tiny trained runs, each made once per session (a 2-step dcgan on digits at 16 px and a 2-step
+specgan on labelled tones, both label-conditioned; a 2-step mlp on ring vectors), keys of each role, and an app
+on a memory store with a test embedder that also embeds text (and, in SoundsToo, audio)."""
 from __future__ import annotations
 
 import io
@@ -31,6 +32,40 @@ def tiny_run(tmp_path_factory) -> Path:
     return out
 
 
+TINY_AUDIO = ["train.minutes=0", "model.g_width=4", "model.d_width=4", "model.z_dim=8", "train.batch_size=8",
+              "train.progress=false", "train.tensorboard=false", "train.sample_every=1000", "train.ckpt_every=1000"]
+
+
+@pytest.fixture(scope="session")
+def tiny_audio_run(tmp_path_factory) -> Path:
+    """Sound out: specgan trained 2 steps on 16 labelled tones ("low", "high"); it makes 0.5 s clips at 16 kHz."""
+    from _tiny import tone_manifest
+    from mmgan.api.train import train
+
+    from mmgan.modalities.audio import AudioCodec
+
+    root = tmp_path_factory.mktemp("audio-run")
+    manifest = tone_manifest(root / "clips", n=16, classes=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(AudioCodec, "preview_count", 4)     # the run's final preview: 4 clips through Griffin-Lim, not 40
+        train(data=str(manifest), overrides=TINY_AUDIO, out=root / "tones", steps=2, log=lambda *_: None)
+    return root / "tones"
+
+
+@pytest.fixture(scope="session")
+def tiny_vector_run(tmp_path_factory) -> Path:
+    """Vectors out: an unconditional mlp trained 2 steps on the 8-mode ring."""
+    from _tiny import ring_dataset, tiny_config
+    from mmgan.training import Trainer
+    from mmgan.training.setup import resolve
+
+    out = tmp_path_factory.mktemp("vector-run") / "ring"
+    cfg, ds = tiny_config("model.family=mlp"), ring_dataset(n=256)
+    resolve(cfg, ds)
+    Trainer(cfg, out, ds, log=lambda m: None).fit()
+    return out
+
+
 class WordsAndPixels:
     """Test embedder: images by pixels, text by hashed words into the same 256-d space (not a real joint space,
     but enough to exercise text search end to end)."""
@@ -52,6 +87,24 @@ class WordsAndPixels:
                     out[i, zlib.crc32(w.encode()) % self.dim] += 1.0
             return normalize(out + 1e-3)
         raise ValueError(f"cannot embed {modality}")
+
+
+class SoundsToo(WordsAndPixels):
+    """WordsAndPixels that also embeds audio (16 kHz waveforms, by their magnitude spectrum in 256 bands), like a
+    joint space with an audio encoder: a store with it keeps generated clips."""
+
+    id = "test-words-pixels-sounds"
+    modalities = ("image", "text", "audio")
+    sample_rate = 16000
+
+    def embed(self, modality, items):
+        if modality != "audio":
+            return super().embed(modality, items)
+        rows = []
+        for w in items:
+            spec = np.abs(np.fft.rfft(np.asarray(w, np.float32), n=2 * self.dim))[: self.dim]
+            rows.append(spec + 1e-3)
+        return normalize(np.stack(rows).astype(np.float32))
 
 
 @pytest.fixture

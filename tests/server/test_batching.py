@@ -105,7 +105,7 @@ def test_batched_images_equal_images_made_alone(tiny_run):
     jobs = [GenerateJob(n=1, seed=5, label=1), GenerateJob(n=2, seed=11, label=3), GenerateJob(n=1, seed=0, label=9)]
     out = model.run_batch(jobs)
     assert [len(r) for r in out] == [1, 2, 1]
-    got = np.stack([np.asarray(Image.open(io.BytesIO(g.png))) for g in out[1]]).astype(np.float32)
+    got = np.stack([np.asarray(Image.open(io.BytesIO(g.media))) for g in out[1]]).astype(np.float32)
     want = ((alone[:, 0] + 1) * 127.5).clip(0, 255).round()
     assert np.abs(got - want).max() <= 1.0
     assert out[1][1].provenance["seed"] == 11 and out[1][1].provenance["index"] == 1

@@ -1,6 +1,6 @@
 """The web page, end to end in headless Chromium (Debian's chromium driven by Playwright): enter the key, pick a
-label, generate, see the images, search, record audio with MediaRecorder. Skips when chromium or playwright is
-absent (`.ci/run` installs chromium when it runs as root)."""
+label, generate, see the images (or, for an audio model, hear the clips), search, record audio with MediaRecorder.
+Skips when chromium or playwright is absent (`.ci/run` installs chromium when it runs as root)."""
 from __future__ import annotations
 
 import os
@@ -18,21 +18,34 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
 
-@pytest.fixture
-def browser_page(tmp_path):
+def open_page(tmp_path, bypass_csp: bool):
+    """(page, errors): a headless Chromium page; errors collects uncaught exceptions and Content-Security-Policy
+    refusals (console errors)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
                                                    args=FLAGS, viewport={"width": 1200, "height": 900},
-                                                   bypass_csp=True)   # lets wait_for_function evaluate strings
+                                                   bypass_csp=bypass_csp)
         try:
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             page.set_default_timeout(30_000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
             yield page, errors
         finally:
             ctx.close()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    yield from open_page(tmp_path, bypass_csp=True)    # lets wait_for_function evaluate strings
+
+
+@pytest.fixture
+def strict_page(tmp_path):
+    """The page under the server's own Content-Security-Policy (no wait_for_function with strings here)."""
+    yield from open_page(tmp_path, bypass_csp=False)
 
 
 @pytest.fixture
@@ -115,4 +128,35 @@ def test_page_records_audio_as_wav(app, keys, browser_page):
         }""")
     assert info["tag"] == "RIFF" and info["rate"] == 16000 and info["channels"] == 1
     assert info["bytes"] > 44 + 2 * 16000 * 0.3          # about 0.6 s of 16-bit samples
+    assert errors == []
+
+
+def test_page_plays_generated_sounds(tiny_audio_run, keyring, keys, strict_page):
+    """An audio model's items are <audio controls> players of the inline WAV, which the page's own CSP lets play
+    and Chromium decodes (a duration), captioned with label and seed; the memory store's pixel embedder cannot
+    keep clips, and the status says so."""
+    from mmgan.server import Settings, create_app
+
+    page, errors = strict_page
+    app = create_app(Settings(runs={"tones": str(tiny_audio_run)}, keys_file=keyring.path, store="memory"))
+    with LiveServer(app) as srv:
+        page.goto(srv.url + "/")
+        page.fill("#api-key", keys["generator"])
+        page.click("#save-key")
+        page.wait_for_selector("#label option:nth-child(3)", state="attached")        # (none), 0: high, 1: low
+        page.select_option("#label", label="0: high")
+        page.fill("#n", "2")
+        page.fill("#seed", "5")
+        page.click("#generate")
+        page.wait_for_selector("#gallery .card:nth-child(2) audio")
+        assert page.eval_on_selector_all("#gallery img", "els => els.length") == 0
+        clips = page.eval_on_selector_all("#gallery audio", """els => Promise.all(els.map((a) => new Promise((ok) => {
+            const done = () => ok([a.src.slice(0, 22), a.duration, a.controls, a.closest(".card").textContent]);
+            if (a.readyState >= 1) done(); else { a.onloadedmetadata = done; a.onerror = done; setTimeout(done, 15000); }
+        })))""")
+        assert [c[0] for c in clips] == ["data:audio/wav;base64,"] * 2
+        assert all(0.4 < c[1] < 0.6 and c[2] for c in clips), clips           # the 0.5 s clips, decoded
+        assert all("high" in c[3] and "seed 5#" in c[3] for c in clips)
+        status = page.inner_text("#gen-status")
+        assert "2 clip(s)" in status and "not stored" in status and "--embedder" in status
     assert errors == []

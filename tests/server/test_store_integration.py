@@ -88,3 +88,32 @@ def test_search_by_text_audio_and_image_through_a_joint_space(tiny_run, keyring,
     with TestClient(create_app(Settings(runs={"digits": str(tiny_run)}, keys_file=keyring.path,
                                         store=str(tmp_path / "store")))) as c:
         assert c.post("/v1/search", json={"text": "three"}, headers=view).status_code == 200
+
+
+def test_generated_sounds_are_stored_where_the_embedder_reads_audio(tiny_audio_run, keyring, keys, tmp_path):
+    """An audio run on the real store: with a joint space that embeds audio, each clip is an item whose asset is
+    its WAV (fetched back, deleted with it); with the default pixel embedder the answer says why nothing was kept."""
+    import base64
+
+    from mmgan.conditioning import JointSpace
+
+    joint = JointSpace(TINY_JOINT, dim=16).save_pretrained(tmp_path / "joint")
+    gen, view, admin = auth(keys["generator"]), auth(keys["viewer"]), auth(keys["admin"])
+    settings = Settings(runs={"tones": str(tiny_audio_run)}, keys_file=keyring.path, store=str(tmp_path / "store"),
+                        embedder=str(joint))
+    with TestClient(create_app(settings)) as c:
+        out = c.post("/v1/generate", json={"label": "low", "n": 2, "seed": 3}, headers=gen).json()
+        assert out["stored"] and all(it["url"].endswith("/assets/audio.wav") for it in out["items"])
+        it = out["items"][0]
+        item = c.get(f"/v1/items/{it['id']}", headers=view).json()
+        assert item["modalities"] == ["audio"] and item["assets"] == ["audio.wav"]
+        assert item["metadata"]["class_name"] == "low" and item["provenance"]["conditions"] == {"label": 1}
+        wav = c.get(item["urls"]["audio.wav"], headers=view)
+        assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
+        assert wav.content == base64.b64decode(it["audio_base64"]) and wav.content[:4] == b"RIFF"
+        assert c.delete(f"/v1/items/{it['id']}", headers=admin).json()["deleted"]
+        assert c.get(item["urls"]["audio.wav"], headers=view).status_code == 404
+    settings = Settings(runs={"tones": str(tiny_audio_run)}, keys_file=keyring.path, store=str(tmp_path / "pixels"))
+    with TestClient(create_app(settings)) as c:
+        out = c.post("/v1/generate", json={"label": "low", "seed": 3}, headers=gen).json()
+        assert not out["stored"] and "pixels-16x16" in out["store_note"] and out["items"][0]["audio_base64"]

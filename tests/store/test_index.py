@@ -25,6 +25,17 @@ def test_index_dataset_idempotent_with_assets(store, embedder, shapes_small):
     assert not again.added and len(again.existing) == 48 and store.count() == 48
 
 
+@pytest.mark.parametrize("target", ["audio", "vector"])
+def test_index_run_refuses_runs_that_do_not_make_images(store, embedder, tmp_path, target):
+    """The indexer draws, scores and embeds pictures; generated sounds are stored by the server instead."""
+    from types import SimpleNamespace
+
+    from mmgan.modalities import get_codec
+
+    with pytest.raises(ValueError, match="not images"):
+        index_run(store, embedder, tmp_path / "run", pipe=SimpleNamespace(codec=get_codec(target)), progress=False)
+
+
 def test_index_run_provenance(store, embedder, tmp_path):
     pipe = tiny_pipeline()
     rep = index_run(store, embedder, tmp_path / "run", per_condition=3, seed=10, pipe=pipe, progress=False,

@@ -53,12 +53,18 @@ class Sound(NamedTuple):
     def seconds(self) -> float:
         return len(self.waveform) / self.sample_rate
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(sound) is its samples (what a stored clip's content id hashes, as pixels do for images)."""
+        x = np.asarray(self.waveform, dtype=dtype)
+        return x.copy() if copy else x
+
 
 @register_codec
 class AudioCodec(Codec):
     name = "audio"
     attribute = "audio"
     media_type = "audio/wav"
+    store_asset = "audio.wav"         # the server stores generated clips where the store's embedder reads audio
     families = ("specgan",) + WAVE_FAMILIES
     rank = 2                          # images first: shapes with spoken captions still generates images
     preview_count = 40

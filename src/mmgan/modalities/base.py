@@ -98,8 +98,8 @@ class Codec(ABC):
     name: str = ""                      # registry key = manifest column = data.target value
     attribute: str = ""                 # PipelineOutput attribute holding the objects ("images", "vectors")
     media_type: str = "application/octet-stream"   # what one object is served as
-    store_asset: str | None = None      # asset name under which the store keeps one object (None: not stored;
-                                        # the store embeds images, so only the image codec sets it today)
+    store_asset: str | None = None      # asset name under which the server's store keeps one object, embedded
+                                        # as the modality `name` ("image.png", "audio.wav"; None: not stored)
     families: tuple[str, ...] = ()      # model families that generate it (empty: any family)
     preset: str | None = None           # the preset `mmgan train` uses for this target when no family is given
                                         # (None: the image/vector recipes of training.recipes)

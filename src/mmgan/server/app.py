@@ -38,7 +38,7 @@ from .. import __version__
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("mmgan.server")
 
-PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; "
             "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 

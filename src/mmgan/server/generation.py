@@ -1,8 +1,9 @@
 """Served models: each named run gets its Pipeline and its MicroBatcher; a batch of generate jobs becomes one
-Pipeline call, its PNGs, and one write of all its items to the store.
+Pipeline call, what its target's codec answers for each object (a PNG, a WAV, a vector), and one write of all
+its items to the store.
 
 Seeds make batching invisible: each job's latents are drawn from its own seed exactly as
-`Pipeline.__call__(num_images=n, seed=s)` draws them, so an image is the same whether it was generated
+`Pipeline.__call__(num_images=n, seed=s)` draws them, so an object is the same whether it was generated
 alone or beside other requests, and its provenance (run, step, seed, n, index, conditions) regenerates it.
 """
 from __future__ import annotations
@@ -23,11 +24,11 @@ from ..modalities import Codec, codec_of
 from ..runs import weights_digest
 from ..store.schema import content_id as store_content_id
 from .batching import MicroBatcher
-from .items import ItemStore, NewItem
+from .items import ItemStore, NewItem, audio_sample_rate
 
 
 class StoreWriteError(RuntimeError):
-    """The images were generated but the store failed to keep them (answered 503)."""
+    """The items were generated but the store failed to keep them (answered 503)."""
 
 
 @dataclass
@@ -41,7 +42,7 @@ class GenerateJob:
     image: Any = None                        # PIL image
     audio_sha256: str | None = None
     image_sha256: str | None = None
-    store: ItemStore | None = None           # where to write the images (None = do not store)
+    store: ItemStore | None = None           # where to write the items (None = do not store)
     requested_by: str | None = None
 
     def group(self) -> tuple:
@@ -51,14 +52,27 @@ class GenerateJob:
 
 
 @dataclass
-class GeneratedImage:
+class GeneratedItem:
+    """One generated object as the service answers it: `media`, the file its codec serves it as (the codec's
+    media_type: PNG, WAV; None for codecs that answer in fields only) and `fields`, the rest of the codec's
+    response ({"vector": [...]}, {"seconds": 0.5, "sample_rate": 16000}, {})."""
     index: int
     seed: int
-    png: bytes | None = None
-    vector: list | None = None
+    media: bytes | None = None
+    fields: dict = field(default_factory=dict)
     id: str | None = None
     provenance: dict = field(default_factory=dict)
     pending: tuple | None = field(default=None, repr=False)     # (store, NewItem) until the store has it
+
+
+def split_response(response: dict) -> tuple[bytes | None, dict]:
+    """A codec's response ({"png": b"..."}, {"wav": b"...", "seconds": 0.5, ...}) -> (its one file, the other
+    fields)."""
+    files = [k for k, v in response.items() if isinstance(v, (bytes, bytearray))]
+    if len(files) > 1:
+        raise TypeError(f"a codec's response holds at most one file, got {', '.join(files)}")
+    media = bytes(response[files[0]]) if files else None
+    return media, {k: v for k, v in response.items() if k not in files}
 
 
 def sha256(data: bytes) -> str:
@@ -108,6 +122,20 @@ class ServedModel:
         return audio_sample_rate(getattr(getattr(self.pipe, "conditioner", None), "joint", None),
                                  self.config.get("data", {}).get("extra", {}).get("sample_rate"))
 
+    def store_refusal(self, store: ItemStore, text: str | None = None) -> str | None:
+        """Why `store` cannot keep what this model makes for a request (None when it can). The store finds items
+        by their embeddings, so its embedder must read the generated modality or the request's prompt. Codecs
+        the store never keeps (no store_asset: vectors) answer None too; their requests are simply not stored."""
+        if self.codec.store_asset is None:
+            return None
+        reads = tuple(getattr(store.embedder, "modalities", ()))
+        if self.codec.name in reads or (text and "text" in reads):
+            return None
+        unless = " without a prompt" if "text" in reads and "text" in self.pipe.modalities else ""
+        return (f"not stored: the store's embedder ({getattr(store.embedder, 'id', '?')}) embeds "
+                f"{', '.join(reads) or 'nothing'}, so it cannot index generated {self.codec.name}{unless}; serve "
+                f"with --embedder RUN/joint (a joint space that embeds {self.codec.name}) to store them")
+
     @property
     def z_dim(self) -> int:
         return int(self.config.get("model", {}).get("z_dim", 0))
@@ -129,15 +157,15 @@ class ServedModel:
         if self.batcher is not None:
             await self.batcher.stop()
 
-    async def generate(self, job: GenerateJob) -> list[GeneratedImage]:
+    async def generate(self, job: GenerateJob) -> list[GeneratedItem]:
         return await self.batcher.submit(job)
 
     # ---- a batch of jobs: one model call (model thread), then one store write (store thread) -------------
-    def run_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedImage]]:
+    def run_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedItem]]:
         """Both stages in this thread (what the batcher does in two, overlapping the next model call)."""
         return self.store_batch(jobs, self.generate_batch(jobs))
 
-    def store_batch(self, jobs: list[GenerateJob], results: list[list[GeneratedImage]]) -> list[list[GeneratedImage]]:
+    def store_batch(self, jobs: list[GenerateJob], results: list[list[GeneratedItem]]) -> list[list[GeneratedItem]]:
         """Write the batch's items, one add() per store; the ids are known already (content-addressed)."""
         writes: dict[int, tuple[ItemStore, list[NewItem]]] = {}
         for g in (g for r in results for g in r if g.pending is not None):
@@ -148,11 +176,11 @@ class ServedModel:
             try:
                 store.add(items)
             except Exception as e:
-                raise StoreWriteError(f"the store could not write {len(items)} generated images "
+                raise StoreWriteError(f"the store could not write {len(items)} generated items "
                                       f"({type(e).__name__}: {e})") from e
         return results
 
-    def generate_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedImage]]:
+    def generate_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedItem]]:
         total = sum(j.n for j in jobs)
         first = jobs[0]
         in_w = getattr(getattr(self.pipe, "generator", None), "truncation_in_w", False)   # style-based: the
@@ -168,22 +196,23 @@ class ServedModel:
         if first.image is not None:
             kwargs["image"] = [j.image for j in jobs for _ in range(j.n)]
         out = self.pipe(num_images=total, z=z, **kwargs)
-        objects = getattr(out, self.codec.attribute)           # the target's objects: images, vectors, ...
-        results: list[list[GeneratedImage]] = []
+        objects = getattr(out, self.codec.attribute)           # the target's objects: images, sounds, vectors
+        results: list[list[GeneratedItem]] = []
         at = 0
         for job in jobs:
             mine = []
             for i in range(job.n):
                 obj = objects[at + i]
-                g = GeneratedImage(index=i, seed=job.seed, provenance=self._provenance(job, i),
-                                   **self.codec.response(obj))
+                media, fields = split_response(self.codec.response(obj))
+                g = GeneratedItem(index=i, seed=job.seed, media=media, fields=fields,
+                                  provenance=self._provenance(job, i))
                 if job.store is not None and self.codec.store_asset is not None:
                     g.id = content_id("synthetic", np.asarray(obj), self.name, self.version,
                                       {k: v for k, v in g.provenance.items() if k not in ("requested_by", "created")})
                     g.pending = (job.store, NewItem(
                         id=g.id, metadata=self._metadata(job), provenance=g.provenance,
-                        conditions=dict(g.provenance["conditions"]), assets={self.codec.store_asset: g.png},
-                        image=obj, text=job.text))
+                        conditions=dict(g.provenance["conditions"]), assets={self.codec.store_asset: media},
+                        embed={self.codec.name: obj}, text=job.text))
                 mine.append(g)
             at += job.n
             results.append(mine)
@@ -222,15 +251,8 @@ class ServedModel:
 
 
 def content_id(kind: str, *parts: Any) -> str:
-    """The store's content hash (ids are content-addressed: the same image from the same request is one item)."""
+    """The store's content hash (ids are content-addressed: the same object from the same request is one item)."""
     return store_content_id(kind, *parts)
-
-
-def audio_sample_rate(joint=None, default=None) -> int:
-    """The rate the joint space's audio encoder reads (clips are resampled to it on upload)."""
-    encoders = getattr(joint, "encoders", None)
-    enc = encoders["audio"] if encoders is not None and "audio" in encoders else None
-    return int(getattr(enc, "sample_rate", None) or getattr(joint, "sample_rate", None) or default or 16000)
 
 
 def _latents(n: int, z_dim: int, seed: int, truncation: float) -> torch.Tensor:

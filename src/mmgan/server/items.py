@@ -6,7 +6,9 @@ swap in MemoryItemStore and `mmgan serve --store DIR` uses mmgan.store.Store.
 
 An item as the API sees it:
     {"id", "kind": "real"|"synthetic", "modalities": [...], "metadata": {flat, filterable: FILTER_KEYS},
-     "provenance": {...}, "assets": ["image.png", ...], "created": float}
+     "provenance": {...}, "assets": ["image.png" or "audio.wav"], "created": float}
+A generated item is embedded as what it is (an image, a sound) and by its prompt, each where the store's embedder
+reads that modality; an item with no embedding cannot be stored (ServedModel.store_refusal says so first).
 Searches: "text", "image", "audio" (embedded by the store's embedder, matched against image embeddings; text
 also matches captions by keywords), or "id" (items like a stored one, itself left out).
 """
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from ..data.audio import resample
 from .embed import PixelEmbedder
 
 ITEM_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
@@ -42,8 +46,8 @@ class NewItem:
     metadata: dict                     # FILTER_KEYS fields: kind, caption, label, class_name, model, seed, ...
     provenance: dict                   # everything needed to regenerate it
     conditions: dict = field(default_factory=dict)
-    assets: dict = field(default_factory=dict)   # name -> bytes, e.g. {"image.png": b"..."}
-    image: Any = None                  # PIL image, embedded as the item's image vector
+    assets: dict = field(default_factory=dict)   # name -> bytes, e.g. {"image.png": b"..."}, {"audio.wav": b"..."}
+    embed: dict = field(default_factory=dict)    # modality -> the generated object: {"image": PIL}, {"audio": Sound}
     text: str | None = None            # prompt, embedded as its text vector when the embedder reads text
 
 
@@ -79,18 +83,33 @@ def matches(metadata: dict, filters: dict) -> bool:
     return True
 
 
+def audio_sample_rate(joint=None, default=None) -> int:
+    """The rate the joint space's audio encoder reads (clips are resampled to it on upload)."""
+    encoders = getattr(joint, "encoders", None)
+    enc = encoders["audio"] if encoders is not None and "audio" in encoders else None
+    return int(getattr(enc, "sample_rate", None) or getattr(joint, "sample_rate", None) or default or 16000)
+
+
+def embed_input(embedder, obj: Any) -> Any:
+    """A generated object as the embedder reads it: sounds (a waveform and its sample_rate) as waveforms at the
+    rate of the embedder's audio encoder; images as they are."""
+    if hasattr(obj, "waveform") and hasattr(obj, "sample_rate"):
+        return resample(np.asarray(obj.waveform, np.float32), int(obj.sample_rate), audio_sample_rate(embedder))
+    return obj
+
+
 def embed_items(embedder, items: Sequence[NewItem]) -> list[dict]:
-    """{modality: vector} per item: its image, and its prompt when the embedder reads text. One call each."""
+    """{modality: vector} per item: the generated object and the prompt, each where the embedder reads its
+    modality. One embed call per modality."""
     out: list[dict] = [{} for _ in items]
-    mods = tuple(getattr(embedder, "modalities", ()))
-    with_img = [i for i, it in enumerate(items) if it.image is not None]
-    if with_img and "image" in mods:
-        for i, v in zip(with_img, embedder.embed("image", [items[i].image for i in with_img])):
-            out[i]["image"] = np.asarray(v, dtype=np.float32)
-    with_text = [i for i, it in enumerate(items) if it.text]
-    if with_text and "text" in mods:
-        for i, v in zip(with_text, embedder.embed("text", [items[i].text for i in with_text])):
-            out[i]["text"] = np.asarray(v, dtype=np.float32)
+    for m in getattr(embedder, "modalities", ()):
+        if m == "text":
+            have = [(i, it.text) for i, it in enumerate(items) if it.text]
+        else:
+            have = [(i, embed_input(embedder, it.embed[m])) for i, it in enumerate(items) if it.embed.get(m) is not None]
+        if have:
+            for (i, _), v in zip(have, embedder.embed(m, [x for _, x in have])):
+                out[i][m] = np.asarray(v, dtype=np.float32)
     return out
 
 

@@ -6,9 +6,9 @@ Uploads travel either as multipart files (`audio`, `image`) or, in JSON, base64 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 from .items import FILTER_KEYS
 
 MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -48,11 +48,12 @@ class GenerateRequest(_Strict):
                               pattern=MODEL_NAME_RE.pattern)
     text: str | None = Field(None, min_length=1, description="prompt, for models conditioned on text")
     label: int | str | None = Field(None, description="class index or class name, for models with labels")
-    n: int = Field(1, ge=1, description="number of images (at most limits.max_n)")
+    n: int = Field(1, ge=1, description="number of images or clips (at most limits.max_n)")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="random seed (default: a fresh one, returned)")
     truncation: float = Field(1.0, ge=0.0, le=2.0, description="latent truncation: 0 = mode, 1 = off")
-    response: Literal["base64", "url"] = Field("base64", description="PNG inline as base64, or only a URL to it")
-    store: bool = Field(True, description="store the images (with provenance) when the service has a store")
+    response: Literal["base64", "url"] = Field("base64", description="the file (PNG, WAV) inline as base64, or "
+                                                                      "only a URL to it")
+    store: bool = Field(True, description="store the items (with provenance) when the service has a store")
     audio_b64: str | None = Field(None, description="audio clip (WAV/FLAC/OGG), base64")
     image_b64: str | None = Field(None, description="reference image (PNG/JPEG), base64")
 
@@ -84,24 +85,52 @@ class GenerateForm(_Strict):
     image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
 
 
-class GeneratedItemOut(BaseModel):
-    id: str | None = Field(description="id under which the image is stored (null when not stored)")
+class _OmitNull(BaseModel):
+    """A response whose newer optional fields (OMIT_NULL) are left out when null, so that answers of the kinds
+    that never carry them stay exactly as they were."""
+    OMIT_NULL: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_null(self, handler):
+        out = handler(self)
+        for key in self.OMIT_NULL:
+            if key in out and out[key] is None:
+                del out[key]
+        return out
+
+
+class GeneratedItemOut(_OmitNull):
+    """One generated object. Inline, its file is `<target>_base64` (image_base64: a PNG, audio_base64: a WAV);
+    the other fields are what the model's codec adds (vector; seconds and sample_rate)."""
+    model_config = ConfigDict(extra="forbid")      # a codec field this schema does not name is a bug: say so
+    OMIT_NULL = ("audio_base64", "seconds", "sample_rate")
+
+    id: str | None = Field(description="id under which the item is stored (null when not stored)")
     index: int
     seed: int
-    media_type: str = "image/png"
-    url: str | None = Field(None, description="the stored PNG: GET it with the same API key")
+    media_type: str = Field("image/png", description="what the item's file is: image/png, audio/wav, "
+                                                     "application/json (vectors)")
+    url: str | None = Field(None, description="the stored file (PNG, WAV): GET it with the same API key")
     image_base64: str | None = None
     vector: list[float] | None = Field(None, description="for models of vector data")
     provenance: dict
+    audio_base64: str | None = Field(None, description="audio models: the clip, a 16-bit PCM mono WAV, base64 "
+                                                       "(left out for other models and url responses)")
+    seconds: float | None = Field(None, description="audio models: the clip's length (left out for other models)")
+    sample_rate: int | None = Field(None, description="audio models: the clip's sample rate in Hz")
 
 
-class GenerateResponse(BaseModel):
+class GenerateResponse(_OmitNull):
+    OMIT_NULL = ("store_note",)
+
     model: str
     n: int
     seed: int
     stored: bool
     elapsed_ms: float
     items: list[GeneratedItemOut]
+    store_note: str | None = Field(None, description="why store=true did not store the items (left out when it "
+                                                     "did, or when nothing was asked)")
 
 
 # ---- search --------------------------------------------------------------------------------------------------

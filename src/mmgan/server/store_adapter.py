@@ -136,18 +136,27 @@ class MilvusItemStore:
         rows, files = [], []
         for it, v in zip(items, vecs):
             md = it.metadata
-            image = next(((name, data) for name, data in it.assets.items() if name.startswith("image.")), None)
-            asset = self.store.asset_rel(it.id, image[0].rsplit(".", 1)[-1]) if image else ""
-            if image:
-                files.append((asset, image[1]))
+            # the store's layout (as `mmgan index` writes real items): the image is the row's asset, a sound is
+            # extra["audio_asset"]; both files are named by the item's id
+            asset, extra = "", {"provenance": it.provenance}
+            for name, data in it.assets.items():
+                kind, ext = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+                if kind not in ("image", "audio"):
+                    raise ValueError(f"item {it.id}: the store keeps image.* and audio.* assets, not {name}")
+                rel = self.store.asset_rel(it.id, ext)
+                files.append((rel, data))
+                if kind == "image":
+                    asset = rel
+                else:
+                    extra["audio_asset"] = rel
             rows.append(Item(
                 id=it.id, kind=md.get("kind", "synthetic"), vectors=v, caption=md.get("caption", ""),
                 label=int(md.get("label", -1)), class_name=md.get("class_name", ""), dataset=md.get("dataset", ""),
                 model=md.get("model", ""), model_version=md.get("model_version", ""), step=int(md.get("step", -1)),
                 seed=int(md.get("seed", -1)), user=md.get("user", ""), asset=asset, embedder=self.embedder.id,
-                conditions=it.conditions, extra={"provenance": it.provenance}))
+                conditions=it.conditions, extra=extra))
         write_files_durably(Path(self.store.assets), files, self._io, self.fsync)   # files first: rows name them
-        # generated images are kept even when they look alike (1.01 > any cosine: no near-duplicate search)
+        # generated items are kept even when they look alike (1.01 > any cosine: no near-duplicate search)
         self.store.add(rows, on_duplicate="keep", dup_threshold=1.01)
         return [it.id for it in items]
 

@@ -269,8 +269,9 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
     run = Path(run)
     pipe = pipe or Pipeline.from_pretrained(run, device=device)
     codec = codec_of(pipe)
-    if codec.store_asset is None:
-        raise ValueError(f"run {run} generates {codec.attribute}, not images; the store holds images, text and audio")
+    if codec.name != "image":         # this indexer draws, scores and embeds pictures
+        raise ValueError(f"run {run} generates {codec.attribute}, not images; `mmgan index` indexes image runs "
+                         f"(the server stores generated sounds: mmgan serve RUN --store DIR --embedder JOINT)")
     if not store.exists:
         store.create(embedder.dim, embedder.id)
     user = _user() if user is None else user

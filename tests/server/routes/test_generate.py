@@ -172,3 +172,92 @@ def test_queue_and_time_limits(tiny_run, keyring, keys, store):
 def test_text_with_control_characters_is_refused(client, keys):
     r = client.post("/v1/search", json={"text": "a\x00b"}, headers=auth(keys["viewer"]))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "text"
+
+
+# ---- what each kind of model answers: images (above), sounds, vectors ---------------------------------------------
+ITEM_KEYS = {"id", "index", "seed", "media_type", "url", "image_base64", "vector", "provenance"}
+
+
+def audio_client(tiny_audio_run, keyring, store):
+    from fastapi.testclient import TestClient
+
+    from mmgan.server import Settings, create_app
+    from mmgan.server.deps import get_store
+
+    app = create_app(Settings(runs={"tones": str(tiny_audio_run)}, keys_file=keyring.path))
+    app.dependency_overrides[get_store] = lambda: store
+    return TestClient(app)
+
+
+def check_wav(it: dict) -> bytes:
+    """The item's inline WAV: a RIFF/WAVE of 16 kHz mono PCM16 as long as its `seconds`; returns its bytes."""
+    import soundfile as sf
+
+    wav = base64.b64decode(it["audio_base64"])
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    info = sf.info(io.BytesIO(wav))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16") and it["sample_rate"] == 16000
+    assert info.frames == round(it["seconds"] * 16000) == 8000                 # the tones' 0.5 s
+    assert it["media_type"] == "audio/wav" and it["image_base64"] is None and it["vector"] is None
+    return wav
+
+
+def test_audio_run_answers_wavs_and_the_store_keeps_them(tiny_audio_run, keyring, keys):
+    from ..conftest import SoundsToo
+    from mmgan.server.items import MemoryItemStore
+
+    store = MemoryItemStore(SoundsToo())
+    h = auth(keys["generator"])
+    with audio_client(tiny_audio_run, keyring, store) as c:
+        r = c.post("/v1/generate", json={"label": "high", "n": 2, "seed": 4}, headers=h)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["stored"] and "store_note" not in out and len(out["items"]) == 2
+        for i, it in enumerate(out["items"]):
+            wav = check_wav(it)
+            assert set(it) == ITEM_KEYS | {"audio_base64", "seconds", "sample_rate"}
+            assert it["provenance"]["conditions"] == {"label": 0} and it["provenance"]["index"] == i   # "high" is 0
+            assert it["url"] == f"/v1/items/{it['id']}/assets/audio.wav"
+            got = c.get(it["url"], headers=auth(keys["viewer"]))       # the stored clip, fetched back
+            assert got.status_code == 200 and got.content == wav and got.headers["content-type"] == "audio/wav"
+            item = c.get(f"/v1/items/{it['id']}", headers=auth(keys["viewer"])).json()
+            assert item["assets"] == ["audio.wav"] and item["modalities"] == ["audio"]
+            assert item["metadata"]["class_name"] == "high" and item["provenance"]["seed"] == 4
+        # url only: no inline clip, the same ids (content-addressed), nothing stored twice
+        again = c.post("/v1/generate", json={"label": "high", "n": 2, "seed": 4, "response": "url"}, headers=h).json()
+        assert [it["id"] for it in again["items"]] == [it["id"] for it in out["items"]]
+        assert "audio_base64" not in again["items"][0] and again["items"][0]["seconds"] == 0.5
+        assert store.stats()["items"] == 2
+
+
+def test_audio_run_multipart_form_and_a_store_that_cannot_embed_sound(tiny_audio_run, keyring, keys, store):
+    """The form variant answers the same fields; a store whose embedder reads no audio (here images and text)
+    cannot index clips: the answer says stored: false and why, and nothing is written."""
+    with audio_client(tiny_audio_run, keyring, store) as c:
+        r = c.post("/v1/generate", data={"label": "low", "n": "1", "seed": "9"}, headers=auth(keys["generator"]))
+        assert r.status_code == 200, r.text
+        out = r.json()
+        check_wav(out["items"][0])
+        assert out["items"][0]["id"] is None and out["items"][0]["url"] is None
+        assert not out["stored"] and "cannot index generated audio" in out["store_note"]
+        assert "--embedder" in out["store_note"] and store.stats()["items"] == 0
+        r = c.post("/v1/generate", data={"label": "low", "store": "false"}, headers=auth(keys["generator"])).json()
+        assert not r["stored"] and "store_note" not in r                   # nothing asked, nothing to explain
+
+
+def test_image_and_vector_items_carry_no_audio_fields(client, keys, tiny_vector_run, keyring):
+    from fastapi.testclient import TestClient
+
+    from mmgan.server import Settings, create_app
+
+    h = auth(keys["generator"])
+    out = client.post("/v1/generate", json={"label": 1, "n": 1, "seed": 0}, headers=h).json()
+    assert set(out) == {"model", "n", "seed", "stored", "elapsed_ms", "items"}
+    assert set(out["items"][0]) == ITEM_KEYS and out["items"][0]["media_type"] == "image/png"
+    app = create_app(Settings(runs={"ring": str(tiny_vector_run)}, keys_file=keyring.path, store="memory"))
+    with TestClient(app) as c:
+        out = c.post("/v1/generate", json={"n": 2, "seed": 0}, headers=h).json()
+    assert set(out) == {"model", "n", "seed", "stored", "elapsed_ms", "items"} and not out["stored"]
+    it = out["items"][0]
+    assert set(it) == ITEM_KEYS and it["media_type"] == "application/json" and len(it["vector"]) == 2
+    assert it["image_base64"] is None and it["id"] is None

@@ -1,4 +1,5 @@
-"""POST /v1/generate: text, audio, image and/or label -> PNGs, stored with provenance under the returned ids.
+"""POST /v1/generate: text, audio, image and/or label -> what the model generates (PNGs, WAVs, vectors, as its
+codec answers), stored with provenance under the returned ids.
 
 JSON (uploads as base64 in audio_b64 / image_b64) or multipart/form-data (uploads as files `audio`, `image`).
 """
@@ -37,8 +38,10 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
         model = models.get(req.model)
     except KeyError as e:
         raise field_error("model", e.args[0]) from None
+    store_note = model.store_refusal(store, req.text) if req.store and store is not None else None
     job = GenerateJob(n=req.n, seed=req.seed if req.seed is not None else random_seed(), truncation=req.truncation,
-                      text=req.text, store=store if req.store else None, requested_by=principal.key_id)
+                      text=req.text, store=store if req.store and store_note is None else None,
+                      requested_by=principal.key_id)
     _check_conditions(model, req, uploads)
     if req.label is not None:
         job.label = _label_index(model, req.label)
@@ -59,16 +62,16 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
         raise LimitExceeded("generate_timeout_s", f"generation took longer than the limit generate_timeout_s of "
                             f"{limits.generate_timeout_s:g} s (the service is overloaded)", 504,
                             maximum=limits.generate_timeout_s) from None
+    codec = model.codec
     items = []
     for g in results:
         inline = req.response == "base64" or g.id is None
+        media = {f"{codec.name}_base64": base64.b64encode(g.media).decode()} if inline and g.media is not None else {}
         items.append(GeneratedItemOut(
-            id=g.id, index=g.index, seed=g.seed, provenance=g.provenance, vector=g.vector,
-            media_type=model.codec.media_type,
-            url=asset_url(settings, g.id, model.codec.store_asset) if g.id else None,
-            image_base64=base64.b64encode(g.png).decode() if inline and g.png is not None else None))
-    stored = job.store is not None and model.codec.store_asset is not None
-    return GenerateResponse(model=model.name, n=req.n, seed=job.seed, stored=stored,
+            id=g.id, index=g.index, seed=g.seed, provenance=g.provenance, media_type=codec.media_type,
+            url=asset_url(settings, g.id, codec.store_asset) if g.id else None, **g.fields, **media))
+    stored = job.store is not None and codec.store_asset is not None
+    return GenerateResponse(model=model.name, n=req.n, seed=job.seed, stored=stored, store_note=store_note,
                             elapsed_ms=round((time.perf_counter() - t0) * 1000, 2), items=items)
 
 

@@ -7,8 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..deps import MetricsDep, SettingsDep, StoreDep, ViewerDep, field_error, read_body
-from ..generation import audio_sample_rate
-from ..items import ITEM_ID_RE
+from ..items import ITEM_ID_RE, audio_sample_rate
 from ..limits import check_max, read_audio, read_image
 from ..schemas import ErrorOut, LimitErrorOut, SearchHitOut, SearchRequest, SearchResponse
 from .items import item_out

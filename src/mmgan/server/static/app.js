@@ -1,4 +1,5 @@
-// mmgan web page: generate from a prompt, a label, audio (uploaded or recorded) and/or an image; search the store.
+// mmgan web page: generate images or sounds from a prompt, a label, audio (uploaded or recorded) and/or an image;
+// search the store.
 // Talks only to this server's /v1 API with the key kept in localStorage. No framework, no build step.
 "use strict";
 
@@ -167,10 +168,11 @@ $("#generate-form").addEventListener("submit", async (ev) => {
   setStatus($("#gen-status"), "generating…");
   try {
     const out = await api("/v1/generate", { method: "POST", body: form });
-    const cards = out.items.map((it) => card("data:image/png;base64," + it.image_base64, describe(it.provenance, it.id), it.id));
+    const cards = out.items.map((it) => card(media(it), describe(it.provenance, it.id), it.id));
     $("#gallery").prepend(...cards);
-    setStatus($("#gen-status"), `${out.items.length} image(s) from ${out.model}, seed ${out.seed}, in ${Math.round(out.elapsed_ms)} ms` +
-      (out.stored ? " · stored" : ""));
+    const what = out.items.length && out.items[0].media_type.startsWith("audio/") ? "clip(s)" : "image(s)";
+    setStatus($("#gen-status"), `${out.items.length} ${what} from ${out.model}, seed ${out.seed}, in ${Math.round(out.elapsed_ms)} ms` +
+      (out.stored ? " · stored" : "") + (out.store_note ? " · " + out.store_note : ""));
   } catch (e) {
     setStatus($("#gen-status"), e.message, true);
   } finally {
@@ -193,10 +195,28 @@ function describe(prov, id) {
   return parts.join(" · ");
 }
 
-function card(src, caption, id, score) {
+// A generated item's file as {type, src}: the API names the inline file <kind>_base64 (image_base64,
+// audio_base64), kind being the first part of its media_type (the page asks for files inline).
+function media(it) {
+  const b64 = it[it.media_type.split("/")[0] + "_base64"];
+  return { type: it.media_type, src: b64 ? `data:${it.media_type};base64,${b64}` : "" };
+}
+
+// A card shows an image as <img>, a sound as <audio controls>; the caption says seed, label and id.
+function card(file, caption, id, score) {
   const node = $("#card").content.firstElementChild.cloneNode(true);
-  node.querySelector("img").src = src;
-  node.querySelector("img").alt = caption;
+  const img = node.querySelector("img");
+  if (file.type.startsWith("audio/")) {
+    const audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = "metadata";
+    audio.title = caption;
+    audio.src = file.src;
+    img.replaceWith(audio);
+  } else {
+    img.src = file.src;
+    img.alt = caption;
+  }
   node.querySelector("figcaption").textContent = (score !== undefined ? score.toFixed(3) + " · " : "") + caption;
   const like = node.querySelector(".like");
   if (id) {
@@ -230,7 +250,8 @@ async function search({ text, id, file }) {
   try {
     const out = await api("/v1/search", { method: "POST", body: form });
     $("#results").replaceChildren(...out.hits.map((h) => card(
-      h.image_base64 ? "data:image/png;base64," + h.image_base64 : "", describe(h.item.provenance, h.id), h.id, h.score)));
+      { type: "image/png", src: h.image_base64 ? "data:image/png;base64," + h.image_base64 : "" },
+      describe(h.item.provenance, h.id), h.id, h.score)));
     setStatus($("#search-status"), `${out.hits.length} nearest item(s) by ${out.query}`);
   } catch (e) {
     setStatus($("#search-status"), e.message, true);
