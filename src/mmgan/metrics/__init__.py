@@ -14,6 +14,8 @@ Registered metrics (kind "metric"; a name may carry its sample count: fid10k, pr
   rprec                   R-precision in a joint embedding space                     (rprecision.py)
   diversity_ratio         pairwise feature distance within a condition, generated / real (diversity.py)
 Feature networks: features.py (in-project, cached) and inception.py (users' Inception weights).
+Audio (SC09 protocol, bench/sc09.py): sound_judge.py (a log-mel digit CNN, cached), sound_scores.py
+(IS, FID, mIS, AM, label accuracy on its outputs), sphinx.py (pocketsphinx, an independent judge).
 """
 from __future__ import annotations
 
