@@ -116,6 +116,30 @@ def write_examples(folder: Path, judge, real: torch.Tensor, real_labels: torch.T
     return written + [str((folder / "spectrograms.png").relative_to(common.ROOT))]
 
 
+def diversity(waves: torch.Tensor, labels: torch.Tensor, feats, ref_waves: torch.Tensor, ref_labels: torch.Tensor,
+              ref_feats, per: int = 100) -> dict:
+    """Within-digit diversity against the real test clips of the same digit: the mean pairwise distance of
+    up to `per` clips per digit, as a ratio to the real clips' (mmgan.metrics.diversity), in two spaces:
+    the clips' log-mel pictures in dB (does a digit asked twice sound different?) and the judge's features."""
+    from mmgan.metrics.diversity import diversity_per_condition
+    from mmgan.modalities.sound import MelSpec
+
+    spec = MelSpec.for_clip(16000, waves.shape[-1])
+    groups = {"mel": ([], []), "judge": ([], [])}
+    for k in range(10):
+        a = torch.nonzero(labels == k).flatten()[:per]
+        b = torch.nonzero(ref_labels == k).flatten()[:per]
+        groups["mel"][0].append(spec.db(waves[a].float()).flatten(1).numpy())
+        groups["mel"][1].append(spec.db(ref_waves[b].float()).flatten(1).numpy())
+        groups["judge"][0].append(np.asarray(feats)[a.numpy()])
+        groups["judge"][1].append(np.asarray(ref_feats)[b.numpy()])
+    out = {}
+    for space, (gen, real) in groups.items():
+        d = diversity_per_condition(gen, real, [str(k) for k in range(10)])
+        out[f"div_{space}"], out[f"div_{space}_min"] = d["diversity_ratio"], d["min_ratio"]
+    return out
+
+
 def timed(times: dict, name: str, fn, *a, **kw):
     t0 = time.time()
     out = fn(*a, **kw)
@@ -193,6 +217,8 @@ def main() -> None:
         g["is_matched_splits"] = max(1, round(args.num / rows["real test"]["is_split_size"]))
         g["is_matched"] = inception_score(gen_p, g["is_matched_splits"], args.seed)[0]
         g["is_vs_real_test"] = g["is_matched"] / rows["real test"]["is"]
+        g.update(diversity(gen, gen_y, gen_f, test_w, test_y, test_f))
+        rows["real test"].update(diversity(train_w, train_y, train_f, test_w, test_y, test_f))   # real vs real
         rows["negative control"] = {"label_acc": label_accuracy(gen_p, (gen_y + 1) % 10)["label_acc"]}
         times["score"] = round(time.time() - t0, 1)
         if recognizer:
@@ -220,7 +246,9 @@ def markdown(res: dict) -> str:
 
     rows = res["rows"]
     body = [[name, f(r, "is") + (f" ± {f(r, 'is_std', '.2f')}" if "is_std" in r else ""), f(r, "fid"), f(r, "mis", ".1f"),
-             f(r, "mis_within", ".3f"), f(r, "am"), f(r, "label_acc", ".4f"), f(r, "sphinx_acc", ".3f"), f(r, "n", "d")]
+             f(r, "mis_within", ".3f"), f(r, "am"), f(r, "label_acc", ".4f"), f(r, "sphinx_acc", ".3f"),
+             f(r, "div_mel", ".2f") + (f" (worst digit {f(r, 'div_mel_min', '.2f')})" if "div_mel_min" in r else ""),
+             f(r, "div_judge", ".2f"), f(r, "n", "d")]
             for name, r in rows.items()]
     j = res["judge"]
     what = f"run `{res['run']}`" if res["run"] else "replayed real test clips (bench check)" if res["replay"] else \
@@ -234,7 +262,10 @@ def markdown(res: dict) -> str:
              "each asked-for class; AM against the real train predictions (lower is better); pocketsphinx with a "
              "ten-word grammar.", "",
              common.table(["clips", "IS", "FID", "mIS", "mIS within class", "AM", "label acc", "pocketsphinx acc",
-                           "n"], body)]
+                           "diversity ratio, log-mel", "diversity ratio, judge features", "n"], body),
+             "", "Diversity ratio: the mean pairwise distance of clips of one digit (up to 100 per digit) over the "
+             "same for the real test clips of that digit, averaged over digits (1 = as varied as real speech; the "
+             "real-test row compares real train clips, the real-vs-real ceiling)."]
     g = rows.get("generated")
     if g:
         ok_is = "✓" if g["is_vs_real_test"] >= 0.85 else "✗"
