@@ -20,7 +20,7 @@ from ..config import ModelConfig
 from ..model_options import Options, SharedOptions, option
 from ..registry import register
 from .base import ConfigModule
-from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, flatten, like, maybe_sn, pack
+from .layers import BatchNorm, CondBatchNorm, MinibatchStd, Projection, flatten, judge, like, maybe_sn, pack
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,7 @@ class DCGANDiscriminator(ConfigModule):
             planes = cp[:, :, None, None].expand(-1, -1, *x.shape[2:]).to(x.dtype)
             x = torch.cat([x, planes], dim=1)
         h = flatten(self.body(x))                        # (b/m, c*s0*s0)
-        out = self.head(h).squeeze(1)
-        if self.proj is not None:
-            if cp is None:
-                raise ValueError("this discriminator is conditional: pass c")
-            out = out + self.proj(h, cp)
-        aux = self.aux(h) if self.aux is not None else None
-        return out, aux
+        return judge(h, cp, self.head, self.proj, self.aux)
 
 
 def d_norm(cfg: ModelConfig, loss_name: str = "") -> str:

@@ -123,13 +123,7 @@ class PeriodDiscriminator(nn.Module):
             x = F.pad(x, (0, pad), "reflect" if pad < t else "constant")
             t += pad
         x = x.view(b, c, t // self.period, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _stack(self.convs, self.post, x)
 
 
 class ScaleDiscriminator(nn.Module):
@@ -147,13 +141,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = norm(nn.Conv1d(8 * w, 1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _stack(self.convs, self.post, x)
 
 
 class HiFiGANDiscriminator(ConfigModule):
@@ -200,3 +188,16 @@ def build_hifigan(cfg: ModelConfig, with_discriminator: bool = True):
     if not with_discriminator:
         return g, None
     return g, HiFiGANDiscriminator(cfg.d_width, o.periods, o.scales)
+
+
+def _stack(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A sub-discriminator's convolutions (LeakyReLU 0.1 after each) and its output conv: (logits flattened,
+    every layer's feature map for feature matching)."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+

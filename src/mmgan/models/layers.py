@@ -152,3 +152,17 @@ class Projection(nn.Module):
 
     def forward(self, feats: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return (self.embed(c) * feats).sum(dim=1)
+
+
+def judge(h: torch.Tensor, cp: torch.Tensor | None, head: nn.Module, proj: nn.Module | None,
+          aux: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A discriminator's outputs from its flattened features h (b, f): the realism logit (b,) plus, with a
+    projection head, the projection of the packed condition cp; and the AC-GAN classifier's logits (None
+    without that head)."""
+    out = head(h).squeeze(1)
+    if proj is not None:
+        if cp is None:
+            raise ValueError("this discriminator is conditional: pass c")
+        out = out + proj(h, cp)
+    return out, (aux(h) if aux is not None else None)
+

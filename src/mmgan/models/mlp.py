@@ -20,7 +20,7 @@ from ..config import ModelConfig
 from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
-from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+from .layers import CondBatchNorm, MinibatchStd, Projection, judge, maybe_sn, pack
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,7 @@ class MLPDiscriminator(ConfigModule):
         if self.d_cond == "concat" and cp is not None:
             x = torch.cat([x, cp], dim=1)
         h = self.body(x)
-        out = self.head(h).squeeze(1)
-        if self.proj is not None:
-            if cp is None:
-                raise ValueError("this discriminator is conditional: pass c")
-            out = out + self.proj(h, cp)
-        aux = self.aux(h) if self.aux is not None else None
-        return out, aux
+        return judge(h, cp, self.head, self.proj, self.aux)
 
 
 def fourier_frequencies(dim: int, n: int, max_scale: float, seed: int = 0) -> torch.Tensor:

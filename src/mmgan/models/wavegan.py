@@ -33,7 +33,7 @@ from ..config import ModelConfig
 from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
-from .layers import CondBatchNorm, MinibatchStd, Projection, maybe_sn, pack
+from .layers import CondBatchNorm, MinibatchStd, Projection, judge, maybe_sn, pack
 
 STRIDE = 4          # every stage is 4x: the paper's stride
 FIRST_MAX = 16      # the dense layer's length is at most this (the paper's 16 for 16384 samples)
@@ -184,13 +184,7 @@ class WaveGANDiscriminator(ConfigModule):
         if self.d_cond == "concat" and cp is not None:
             x = torch.cat([x, cp[:, :, None].expand(-1, -1, x.shape[-1]).to(x.dtype)], dim=1)
         h = self.body(x).flatten(1)                                      # (b/m, 2^(k-1) d * first)
-        out = self.head(h).squeeze(1)
-        if self.proj is not None:
-            if cp is None:
-                raise ValueError("this discriminator is conditional: pass c")
-            out = out + self.proj(h, cp)
-        aux = self.aux(h) if self.aux is not None else None
-        return out, aux
+        return judge(h, cp, self.head, self.proj, self.aux)
 
 
 @register("model", "wavegan", options=WaveGANOptions)
