@@ -146,18 +146,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, writer: Callable[[str], None]) -> None:
-    """Call writer(tmp_path) then rename tmp over path: readers see the old file or the new one, never half."""
+def atomic_write(path: str | os.PathLike, writer: Callable[[str], None], durable: bool = True) -> None:
+    """Call writer(tmp_path) then rename tmp over path: readers see the old file or the new one, never half.
+    durable=False skips the fsyncs: for caches, which re-make a file lost in a crash, where an fsync per
+    file would cost more than making it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     os.close(fd)
     try:
         writer(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from ..modalities.sound import write_wav
 from .base import DataInfo
 from .common import rng_for
 
@@ -56,24 +56,11 @@ def fade(n: int, samples: int) -> np.ndarray:
 def write_clip(path: Path, y: np.ndarray) -> None:
     """Write one clip as 16 kHz mono PCM16 (temporary file, then rename). No fsync: this is a cache,
     and make_clips re-makes a file that is incomplete."""
-    try:
-        import soundfile as sf
-    except ImportError:
-        raise ImportError("the sound datasets write WAV files with soundfile: pip install 'mmgan[audio]' "
-                          "(or pip install soundfile)") from None
     y = np.asarray(y, dtype=np.float32)
     if y.shape != (CLIP_SAMPLES,) or not np.isfinite(y).all() or np.abs(y).max() > 1:
         raise ValueError(f"a clip must be {CLIP_SAMPLES} finite samples in [-1, 1]; got shape {y.shape}, "
                          f"peak {np.abs(y).max() if y.size else 0:.3f}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        sf.write(tmp, y, SAMPLE_RATE, format="WAV", subtype="PCM_16")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_wav(path, y, SAMPLE_RATE, durable=False)
 
 
 def make_clips(dataset: str, version: int, params: Sequence[dict], render: Callable[[dict], np.ndarray]) -> list[str]:

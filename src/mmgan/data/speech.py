@@ -13,7 +13,6 @@ import ctypes
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..modalities.sound import write_wav
 from .audio import resample
 from .base import MemoryDataset
 from .common import rng_for
@@ -159,21 +159,10 @@ def speak(text: str, voice: str = "en", variant: str | None = None, speed: int =
 def synthesize(text: str, path: str | Path, voice: str = "en", variant: str | None = None, speed: int = 175,
                pitch: int = 50, sample_rate: int = 16000) -> Path:
     """Speak text into a mono 16-bit WAV at path (atomic write); returns the path."""
-    import soundfile as sf
-
     y = speak(text, voice, variant, speed, pitch, sample_rate)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # write then rename: never a half file under the final name. No fsync: these are caches, and an
     # fsync per caption would cost more than the synthesis; cached_wav re-makes a file left empty.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        sf.write(str(tmp), np.clip(y, -1, 1), sample_rate, format="WAV", subtype="PCM_16")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_wav(path, y, sample_rate, durable=False)
 
 
 VOICE_KEYS = ("voice", "variant", "speed", "pitch")

@@ -27,7 +27,7 @@ from ..data.errors import AudioError
 from ..registry import register
 from .base import Encoder, EncoderOutput, masked_max, masked_mean, pad_to
 from ..data.audio import load_audio
-from ..modalities.sound import mel_centres, mel_filters, mel_position  # noqa: F401  (re-exported)
+from ..modalities.sound import mel_centres, mel_filters, mel_position, mel_power  # noqa: F401  (re-exported)
 
 def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray:
     """A path or a 1-D array to float32 mono samples, checked."""
@@ -53,19 +53,22 @@ NORMS = ("clip", "cmvn", "none")
 EPS = 1e-5
 
 
+def stft_sizes(sample_rate: int, hop_ms: float, win_ms: float) -> tuple[int, int]:
+    """(n_fft, hop) in samples: the window rounded up to a power of two, the hop rounded down."""
+    return int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000))), int(sample_rate * hop_ms / 1000)
+
+
 def log_mel(x: np.ndarray, sample_rate: int = 16000, n_mels: int = 48, hop_ms: float = 20.0,
             win_ms: float = 32.0, norm: str = "clip") -> np.ndarray:
     """(frames, n_mels) float32 log-mel spectrogram (librosa's filterbank on a Hann STFT), normalized per clip
     as `norm` says ("none": the natural log of the mel power, floored at 1e-6)."""
     if norm not in NORMS:
         raise ValueError(f"log-mel norm must be one of {', '.join(NORMS)}, got {norm!r}")
-    n_fft = int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000)))
-    hop = int(sample_rate * hop_ms / 1000)
+    n_fft, hop = stft_sizes(sample_rate, hop_ms, win_ms)
     if len(x) < n_fft:
         x = np.pad(x, (0, n_fft - len(x)))
-    spec = torch.stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), n_fft, hop,
-                      window=torch.hann_window(n_fft), center=True, pad_mode="constant", return_complex=True).abs().pow(2)  # (freq, frames)
-    mel = torch.log(torch.from_numpy(mel_filters(sample_rate, n_fft, n_mels)) @ spec + 1e-6).T    # (frames, n_mels)
+    wave = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    mel = torch.log(mel_power(wave, sample_rate, n_fft, hop, n_mels) + 1e-6).T                      # (frames, n_mels)
     if norm == "clip":
         mel = (mel - mel.mean()) / (mel.std() + EPS)
     elif norm == "cmvn":

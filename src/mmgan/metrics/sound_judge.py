@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.audio import load_audio
-from ..encoders.audio import mel_filters, normalize_mel
+from ..encoders.audio import mel_power, normalize_mel, stft_sizes
 from ..encoders.audio_augment import spec_mask
 from ..models.base import ConfigModule, load_weights, save_json, save_weights
 from ..utils import cosine_lr
@@ -72,12 +72,8 @@ class JudgeRecipe:
 def log_mels(waves: torch.Tensor, n_mels: int = 64, hop_ms: float = 10.0, win_ms: float = 32.0,
              top_db: float = 80.0) -> torch.Tensor:
     """(n, s) waveforms -> (n, t, m) per-clip normalized log-mels (log_mel's STFT and filterbank, batched)."""
-    n_fft = int(2 ** math.ceil(math.log2(SAMPLE_RATE * win_ms / 1000)))
-    hop = int(SAMPLE_RATE * hop_ms / 1000)
-    spec = torch.stft(waves.float(), n_fft, hop, window=torch.hann_window(n_fft), center=True, pad_mode="constant",
-                      return_complex=True).abs().pow(2)                                  # (n, freq, t)
-    fb = torch.from_numpy(mel_filters(SAMPLE_RATE, n_fft, n_mels))
-    mel = torch.log(torch.matmul(fb, spec) + 1e-6).transpose(1, 2)                       # (n, t, m)
+    n_fft, hop = stft_sizes(SAMPLE_RATE, hop_ms, win_ms)
+    mel = torch.log(mel_power(waves, SAMPLE_RATE, n_fft, hop, n_mels) + 1e-6).transpose(1, 2)   # (n, t, m)
     floor = mel.amax(dim=(1, 2), keepdim=True) - top_db * math.log(10) / 10
     mel = torch.maximum(mel, floor)
     return normalize_mel(mel, torch.ones(mel.shape[:2], dtype=torch.bool), "clip")

@@ -88,7 +88,11 @@ def fit_length(x: np.ndarray, samples: int) -> np.ndarray:
 
 def wav_bytes(x: np.ndarray, sample_rate: int) -> bytes:
     """A mono 16-bit PCM WAV file's bytes (samples clipped to [-1, 1])."""
-    import soundfile as sf
+    try:
+        import soundfile as sf
+    except ImportError:
+        raise ImportError("writing WAV files needs soundfile: pip install 'mmgan[audio]' (or pip install soundfile)") \
+            from None
 
     buf = io.BytesIO()
     sf.write(buf, np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1, 1), int(sample_rate), format="WAV",
@@ -96,11 +100,21 @@ def wav_bytes(x: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def write_wav(path: str | Path, x: np.ndarray, sample_rate: int) -> Path:
-    """Write a mono 16-bit PCM WAV atomically; returns the path."""
+def write_wav(path: str | Path, x: np.ndarray, sample_rate: int, durable: bool = True) -> Path:
+    """Write a mono 16-bit PCM WAV atomically (durable=False: no fsync, for caches); returns the path."""
     data = wav_bytes(x, sample_rate)
-    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), durable=durable)
     return Path(path)
+
+
+def mel_power(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, n_mels: int, frames: int = 0) -> torch.Tensor:
+    """Mel power spectrogram of waveforms (samples,) -> (n_mels, t) or (b, samples) -> (b, n_mels, t): Hann
+    window of n_fft, centred zero-padded frames, mel_filters' bands; frames > 0 keeps the first frames."""
+    spec = torch.stft(x.float(), n_fft, hop, window=torch.hann_window(n_fft, device=x.device), center=True,
+                      pad_mode="constant", return_complex=True).abs().pow(2)
+    if frames:
+        spec = spec[..., :frames]
+    return torch.matmul(torch.from_numpy(mel_filters(sample_rate, n_fft, n_mels)).to(x.device), spec)
 
 
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
@@ -198,9 +212,7 @@ class MelSpec:
 
     def power(self, x: torch.Tensor) -> torch.Tensor:
         """(b, samples) waveforms -> (b, n_mels, frames) mel power."""
-        spec = torch.stft(x.float(), self.n_fft, self.hop, window=torch.hann_window(self.n_fft, device=x.device),
-                          center=True, pad_mode="constant", return_complex=True).abs().pow(2)[..., : self.frames]
-        return torch.matmul(self._fb().to(x.device), spec)
+        return mel_power(x, self.sample_rate, self.n_fft, self.hop, self.n_mels, self.frames)
 
     def db(self, x: torch.Tensor) -> torch.Tensor:
         return 10 * torch.log10(self.power(x).clamp_min(1e-10))
