@@ -22,6 +22,8 @@ from ..api.generate import generate, generate_to_dir, run_info
 from ..api.train import calibrate, train
 from ..data.speech import with_speech
 from ..modalities import codec_names
+from ..modalities.text import caption_groups
+from ..pipeline import Pipeline
 from .. import distributed
 
 
@@ -177,9 +179,6 @@ def _add_caption(sub):
 
 
 def _run_caption(args) -> int:
-    from ..pipeline import Pipeline
-    from ..modalities.text import caption_groups
-
     pipe = Pipeline.from_pretrained(args.run, device=args.device)
     if pipe.codec.name != "text":
         raise SystemExit(f"error: {args.run} generates {pipe.codec.attribute}, not captions; `mmgan caption` needs a "

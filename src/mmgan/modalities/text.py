@@ -34,6 +34,7 @@ import torch
 
 from ..config import ConfigError, read_config
 from ..model_options import Options, family_options, option
+from ..plots import caption_sheet
 from ..registry import names
 from ..utils import atomic_write
 from .base import CellError, Codec, Column, ColumnReader, register_codec
@@ -274,8 +275,6 @@ class TextCodec(Codec):
 
     def preview(self, x: Any, path: Path, info: Mapping, title: str = "", real: Any = None) -> Path:
         """The captions as a picture: per input, its thumbnail (when it names a file) and its captions."""
-        from ..plots import caption_sheet
-
         return caption_sheet(caption_groups(self.strings(x), info), path, title=title)
 
     def tensorboard(self, writer: Any, x: torch.Tensor, step: int) -> None:
