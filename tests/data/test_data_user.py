@@ -154,8 +154,8 @@ def test_csv_bad_rows(tmp_path):
 
 
 def test_missing_image_column(tmp_path):
-    write_jsonl(tmp_path / "manifest.jsonl", [{"text": "a caption", "label": 1}])
-    with pytest.raises(DataError, match="no 'image' column.*columns found: text, label"):
+    write_jsonl(tmp_path / "manifest.jsonl", [{"label": 1, "attributes": {"shape": "circle"}}])   # captions alone: a text target
+    with pytest.raises(DataError, match="no 'image' column.*columns found: label, attributes"):
         load_dataset(str(tmp_path))
 
 

@@ -35,8 +35,9 @@ def both(tmp_path):
 
 def test_default_is_the_image_else_the_vector(both):
     assert default_target(["label", "vector", "image"]) == "image" and default_target(["vector", "text"]) == "vector"
+    assert default_target(["text", "label"]) == "text"          # captions alone: a text model (the text codec)
     with pytest.raises(UnknownNameError, match="no column a model can generate"):
-        default_target(["text", "label"])
+        default_target(["attributes", "label"])
     ds = load_dataset(both)
     assert ds.info.kind == "image" and ds.info.shape == (1, 8, 8)
     ds = load_dataset(both, target="vector")

@@ -30,6 +30,8 @@ TINY_TEXT = ["model.extra.text_encoder=tiny-text", "model.extra.joint_dim=16", "
              "model.extra.joint_batch=8", "model.extra.fusion_steps=3", "model.extra.joint_minutes=1"]
 # the smallest data each preset accepts; the families, phases and penalties stay the presets' own
 SMALL = {
+    "captioner-shapes": [*SMALL_IMAGES, "model.extra.mle_steps=1", "model.extra.d_pretrain=1",
+                         "model.extra.hidden=16", "model.extra.embed=8"],
     "cyclegan-mnist-rotated": ["data.n=32", "train.batch_size=8", "model.extra.res_blocks=1"],
     "cyclegan-shapes-palette": [*SMALL_IMAGES, "data.resolution=16", "model.extra.res_blocks=1"],
     "digits-dcgan": ["data.n=32", "train.batch_size=8"],

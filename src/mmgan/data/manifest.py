@@ -333,8 +333,8 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
         cols["label"] = torch.tensor([labels[r] for r in kept], dtype=torch.long)
     if "attributes" in columns:
         cols["attributes"] = torch.tensor([attrs[r] for r in kept], dtype=torch.long).reshape(len(kept), -1)
-    if "text" in columns:
-        cols["text"] = [values["text"][r] for r in kept]
+    if "text" in columns:                                     # captions after the labels (the text codec read them)
+        cols["text"] = cols.pop("text") if "text" in cols else [values["text"][r] for r in kept]
 
     extra = dict(meta.get("extra") or {})
     extra.pop("bad_rows", None)

@@ -143,6 +143,26 @@ class AudioCodec(Codec):
         return torch.cat([spec.decode(x[i:i + 256].float().cpu()) for i in range(0, len(x), 256)]) if len(x) else \
             torch.zeros(0, spec.samples)
 
+    # ---- as a source a family reads raw (mmgan.conditioning.source) ----------------------------------------
+    def source_spec(self, column: Any) -> dict:
+        """Clips at SAMPLE_RATE, cut or padded to the column's clip length (clip_seconds)."""
+        samples = int(column.shape[1]) if torch.is_tensor(column) else int(round(clip_seconds(column) * SAMPLE_RATE))
+        return {"sample_rate": SAMPLE_RATE, "samples": samples}
+
+    def prepare_source(self, items: Any, spec: Mapping) -> torch.Tensor:
+        """Paths, Sounds, (waveform, rate) pairs, 1-D arrays or an (n, samples) tensor -> (b, samples)
+        waveforms at spec's rate, cut or zero-padded at the end to spec's length."""
+        if torch.is_tensor(items):
+            x = items.float()
+            return _fit(x[None] if x.dim() == 1 else x, int(spec["samples"]))
+        one = isinstance(items, (str, Path)) or hasattr(items, "_fields") or getattr(items, "ndim", 2) == 1
+        items = [items] if one else list(items)
+        for it in items:
+            if isinstance(it, (str, Path)) and not Path(it).is_file():
+                raise FileNotFoundError(f"audio not found: {it}")
+        rate, samples = int(spec["sample_rate"]), int(spec["samples"])
+        return torch.from_numpy(np.stack([fit_length(self._read(it, rate), samples) for it in items]))
+
     # ---- config ---------------------------------------------------------------------------------------
     def configure(self, cfg: Any, ds: Any) -> None:
         super().configure(cfg, ds)
