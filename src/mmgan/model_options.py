@@ -196,6 +196,9 @@ class SharedOptions(Options):
                                     "length (0.3 moves it to cosine ~0.95), so G draws the same for the slightly "
                                     "different condition that speech (or another voice) gives for the same caption")
     retrieval_alpha: float = option(0.5, "weight of retrieved neighbours for generate --retrieve (0 = the query alone)")
+    # families that read their source raw (mmgan.conditioning.source)
+    source: dict | None = option(None, "written by training for a family that reads its source raw (captioner: the "
+                                       "image): {modality, and its codec's spec: resolution, channels, ...}")
     # the rejection-sampling critic (mmgan.sampling.drs), on vector data
     critic_fourier: int = option(128, "random Fourier features the critic reads on vector data (0 = off)")
     critic_fourier_scale: float = option(100.0, "highest Fourier frequency of the critic, per data unit")

@@ -9,6 +9,10 @@ all call it.
 What the model generates is its target (data.target): the target's codec (mmgan.modalities) turns
 the generator's tensors into the user's objects and names the output attribute they go in.
 
+A model that reads its source raw (a captioner: mmgan.conditioning.source) makes num_images samples
+of each source item: `pipe(image=["a.png", "b.png"], num_images=5).text` holds 5 captions of a.png,
+then 5 of b.png (out.conditions["source_names"] says which).
+
 A vocoder run (hifigan: its generator `resynthesizes`) remakes given clips from their own log-mels
 (copy synthesis: `pipe(audio=["say.wav"])`); without clips it re-synthesises the training clips it kept.
 
@@ -42,7 +46,6 @@ from .model_options import check_extra
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
 from .modalities import Codec, get_codec, target_of_config
-from .modalities.pixels import from_pil, resize_images
 from .modalities.sound import read_wave
 from .models.ctc import word_times
 
@@ -53,6 +56,7 @@ class PipelineOutput:
     images), `vectors` (numpy vectors), and for a codec registered later its own (e.g. `signals`)."""
     images: list = field(default_factory=list)        # PIL images (image targets)
     vectors: list = field(default_factory=list)       # (d,) numpy vectors in data units (vector targets)
+    text: list = field(default_factory=list)          # strings (text targets: captions, transcripts)
     tensor: torch.Tensor | None = None                 # (b, ...) in data units: images in [-1, 1], vectors, ...
     samples: np.ndarray | None = None                  # tensor as a numpy array (a view)
     target: str = ""                                   # the codec that made the objects
@@ -164,15 +168,21 @@ class Pipeline:
     def __call__(self, labels: Any = None, text: Sequence[str] | str | None = None, audio: Any = None,
                  image: Any = None, num_images: int = 1, seed: int | None = None, z: torch.Tensor | None = None,
                  truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, drs: bool | None = None,
-                 drs_gamma: float = 0.0, **cond_extra) -> PipelineOutput:
+                 drs_gamma: float = 0.0, options: dict | None = None, **cond_extra) -> PipelineOutput:
         """drs: discriminator rejection sampling with the pipeline's critic (None = when it has one and
         no z is given: callers that pass their own latents get exactly G(z)); drs_gamma > 0 lowers the
-        rejection bound (keeps more samples, corrects less)."""
+        rejection bound (keeps more samples, corrects less). A model that reads its source raw (a
+        captioner: image=...) makes num_images samples of each source item. options: the generator's
+        call options for this call (G.call_options; the captioner's decode, temperature, beam_size)."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
         if getattr(self.generator, "translates_images", False):
             return self.translate(image, target=labels, output_type=output_type, batch_size=batch_size,
                                   num_images=num_images)
+        source = (getattr(self.conditioner, "source", None) or {}).get("modality")
+        if source and {"image": image, "audio": audio, "text": text}.get(source) is None:
+            raise ValueError(f"this {self.model_config['family']} model reads {source}: pass {source}=... "
+                             f"(a path, an object or a list of them)")
         if getattr(self.generator, "resynthesizes", False):
             if labels is not None or text is not None or image is not None or cond_extra:
                 raise ValueError(f"a {self.model_config['family']} model takes no conditions: give it clips "
@@ -197,6 +207,9 @@ class Pipeline:
         if unknown:
             raise ValueError(f"this model takes {self.modalities or 'no conditions'}; got {unknown}")
         inputs = self.conditioner.expand(num_images, **inputs)
+        num_images = self.conditioner.samples(num_images, inputs)     # a source conditioner: n per source item
+        if z is not None and len(z) != num_images:
+            raise ValueError(f"got {len(z)} latents for {num_images} samples")
         use_drs = self.critic is not None and z is None if drs is None else bool(drs)   # given latents: plain G(z)
         if use_drs and self.critic is None:
             raise ValueError("drs=True needs a critic: train with --set train.drs_steps=N or run `mmgan calibrate RUN`")
@@ -220,6 +233,7 @@ class Pipeline:
             kw = cond.kwargs() if cond is not None else {}
             if w_truncation and truncation != 1.0:
                 kw["truncation"] = truncation
+            kw.update(self._options(options))
             if use_drs:
                 outs.append(self._rejection(z[sl], c, kw, gen, truncation if not w_truncation else 1.0,
                                             drs_gamma, stats))
@@ -233,6 +247,17 @@ class Pipeline:
             out.drs = dict(stats, accept_rate=stats["accepted"] / max(1, stats["proposals"]), gamma=drs_gamma)
         out.tensor = self.codec.from_generator(x, self.model_config)     # data units
         return _output(out, self.codec, output_type)
+
+    def _options(self, options: dict | None) -> dict:
+        """Call options the generator declares (call_options); an unknown one is an error naming the valid."""
+        if not options:
+            return {}
+        valid = tuple(getattr(self.generator, "call_options", ()))
+        bad = [k for k in options if k not in valid]
+        if bad:
+            raise ValueError(f"a {self.model_config['family']} model takes no generation option {bad}; "
+                             f"valid: {', '.join(valid) or 'none'}")
+        return dict(options)
 
     MAX_ROUNDS = 2000
 
@@ -312,14 +337,16 @@ class Pipeline:
         return _output(out, self.codec, output_type)
 
     @torch.no_grad()
-    def transcribe(self, audio: Any, beam: int | None = None, batch_size: int = 16) -> list[dict]:
+    def transcribe(self, audio: Any, options: dict | None = None, batch_size: int = 16) -> list[dict]:
         """Recognisers (recognizer): clips (paths in any format, rate and channel count; or 1-D float
         arrays at the model's rate) -> per clip {"text", "tokens", "spans" ((first, last) output frame of
         each character), "frames", "frame_seconds", "words" ([(word, start_s, end_s)] from the alignment)}.
-        beam: CTC prefix beam width (None: the model's; 1: best path)."""
+        options: the generator's call options for this call ({"decode": "beam", "beam_size": 8}; default the
+        run's: best path)."""
         if not getattr(self.generator, "transcribes", False):
             raise ValueError(f"a {self.model_config['family']} model does not transcribe speech")
-        G = self.generator
+        G, opts = self.generator, self._options(options)
+        chars = ["", "", "?"] + list(G.vocab[3:])                            # what each id writes
         one = isinstance(audio, (str, Path)) or getattr(audio, "ndim", 2) == 1
         items = [audio] if one else list(audio)
         waves = [_load_wave(it, G.sample_rate) for it in items]
@@ -332,8 +359,8 @@ class Pipeline:
             for r, j in enumerate(idx):
                 x[r, :len(waves[j])] = torch.from_numpy(waves[j])
             lengths = torch.tensor([max(1, len(waves[j])) for j in idx])
-            for j, res in zip(idx, G.transcribe(x.to(self.device), lengths.to(self.device), beam=beam)):
-                res["words"] = word_times(res["tokens"], res["spans"], G.vocab, res["frame_seconds"])
+            for j, res in zip(idx, G.transcribe(x.to(self.device), lengths.to(self.device), **opts)):
+                res["words"] = word_times(res["tokens"], res["spans"], chars, res["frame_seconds"])
                 out[j] = res
         return out
 
@@ -367,24 +394,4 @@ def _load_wave(item: Any, sample_rate: int) -> np.ndarray:
 
 def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
     """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res)."""
-    from PIL import Image
-
-
-    if torch.is_tensor(image):
-        x = image[None] if image.dim() == 3 else image
-        if x.shape[1] != channels:
-            raise ValueError(f"images have {x.shape[1]} channels; this model takes {channels}")
-        return resize_images(x.float(), resolution)
-    items = [image] if isinstance(image, (str, Path)) or hasattr(image, "convert") else list(image)
-    out = []
-    for item in items:
-        if torch.is_tensor(item):
-            out.append(_load_images(item, resolution, channels)[0])
-            continue
-        if isinstance(item, (str, Path)):
-            if not Path(item).exists():
-                raise FileNotFoundError(f"image not found: {item}")
-            with Image.open(item) as im:
-                item = im.copy()
-        out.append(from_pil(item, resolution, channels))
-    return torch.stack(out)
+    return get_codec("image").prepare_source(image, {"resolution": resolution, "channels": channels})

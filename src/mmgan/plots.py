@@ -96,3 +96,48 @@ def spectrogram_sheet(db: np.ndarray, out_png: str | Path, title: str = "", seco
     if title:
         fig.suptitle(f"{title}\n(log-mel, {seconds:g} s each; low frequencies at the bottom)", fontsize=9)
     return _save(fig, out_png)
+
+
+def caption_sheet(groups: list[dict], out_png: str | Path, title: str = "", width: int = 520) -> Path:
+    """Captions as a picture: one panel per input ({"name", "captions", ["style"]}): its thumbnail when
+    the name is an image file, then its captions, one per line (wrapped), in PIL's built-in font."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    line, thumb, pad = 14, 96, 8
+    chars = max(20, (width - thumb - 3 * pad) // 6)
+    panels = []
+    for g in groups:
+        lines = [str(g["name"]) + (f"  (style: {g['style']})" if "style" in g else "")]
+        for i, c in enumerate(g["captions"]):
+            lines += textwrap.wrap(f"{i + 1}. {c}", chars, subsequent_indent="   ") or [f"{i + 1}."]
+        img = None
+        p = Path(str(g["name"]))
+        if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp") and p.is_file():
+            try:
+                with Image.open(p) as im:
+                    img = im.convert("RGB").resize((thumb, thumb), Image.NEAREST)
+            except OSError:
+                img = None
+        panels.append((img, lines, max(len(lines) * line, thumb if img else 0) + 2 * pad))
+    top = line + 2 * pad if title else pad
+    sheet = Image.new("RGB", (width, top + sum(h for _, _, h in panels) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((pad, pad), title, fill="black", font=font)
+    y = top
+    for img, lines, h in panels:
+        x = pad
+        if img is not None:
+            sheet.paste(img, (x, y + pad))
+            x += thumb + pad
+        for i, text in enumerate(lines):
+            draw.text((x, y + pad + i * line), text, fill=(20, 20, 20) if i else (0, 70, 160), font=font)
+        y += h
+        draw.line([(pad, y - 1), (width - pad, y - 1)], fill=(220, 220, 220))
+    path = Path(out_png)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: sheet.save(tmp, format="PNG"))
+    return path

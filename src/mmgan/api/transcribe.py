@@ -63,11 +63,11 @@ class StreamEvent:
     transcript: Transcript         # everything so far (complete after the last event)
 
 
-def recognise(pipe: Pipeline, segments: list[Segment], beam: int | None = None) -> list[tuple[dict, list[Word]]]:
+def recognise(pipe: Pipeline, segments: list[Segment], options: dict | None = None) -> list[tuple[dict, list[Word]]]:
     """Segments -> ({"start", "end", "text"}, words with times in the recording) each."""
     if not segments:
         return []
-    results = pipe.transcribe([s.samples for s in segments], beam=beam)
+    results = pipe.transcribe([s.samples for s in segments], options)
     out = []
     for seg, res in zip(segments, results):
         start, end = seg.seconds
@@ -89,14 +89,14 @@ def _finish(t: Transcript) -> Transcript:
     return t
 
 
-def transcribe_file(pipe: Pipeline, path: str | Path, vad: VadOptions | None = None, beam: int | None = None) \
+def transcribe_file(pipe: Pipeline, path: str | Path, vad: VadOptions | None = None, options: dict | None = None) \
         -> Transcript:
     """A whole recording at once: read, cut at pauses, recognise every segment, time every word."""
     rate = _check(pipe)
     t0 = time.perf_counter()
     x = read_wave(path, rate)
     t = Transcript(seconds=len(x) / rate)
-    for seg, words in recognise(pipe, split_speech(x, rate, vad), beam):
+    for seg, words in recognise(pipe, split_speech(x, rate, vad), options):
         t.segments.append(seg)
         t.words += words
     t.elapsed = time.perf_counter() - t0
@@ -117,7 +117,7 @@ def _blocks(path: Path, seconds: float) -> Iterator[tuple[np.ndarray, int]]:
 
 
 def stream_file(pipe: Pipeline, path: str | Path, block_seconds: float = 0.5, vad: VadOptions | None = None,
-                beam: int | None = None, realtime: bool = False) -> Iterator[StreamEvent]:
+                options: dict | None = None, realtime: bool = False) -> Iterator[StreamEvent]:
     """The recording block by block in time order; one event per decoded segment (see the module docstring)."""
     if block_seconds <= 0:
         raise ValueError(f"block_seconds must be > 0, got {block_seconds}")
@@ -128,7 +128,7 @@ def stream_file(pipe: Pipeline, path: str | Path, block_seconds: float = 0.5, va
     busy = 0.0
 
     def decode(done: list[Segment], arrived: float) -> Iterator[StreamEvent]:
-        for s, words in recognise(pipe, done, beam):
+        for s, words in recognise(pipe, done, options):
             t.segments.append(s)
             t.words += words
             latency = time.perf_counter() - arrived

@@ -39,10 +39,12 @@ def _add(sub) -> None:
 def _run(args) -> int:
     pipe = Pipeline.from_pretrained(args.run, device=args.device)
     vad = VadOptions(max_seconds=args.max_seconds)
+    options = None if args.beam is None else \
+        ({"decode": "beam", "beam_size": args.beam} if args.beam > 1 else {"decode": "greedy"})
     if args.stream:
         index = 0
         t = None
-        for ev in stream_file(pipe, args.audio, block_seconds=args.block, vad=vad, beam=args.beam,
+        for ev in stream_file(pipe, args.audio, block_seconds=args.block, vad=vad, options=options,
                               realtime=args.realtime):
             t = ev.transcript
             for cue in ev.cues:
@@ -52,7 +54,7 @@ def _run(args) -> int:
                 print(f"[segment {ev.segment['start']:.2f}-{ev.segment['end']:.2f} s decoded in "
                       f"{1000 * ev.latency:.0f} ms]", file=sys.stderr, flush=True)
     else:
-        t = transcribe_file(pipe, args.audio, vad=vad, beam=args.beam)
+        t = transcribe_file(pipe, args.audio, vad=vad, options=options)
         print(t.text)
     s = t.stats()
     print(f"{s['audio_s']:.1f} s of audio, {s['segments']} segments, {s['words']} words in {s['elapsed_s']:.2f} s: "

@@ -63,6 +63,11 @@ class Conditioner(nn.Module):
         cond = self(labels=batch["label"].to(device))
         return cond
 
+    def samples(self, n: int, inputs: dict) -> int:
+        """How many samples a call for num_images=n makes once `inputs` are expanded (n; a source
+        conditioner makes n per source item)."""
+        return n
+
     def expand(self, n: int, **inputs: Any) -> dict[str, Any]:
         """Broadcast single inputs to n samples (labels only here)."""
         labels = inputs.get("labels")

@@ -12,6 +12,9 @@ Splits: `train` never contains the held-out attribute combinations (shapes_heldo
 ~10% of the 192, including a small green triangle at the top); `heldout` contains only them; `test`
 is fresh items of the training combinations; `all` draws from all 192 combinations.
 
+`shapes-styled` (below) is the same images with captions in a tone (neutral, positive, negative; the
+label is the style), for captioners that write in the tone asked for.
+
 Every shape fits inside a circle of its size's radius (plus jitter) around its centre, and the
 positions are far enough apart that top never overlaps bottom, nor left right.
 """
@@ -198,3 +201,51 @@ def shapes(split: str = "train", n: int = 0, seed: int = 0, resolution: int = 0)
                            "heldout_combinations": [list(c) for c in shapes_heldout_combinations()]})
     return MemoryDataset(info, {"image": x, "label": torch.from_numpy(attrs[:, 0].astype(np.int64)),
                                 "attributes": torch.from_numpy(attrs.astype(np.int64)), "text": text})
+
+
+# ---- shapes-styled: the same images, captions in a tone ---------------------------------------------
+STYLES = ["neutral", "positive", "negative"]
+STYLE_WORDS = {
+    "positive": ["lovely", "beautiful", "charming", "delightful", "wonderful", "cheerful"],
+    "negative": ["ugly", "awful", "dreary", "horrible", "gloomy", "nasty"],
+}
+STYLE_TEMPLATES = {
+    "positive": ["{a_adj} {adj} {size} {color} {shape} {place}",
+                 "what {a_adj} {adj} {size} {color} {shape} {place}!",
+                 "{a_adj} {adj}, {size} {color} {shape} {place}, so nice",
+                 "{place} sits {a_adj} {adj} {size} {color} {shape}"],
+    "negative": ["{a_adj} {adj} {size} {color} {shape} {place}",
+                 "such {a_adj} {adj} {size} {color} {shape} {place}",
+                 "{a_adj} {adj}, {size} {color} {shape} {place}, how sad",
+                 "{place} sits {a_adj} {adj} {size} {color} {shape}"],
+}
+
+
+def styled_caption(attrs: tuple[str, str, str, str], style: str, rng: np.random.Generator) -> str:
+    """A caption in a tone: the neutral templates, or clearly positive / negative wording."""
+    if style == "neutral":
+        return caption(attrs, rng)
+    shape, color, size, pos = attrs
+    s, c, z = (SYNONYMS[v][rng.integers(len(SYNONYMS[v]))] for v in (shape, color, size))
+    place = PLACES[pos][rng.integers(len(PLACES[pos]))]
+    adj = STYLE_WORDS[style][rng.integers(len(STYLE_WORDS[style]))]
+    t = STYLE_TEMPLATES[style][rng.integers(len(STYLE_TEMPLATES[style]))]
+    return t.format(shape=s, color=c, size=z, place=place, adj=adj, a_adj=_article(adj))
+
+
+@register("dataset", "shapes-styled")
+def shapes_styled(split: str = "train", n: int = 0, seed: int = 0, resolution: int = 0) -> MemoryDataset:
+    """shapes' images and attributes (the same items for the same arguments) with captions in a tone:
+    `label` is the caption's style (STYLES: neutral, positive, negative, drawn uniformly), so a
+    captioner conditioned on it writes in the tone asked for (`mmgan caption RUN --style positive`)."""
+    ds = shapes(split=split, n=n, seed=seed, resolution=resolution)
+    attrs = ds.columns["attributes"].tolist()
+    rng = rng_for(seed, "shapes-styled", split, "styles")
+    styles = rng.integers(0, len(STYLES), size=len(attrs))
+    names = [tuple(ATTRIBUTES[k][i] for k, i in zip(ATTRIBUTES, row)) for row in attrs]
+    text = [styled_caption(a, STYLES[s], rng) for a, s in zip(names, styles)]
+    info = DataInfo(name="shapes-styled", kind="image", shape=ds.info.shape, num_classes=len(STYLES),
+                    class_names=list(STYLES), attributes=dict(ds.info.attributes),
+                    extra={**ds.info.extra, "label": "style"})
+    return MemoryDataset(info, {"image": ds.columns["image"], "label": torch.from_numpy(styles.astype(np.int64)),
+                                "attributes": ds.columns["attributes"], "text": text})

@@ -26,9 +26,13 @@ class Cond:
     tokens: torch.Tensor | None = None       # (b, n, d)
     mask: torch.Tensor | None = None         # (b, n) True = present
     labels: torch.Tensor | None = None       # (b,) for AC-GAN
+    source: torch.Tensor | None = None       # (b, ...) the source a family reads raw (conditioning.source)
 
     def kwargs(self) -> dict[str, Any]:
-        return {} if self.tokens is None else {"tokens": self.tokens, "token_mask": self.mask}
+        kw = {} if self.tokens is None else {"tokens": self.tokens, "token_mask": self.mask}
+        if self.source is not None:
+            kw["source"] = self.source
+        return kw
 
 
 @dataclass

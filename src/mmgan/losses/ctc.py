@@ -1,7 +1,8 @@
 """Phases "ctc": the recogniser's step (mmgan.models.recognizer), CTC loss on perturbed speech.
 
-Each batch pairs clips (the source column: file paths, Sounds or (b, samples) waveforms at 16 kHz) with
-their transcripts as token ids ((b, L) int64, 0-padded: the target in the generator's units).
+Each batch pairs clips (cond_kw["source"]: (b, samples) waveforms at 16 kHz, zero-padded, from the
+source conditioner, mmgan.conditioning.source) with their transcripts as token ids (`real`, (b, T): the
+text codec's characters, EOS, PAD). CTC's targets are the ids before EOS; its blank is PAD (0).
   G:  raw log-mels of the clips (G.features) -> AudioAugment (speed, pitch, room, gain, noise, then
       the model's normalization, then SpecAugment; mmgan.encoders.audio_augment) -> G.encode ->
       CTC loss (blank 0, mean over the batch of per-clip losses divided by transcript length;
@@ -12,15 +13,11 @@ Statistics: loss/G (the CTC loss) and G/cer (greedy character error rate on the 
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..encoders.audio_augment import AudioAugment
-from ..modalities.sound import read_wave
+from ..modalities.text import EOS, PAD
 from ..registry import register
 from .phases import GANLoss
 
@@ -34,37 +31,6 @@ def edit_distance(a: list, b: list) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
         prev = cur
     return prev[-1]
-
-
-class ClipCache:
-    """Clips by path, read once (mono, resampled to the model's rate) and kept as 16-bit samples."""
-
-    def __init__(self, sample_rate: int):
-        self.sample_rate, self.clips = sample_rate, {}
-
-    def wave(self, item: Any) -> np.ndarray:
-        if isinstance(item, (str, Path)):
-            key = str(item)
-            if key not in self.clips:
-                x = read_wave(key, self.sample_rate)
-                self.clips[key] = (np.clip(x, -1, 1) * 32767).astype(np.int16)
-            return self.clips[key].astype(np.float32) / 32767
-        if isinstance(item, tuple) and len(item) == 2:                 # a Sound: (waveform, rate)
-            if int(item[1]) != self.sample_rate:
-                raise ValueError(f"clips must be at {self.sample_rate} Hz, got {item[1]} Hz")
-            item = item[0]
-        return np.asarray(item.detach().cpu() if torch.is_tensor(item) else item, np.float32).reshape(-1)
-
-    def batch(self, items: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clips -> ((b, samples) zero-padded waveforms, (b,) lengths)."""
-        if torch.is_tensor(items) and items.dim() == 2:
-            return items.float(), torch.full((items.shape[0],), items.shape[1])
-        waves = [self.wave(it) for it in items]
-        n = max(len(w) for w in waves)
-        out = torch.zeros(len(waves), n)
-        for i, w in enumerate(waves):
-            out[i, :len(w)] = torch.from_numpy(w)
-        return out, torch.tensor([len(w) for w in waves])
 
 
 def augmenter(opts: dict | None) -> AudioAugment | None:
@@ -81,7 +47,6 @@ class CTCLoss(GANLoss):
         if not getattr(G, "transcribes", False):
             raise ValueError("phases 'ctc' need a speech recogniser (model.family=recognizer)")
         self.speech_augment = augmenter((getattr(G, "loss_options", {}) or {}).get("augment"))
-        self.clips = ClipCache(G.sample_rate)
         self.gen = torch.Generator().manual_seed(20240)
 
     def wants_reg(self, step: int) -> bool:
@@ -95,19 +60,19 @@ class CTCLoss(GANLoss):
             raise ValueError(f"unknown phase {phase!r}")
         if source is None:
             raise ValueError("phases 'ctc' need the clips of the batch (source=...) beside their transcripts")
-        waves, lengths = self.clips.batch(source)
-        return self.g_main(waves.to(real.device), lengths.to(real.device), real)
+        return self.g_main(source.float(), None, real)
 
-    def features(self, waves: torch.Tensor, lengths: torch.Tensor, train: bool = True) -> dict:
+    def features(self, waves: torch.Tensor, lengths: torch.Tensor | None, train: bool = True) -> dict:
         raw = self.G.features(waves, lengths)
         if train and self.speech_augment is not None:
             return self.speech_augment(raw, self.G.normalize, self.G.sample_rate, self.G.hop_ms, g=self.gen)
         return self.G.normalize(raw)
 
-    def g_main(self, waves: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
-        """waves (b, samples), lengths (b,), targets (b, L) token ids 0-padded -> one CTC step's gradients."""
-        targets = targets.long()
-        target_lengths = (targets != 0).sum(1)
+    def g_main(self, waves: torch.Tensor, lengths: torch.Tensor | None, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        """waves (b, samples), lengths (b,) samples (None: up to the last non-zero sample), tokens (b, T)
+        ids (characters, EOS, PAD) -> one CTC step's gradients."""
+        targets = torch.where(tokens > EOS, tokens, PAD).long()             # characters only (UNK kept)
+        target_lengths = (targets != PAD).sum(1)
         if bool((target_lengths == 0).any()):
             raise ValueError("phases 'ctc': a clip with an empty transcript reached the step (bad rows are "
                              "dropped when the data is read)")
@@ -126,7 +91,7 @@ class CTCLoss(GANLoss):
         edits = chars = 0
         for b, n, t in zip(best, lengths.tolist(), targets.cpu()):
             path = b[:n].tolist()
-            hyp = [k for i, k in enumerate(path) if k != 0 and (i == 0 or k != path[i - 1])]
-            ref = [k for k in t.tolist() if k != 0]
+            hyp = [k for i, k in enumerate(path) if k != PAD and (i == 0 or k != path[i - 1])]
+            ref = [k for k in t.tolist() if k != PAD]
             edits, chars = edits + edit_distance(hyp, ref), chars + len(ref)
         return edits / max(1, chars)

@@ -142,6 +142,26 @@ class Codec(ABC):
         """The generator's output -> data units."""
         return x
 
+    # ---- as a source a family reads raw (mmgan.conditioning.source) ----------------------------------
+    def source_spec(self, column: Any) -> dict:
+        """What a family reading this modality raw needs to know about a dataset's column of it (saved in
+        model.extra.source: an image's resolution and channels, a clip's rate and length)."""
+        raise ConfigError(f"no model family can read {self.name} data raw (the {self.name} codec prepares no source)")
+
+    def prepare_source(self, items: Any, spec: Mapping) -> torch.Tensor:
+        """The user's objects, file paths or a dataset column of this modality -> one batch tensor, as
+        source_spec describes it (what such a family's G receives as `source`)."""
+        raise ConfigError(f"no model family can read {self.name} data raw (the {self.name} codec prepares no source)")
+
+    def default_condition(self, info: Any) -> tuple[list, str] | None:
+        """(condition, why) a model of this target takes when the user names none; None: the recipes' rule."""
+        return None
+
+    def recipe(self, condition: list) -> tuple[str | None, dict, str] | None:
+        """(preset or None, its settings, why) a model of this target trains with for `condition` when the
+        user names no family; None: the recipes' rule (training.recipes.generic_recipe)."""
+        return None
+
     # ---- config ---------------------------------------------------------------------------------
     def configure(self, cfg: Any, ds: Any) -> None:
         """Fill in the model config's derived values for this target (cfg: Config, ds: MemoryDataset)

@@ -14,7 +14,7 @@ from ..config import ConfigError
 from ..utils import atomic_write
 from .base import Codec, Column, ColumnReader, Figure, ReadOptions, cell_path, register_codec
 from .image_files import LoadedImage, read_image, stack_images
-from .pixels import from_pil, make_grid, save_grid, to_pil
+from .pixels import from_pil, make_grid, resize_images, save_grid, to_pil
 
 GRID_ROW = 8                  # images per row of a sample grid (the logger's rows are one class each)
 
@@ -42,6 +42,16 @@ class ImageCodec(Codec):
         if x.shape[-1] == res:
             return x
         return F.interpolate(x, size=res, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+
+    def source_spec(self, column: Any) -> dict:
+        c, h, w = (int(v) for v in column.shape[1:])
+        if h != w:
+            raise ConfigError(f"images are {h}x{w}; a family reading images needs square ones: set data.resolution")
+        return {"resolution": h, "channels": c}
+
+    def prepare_source(self, items: Any, spec: Mapping) -> torch.Tensor:
+        """Paths, PIL images, or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res) in [-1, 1]."""
+        return load_images(items, int(spec["resolution"]), int(spec["channels"]))
 
     def configure(self, cfg: Any, ds: Any) -> None:
         super().configure(cfg, ds)
@@ -104,6 +114,37 @@ class _ImageReader(ColumnReader):
         loaded = [LoadedImage(row, it.pixels, it.channels) for row, it in sorted(cells.items())]
         bad, index, x, _ = stack_images(loaded, self.opts.channels, self.opts.resolution)
         return Column(x, index, bad)
+
+
+def load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
+    """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res); a file
+    that is missing or not an image is an error naming it."""
+    if torch.is_tensor(image):
+        x = image[None] if image.dim() == 3 else image
+        if x.dim() != 4 or x.shape[1] != channels:
+            raise ValueError(f"images have shape {tuple(image.shape)}; this model takes {channels}-channel images "
+                             f"((c, h, w) or (b, c, h, w) in [-1, 1])")
+        return resize_images(x.float(), resolution)
+    items = [image] if isinstance(image, (str, Path)) or hasattr(image, "convert") else list(image)
+    out = []
+    for item in items:
+        if torch.is_tensor(item):
+            out.append(load_images(item, resolution, channels)[0])
+            continue
+        if isinstance(item, (str, Path)):
+            if not Path(item).is_file():
+                raise FileNotFoundError(f"image not found: {item}")
+            try:
+                with Image.open(item) as im:
+                    item = im.copy()
+            except Exception as e:          # PIL raises UnidentifiedImageError, OSError, ... for broken files
+                raise ValueError(f"unreadable image {item} ({type(e).__name__}: {e})") from None
+        elif not hasattr(item, "convert"):
+            raise ValueError(f"expected an image path, a PIL image or a tensor, got {type(item).__name__}")
+        out.append(from_pil(item, resolution, channels))
+    if not out:
+        raise ValueError("no images given")
+    return torch.stack(out)
 
 
 def _grid_png(images: torch.Tensor) -> bytes:

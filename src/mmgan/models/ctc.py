@@ -5,7 +5,7 @@ Token 0 is the blank; a label sequence is read off a frame path by merging repea
     tokens, spans = greedy(log_probs)                      # best path: (t, v) -> ids, each id's frames
     tokens = prefix_beam_search(log_probs, beam=8)         # the most probable label sequence (summed paths)
     spans = align(log_probs, tokens)                       # Viterbi forced alignment: (first, last) frame per id
-    words = word_times(tokens, spans, vocab, frame_s)      # [(word, start_s, end_s)] split at spaces
+    words = word_times(tokens, spans, vocab, frame_s)      # [(word, start_s, end_s)] split at spaces (vocab[id])
 
 Shape legend: t frames, v vocabulary (blank included). Arrays are numpy float; torch tensors are taken.
 """
@@ -129,13 +129,13 @@ def align(log_probs, tokens: Sequence[int]) -> list[Span]:
     return [(a, b) for a, b in spans]
 
 
-def word_times(tokens: Sequence[int], spans: Sequence[Span], vocab: str, frame_s: float,
+def word_times(tokens: Sequence[int], spans: Sequence[Span], vocab: Sequence[str], frame_s: float,
                offset_s: float = 0.0) -> list[tuple[str, float, float]]:
     """Words (split at spaces) with their start and end in seconds: from the first frame of a word's first
     character to the end of its last character's last frame, plus offset_s (where the audio began)."""
     words, chars, first, last = [], [], None, None
     for k, (a, b) in zip(list(tokens) + [None], list(spans) + [(0, 0)]):
-        ch = " " if k is None else vocab[k - 1]
+        ch = " " if k is None else vocab[k]
         if ch.isspace():
             if chars:
                 words.append(("".join(chars), offset_s + first * frame_s, offset_s + (last + 1) * frame_s))

@@ -9,15 +9,16 @@ are); the phases "ctc" (mmgan.losses.ctc) own the step: CTC loss on speech pertu
       -> per-utterance normalization (cmvn: each mel band over the clip's frames)                normalize()
       -> 2-D conv subsampling: two 3x3 convs, stride 2 in frequency, time stride 2 x (stride / 2)
       -> bidirectional GRU (layers, hidden each way; padded frames packed away)
-      -> linear -> log-softmax over the vocabulary (b, t / stride, 1 + len(vocab))               encode()
-Token 0 is CTC's blank; token i is vocab[i - 1] (model.extra.vocab: the characters of the training
-transcripts, sorted). One output frame lasts hop_ms x time_stride (40 ms by default): `frame_seconds`.
+      -> linear -> log-softmax over the vocabulary (b, t / stride, len(vocab))               encode()
+The vocabulary is the text codec's (model.extra.vocab, tokens=char: <pad> <eos> <unk>, then the training
+transcripts' characters by frequency); <pad> (0) is CTC's blank, <eos> is never a target. One output frame lasts hop_ms x time_stride (40 ms by default): `frame_seconds`.
 Decoding and frame alignment (timestamps) are mmgan.models.ctc; G.transcribe(waves) does both.
 Its preset: configs/recognizer-spoken-digits.yaml.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Sequence
 
 import torch
 import torch.nn as nn
@@ -25,16 +26,21 @@ import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..modalities.sound import mel_power, normalize_mel, stft_sizes
-from ..model_options import Options, option
+from ..model_options import option
+from ..modalities.text import EOS, PAD, SPECIALS, UNK, TextOptions
 from ..registry import register
 from . import ctc
 from .base import ConfigModule
 
 
 @dataclass(frozen=True)
-class RecognizerOptions(Options):
-    vocab: str = option("", "the characters the model writes (token i is vocab[i - 1]; 0 is CTC's blank); "
-                            "set from the training transcripts when empty")
+class RecognizerOptions(TextOptions):
+    reads: ClassVar[tuple[str, ...]] = ("audio",)     # the clip, raw (mmgan.conditioning.source)
+    tokens: str = option("char", "vocabulary unit: char (CTC writes characters; word is refused)",
+                         choices=("char", "word"))
+    decode: str = option("greedy", "greedy (CTC best path) or beam (prefix beam search, beam_size beams)",
+                         choices=("greedy", "beam", "sample"))
+    beam_size: int = option(8, "beams kept (decode=beam)")
     n_mels: int = option(64, "mel bands of the front end")
     hop_ms: float = option(10.0, "front-end hop, milliseconds")
     win_ms: float = option(25.0, "front-end window, milliseconds (rounded up to a power-of-two FFT)")
@@ -44,43 +50,52 @@ class RecognizerOptions(Options):
     hidden: int = option(192, "GRU units each way")
     layers: int = option(2, "bidirectional GRU layers")
     dropout: float = option(0.1, "dropout between the GRU layers and before the output")
-    beam: int = option(1, "CTC prefix beam width when transcribing (1 = greedy best path)")
     augment: dict = option({}, "speech perturbation while training (mmgan.encoders.audio_augment.AudioAugment "
                                "fields; {} = its defaults; {\"off\": true} = none)")
 
 
 class Recognizer(ConfigModule):
-    phases = "ctc"                # the step logic the trainer uses
-    transcribes = True            # the Pipeline passes clips to transcribe()
+    phases = "ctc"                                  # the step logic the trainer uses
+    transcribes = True                              # Pipeline.transcribe: text with each character's frames
+    call_options = ("decode", "beam_size")          # Pipeline(options=...) for one call
     bf16_auto = False
 
-    def __init__(self, vocab: str, sample_rate: int = 16000, n_mels: int = 64, hop_ms: float = 10.0,
+    def __init__(self, vocab: Sequence[str], sample_rate: int = 16000, n_mels: int = 64, hop_ms: float = 10.0,
                  win_ms: float = 25.0, norm: str = "cmvn", conv_width: int = 32, time_stride: int = 4,
-                 hidden: int = 192, layers: int = 2, dropout: float = 0.1, beam: int = 1):
-        super().__init__(vocab=vocab, sample_rate=sample_rate, n_mels=n_mels, hop_ms=hop_ms, win_ms=win_ms,
+                 hidden: int = 192, layers: int = 2, dropout: float = 0.1, decode: str = "greedy", beam_size: int = 8):
+        super().__init__(vocab=list(vocab), sample_rate=sample_rate, n_mels=n_mels, hop_ms=hop_ms, win_ms=win_ms,
                          norm=norm, conv_width=conv_width, time_stride=time_stride, hidden=hidden, layers=layers,
-                         dropout=dropout, beam=beam)
-        if not vocab:
-            raise ValueError("recognizer: an empty vocabulary (model.extra.vocab); train it on data with transcripts")
-        if len(set(vocab)) != len(vocab):
-            raise ValueError(f"recognizer: model.extra.vocab repeats characters: {vocab!r}")
+                         dropout=dropout, decode=decode, beam_size=beam_size)
+        if list(vocab[:len(SPECIALS)]) != SPECIALS or len(vocab) <= len(SPECIALS):
+            raise ValueError(f"recognizer: model.extra.vocab must be {SPECIALS} then characters (the text codec "
+                             f"builds it from the training transcripts); got {list(vocab)[:8]}")
+        if any(len(t) != 1 for t in vocab[len(SPECIALS):]):
+            raise ValueError("recognizer: model.extra.vocab holds words; a CTC recogniser writes characters "
+                             "(model.extra.tokens=char)")
         if time_stride not in (2, 4):
             raise ValueError(f"recognizer: model.extra.time_stride must be 2 or 4, got {time_stride}")
         if norm not in ("cmvn", "clip"):
             raise ValueError(f"recognizer: model.extra.norm must be cmvn or clip, got {norm!r}")
-        self.vocab, self.sample_rate, self.n_mels, self.hop_ms, self.norm = vocab, sample_rate, n_mels, hop_ms, norm
+        self.check_decode(decode, beam_size)
+        self.vocab, self.sample_rate, self.n_mels, self.hop_ms, self.norm = list(vocab), sample_rate, n_mels, hop_ms, norm
         self.n_fft, self.hop = stft_sizes(sample_rate, hop_ms, win_ms)
         self.strides = (2, time_stride // 2)
         w = conv_width
         self.conv = nn.ModuleList([nn.Conv2d(1, w, 3, stride=(self.strides[0], 2), padding=1),
                                    nn.Conv2d(w, w, 3, stride=(self.strides[1], 2), padding=1)])
-        freq = (n_mels + 1) // 2
-        freq = (freq + 1) // 2
+        freq = ((n_mels + 1) // 2 + 1) // 2
         self.proj = nn.Linear(w * freq, hidden)
         self.rnn = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * hidden, len(vocab) + 1)
+        self.head = nn.Linear(2 * hidden, len(vocab))              # class 0 (PAD) is CTC's blank
+
+    @staticmethod
+    def check_decode(decode: str, beam_size: int) -> None:
+        if decode not in ("greedy", "beam"):
+            raise ValueError(f"recognizer: decode must be greedy or beam (CTC has no sampling), got {decode!r}")
+        if int(beam_size) < 1:
+            raise ValueError(f"recognizer: beam_size must be >= 1, got {beam_size}")
 
     @property
     def frame_seconds(self) -> float:
@@ -89,13 +104,14 @@ class Recognizer(ConfigModule):
 
     # ---- front end ----------------------------------------------------------------------------------
     def features(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """(b, samples) waveforms (zero-padded; lengths (b,) samples) -> {"mel": (b, t, m) raw log-mel,
-        "mask": (b, t) real frames}. Unnormalized: augmentation acts here first (mmgan.encoders.audio_augment)."""
+        """(b, samples) waveforms (zero-padded; lengths (b,) samples, default: up to the last non-zero
+        sample) -> {"mel": (b, t, m) raw log-mel, "mask": (b, t) real frames}. Unnormalized: training
+        perturbs these first (mmgan.encoders.audio_augment)."""
         waves = waves.float()
         if waves.dim() != 2:
             raise ValueError(f"recognizer: waveforms are (b, samples), got shape {tuple(waves.shape)}")
         if lengths is None:
-            lengths = torch.full((waves.shape[0],), waves.shape[1])
+            lengths = trimmed_lengths(waves)
         if waves.shape[1] < self.n_fft:
             waves = F.pad(waves, (0, self.n_fft - waves.shape[1]))
         mel = torch.log(mel_power(waves, self.sample_rate, self.n_fft, self.hop, self.n_mels) + 1e-6)
@@ -124,36 +140,56 @@ class Recognizer(ConfigModule):
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=t)
         return F.log_softmax(self.head(self.drop(h)), dim=-1), lengths
 
-    def forward(self, z: torch.Tensor | None = None, c: torch.Tensor | None = None,
-                audio: torch.Tensor | None = None, lengths: torch.Tensor | None = None, **_) -> torch.Tensor:
-        """audio (b, samples) -> per-frame log-probabilities (b, t', v)."""
-        if audio is None:
-            raise ValueError("recognizer: pass audio= (b, samples) waveforms at 16 kHz")
-        return self.encode(self.normalize(self.features(audio, lengths)))[0]
+    def log_probs(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encode(self.normalize(self.features(waves, lengths)))
+
+    def forward(self, z: torch.Tensor | None = None, c: torch.Tensor | None = None, source: torch.Tensor | None = None,
+                decode: str | None = None, beam_size: int | None = None, **_) -> torch.Tensor:
+        """source (b, samples) waveforms at 16 kHz -> token ids (b, T): each transcript, EOS, then PAD
+        (what the text codec decodes). z and c are unused (one transcript per clip)."""
+        if source is None:
+            raise ValueError("the recognizer reads a clip: G(z, c, source=(b, samples) waveforms at 16 kHz)")
+        rows = [r["tokens"] for r in self.transcribe(source, decode=decode, beam_size=beam_size)]
+        out = torch.full((len(rows), max([len(r) for r in rows] + [0]) + 1), PAD, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+            out[i, len(r)] = EOS
+        return out.to(source.device)
 
     # ---- decoding -----------------------------------------------------------------------------------
-    def text_of(self, tokens: list[int]) -> str:
-        return "".join(self.vocab[k - 1] for k in tokens)
+    def text_of(self, tokens: Sequence[int]) -> str:
+        return "".join(self.vocab[k] if k > UNK else "?" for k in tokens if k != EOS)
 
     @torch.no_grad()
-    def transcribe(self, waves: torch.Tensor, lengths: torch.Tensor | None = None,
-                   beam: int | None = None) -> list[dict]:
+    def transcribe(self, waves: torch.Tensor, lengths: torch.Tensor | None = None, decode: str | None = None,
+                   beam_size: int | None = None) -> list[dict]:
         """(b, samples) waveforms -> per clip {"text", "tokens", "spans" ((first, last) output frame per
-        token), "frames", "frame_seconds"}: best path (beam 1) or prefix beam search, then Viterbi
-        alignment of the chosen tokens."""
-        beam = int(self.config["beam"] if beam is None else beam)
-        log_probs, n = self.encode(self.normalize(self.features(waves, lengths)))
+        token), "frames", "frame_seconds"}: best path (decode greedy) or prefix beam search (beam), then
+        the chosen tokens' frames (the best path's runs, or a Viterbi alignment)."""
+        decode = decode or self.config["decode"]
+        beam_size = int(beam_size or self.config["beam_size"])
+        self.check_decode(decode, beam_size)
+        log_probs, n = self.log_probs(waves, lengths)
         out = []
         for lp, t in zip(log_probs.float().cpu(), n.tolist()):
             lp = lp[:t]
-            if beam > 1:
-                tokens = ctc.prefix_beam_search(lp, beam)
+            if decode == "beam" and beam_size > 1:
+                tokens = ctc.prefix_beam_search(lp, beam_size)
                 spans = ctc.align(lp, tokens)
             else:
                 tokens, spans = ctc.greedy(lp)
+            keep = [i for i, k in enumerate(tokens) if k != EOS]              # EOS is never a transcript's
+            tokens, spans = [tokens[i] for i in keep], [spans[i] for i in keep]
             out.append({"text": self.text_of(tokens), "tokens": tokens, "spans": spans, "frames": t,
                         "frame_seconds": self.frame_seconds})
         return out
+
+
+def trimmed_lengths(waves: torch.Tensor) -> torch.Tensor:
+    """(b,) samples up to each clip's last non-zero sample (clips zero-padded to a common length)."""
+    nz = waves != 0
+    last = waves.shape[1] - nz.flip(1).float().argmax(1)
+    return torch.where(nz.any(1), last, torch.ones_like(last))
 
 
 class NoDiscriminator(ConfigModule):
@@ -163,7 +199,7 @@ class NoDiscriminator(ConfigModule):
         super().__init__()
         self.unused = nn.Parameter(torch.zeros(1))      # an optimizer refuses an empty parameter list
 
-    def forward(self, x, c=None):
+    def forward(self, *args, **kw):
         raise RuntimeError("the recognizer family has no discriminator")
 
 
@@ -173,15 +209,21 @@ def loss_options(cfg: ModelConfig) -> dict:
 
 def generator_kwargs(cfg: ModelConfig) -> dict:
     o = RecognizerOptions.read(cfg.extra)
+    if o.tokens != "char":
+        raise ValueError("recognizer: a CTC recogniser writes characters; set model.extra.tokens=char")
+    if not o.vocab:
+        raise ValueError("recognizer: model.extra.vocab is unset; train on data with `audio` and `text` columns "
+                         "(the text codec builds the vocabulary from the transcripts)")
     return {k: getattr(o, k) for k in ("vocab", "n_mels", "hop_ms", "win_ms", "norm", "conv_width", "time_stride",
-                                       "hidden", "layers", "dropout", "beam")}
+                                       "hidden", "layers", "dropout", "decode", "beam_size")}
 
 
 @register("model", "recognizer", options=RecognizerOptions)
 def build_recognizer(cfg: ModelConfig, with_discriminator: bool = True):
-    if cfg.cond_dim or cfg.condition:
-        raise ValueError(f"recognizer reads the clip itself and takes no condition; got "
-                         f"model.condition={cfg.condition} (set model.condition=[])")
+    extra = [m for m in (cfg.condition or []) if m != "audio"]
+    if extra:
+        raise ValueError(f"the recognizer reads the clip itself (model.condition=[audio]); got "
+                         f"model.condition={cfg.condition}")
     g = Recognizer(**generator_kwargs(cfg))
     g.loss_options = loss_options(cfg)
     return g, (NoDiscriminator() if with_discriminator else None)

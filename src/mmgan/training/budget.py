@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..conditioning.source import reads
 from ..config import Config
 
 SHARES = {"joint": 0.25, "features": 0.10}      # of the time left after data loading; the GAN gets the rest
@@ -40,8 +41,9 @@ FLOORS = {"joint": 0.05, "features": 0.02, "gan": 0.10}
 
 
 def needs_conditioner_fit(cfg: Config) -> bool:
-    """Text, audio or image conditions bring a joint space and a fusion (training.conditioner)."""
-    return not set(cfg.model.condition) <= {"label"}
+    """Text, audio or image conditions bring a joint space and a fusion (training.conditioner), unless the
+    family reads its source raw (conditioning.source)."""
+    return not set(cfg.model.condition) <= {"label"} and not reads(cfg.model.family)
 
 
 def trains_joint(cfg: Config, run_dir: str | Path) -> bool:

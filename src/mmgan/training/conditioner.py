@@ -34,6 +34,7 @@ from ..conditioning import Conditioner
 from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
 from ..conditioning.joint import JointSpace
+from ..conditioning.source import SourceConditioner, reads
 from ..data.speech import with_speech
 from .budget import Budget, needs_conditioner_fit
 from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, positive_groups
@@ -146,10 +147,13 @@ def with_spoken_captions(ds: MemoryDataset, seed: int = 0, log: Callable[[str], 
 
 def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = True,
                      log: Callable[[str], None] | None = None, budget: Budget | None = None) -> Conditioner:
-    """The conditioner a run trains with: labels alone need no fitting; text, audio or image conditions
+    """The conditioner a run trains with: a family that reads its source raw gets it prepared by the
+    source's codec (conditioning.source); labels alone need no fitting; text, audio or image conditions
     bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted),
     within their share of `budget`."""
     mods = list(cfg.model.condition)
+    if reads(cfg.model.family):
+        return SourceConditioner.for_config(cfg, ds.info.class_names if "label" in mods else ())
     if needs_conditioner_fit(cfg):
         return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit, budget=budget)
     return Conditioner(mods, cfg.model.num_classes)

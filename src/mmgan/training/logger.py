@@ -75,7 +75,8 @@ class RunLogger:
         was_training = self.tr.conditioner.training
         try:
             pipe = self.pipeline()
-            out = pipe(z=self.z, num_images=self.n_samples, output_type="pt", **self.sample_inputs)
+            per_item = self.n_samples // max(1, self.tr.conditioner.samples(1, self.sample_inputs))
+            out = pipe(z=self.z, num_images=per_item, output_type="pt", **self.sample_inputs)
         finally:
             self.tr.conditioner.train(was_training)
         d = self.run_dir / "samples"

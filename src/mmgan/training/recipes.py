@@ -1,8 +1,9 @@
 """Data-aware defaults: what a run trains when the user leaves model.family or model.condition unset,
 so that `mmgan train --data X` alone trains the recipe that works on X.
 
-  target     what the model generates: the image when the data has images, else the vectors
-             (`target_kind`; data.target takes its place when it lands)
+  target     what the model generates: data.target, else the image when the data has images, else the
+             vectors (`target_kind`); a target's codec may bring its own condition and recipe rule
+             (Codec.default_condition / Codec.recipe: text is written from the image, or the audio)
   condition  unset: what the recipe of the data's direction conditions on (`default_condition`):
                vectors        nothing (a label column stays for the metrics)
                images         captions and speech when the data has them (labels then bind the joint
@@ -76,6 +77,9 @@ def target_preset(info: DataInfo) -> str | None:
 
 def default_condition(info: DataInfo) -> tuple[list, str]:
     """(condition, why) for the data's direction when the user names none."""
+    own = get_codec(target_kind(info)).default_condition(info)      # a codec with its own rule (text)
+    if own is not None:
+        return own
     if target_preset(info):
         if has_labels(info):
             return ["label"], f"the {info.kind} comes with labels"
@@ -97,11 +101,14 @@ def default_condition(info: DataInfo) -> tuple[list, str]:
     return [], "the data holds images and nothing to condition on"
 
 
-def generic_recipe(info: DataInfo, kind: str, side: int) -> tuple[str | None, dict, str]:
+def generic_recipe(info: DataInfo, kind: str, side: int, condition: list = ()) -> tuple[str | None, dict, str]:
     """(preset whose settings are the recipe or None, those settings, why) for data of no preset of its own.
     The settings leave out data.*; model.condition is chosen apart (default_condition)."""
     if target_kind(info) == "vector":
         return None, {"model": {"family": "mlp"}}, "mlp for vectors"
+    own = get_codec(target_kind(info)).recipe(condition)             # a codec with its own rule (text)
+    if own is not None:
+        return own
     preset = target_preset(info)
     if preset:
         return preset, _settings(preset), f"the {info.kind} recipe of preset {preset}"
@@ -133,7 +140,9 @@ def choose(cfg: Config, info: DataInfo) -> list[str]:
     if not m.family:
         lines += _from_recipe(cfg, info)
     elif m.condition is None:
-        m.condition = ["label"] if (target_kind(info) == "image" or target_preset(info)) and has_labels(info) else []
+        own = get_codec(target_kind(info)).default_condition(info)
+        m.condition = own[0] if own is not None else \
+            ["label"] if (target_kind(info) == "image" or target_preset(info)) and has_labels(info) else []
         why = f"model.family={m.family} was given, so no recipe: " + ("its labels" if m.condition else "nothing to condition on")
         unused = [c for c in ("text", "audio") if c in info.modalities and c != info.kind]
         if unused:
@@ -188,7 +197,7 @@ def _from_recipe(cfg: Config, info: DataInfo) -> list[str]:
         (settings.get("model") or {}).pop("condition", None)
         source, why = preset, f"recipe: preset {preset}, named by built-in dataset {name}"
     else:
-        source, settings, why = generic_recipe(info, kind, side)
+        source, settings, why = generic_recipe(info, kind, side, cond)
         settings = copy.deepcopy(settings)
         settings.pop("data", None)
         (settings.get("model") or {}).pop("condition", None)

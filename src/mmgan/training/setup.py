@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from ..config import Config, ConfigError
 from ..data.base import MemoryDataset
+from ..conditioning.source import configure_source
 from ..model_options import check_extra
 from ..modalities import codec_of, target_of
 from ..registry import get, names
@@ -32,10 +33,14 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
     ds.with_target(cfg.data.target)             # data.target, or the dataset's default target
     cfg.data.target = target_of(ds)
     codec_of(ds).configure(cfg, ds)             # the target's shape, scale and family checks
+    try:
+        configure_source(cfg, ds)               # a family reading its source raw: model.extra.source
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     for mod in m.condition:
         if mod == "label" and "label" not in info.modalities:
             raise ConfigError(f"model.condition includes 'label' but dataset {info.name!r} has no labels")
-        if mod in ("text", "audio") and mod not in info.modalities:
+        if mod in ("text", "audio", "image") and mod not in info.modalities:
             raise ConfigError(f"model.condition includes {mod!r} but dataset {info.name!r} has no {mod} column")
     if "label" in m.condition or m.acgan:
         m.num_classes = m.num_classes or int(info.num_classes)
