@@ -38,6 +38,10 @@ BEFORE = {
     "hifigan": {"upsample_rates": None, "resblock_kernels": [3, 7, 11], "resblock_dilations": [1, 3, 5],
                 "periods": [2, 3, 5, 7, 11], "scales": 3, "segment_frames": 16, "feature_weight": 2.0,
                 "mel_weight": 45.0, "warmup_steps": 0, "examples": 8},
+    # text out: the text codec's keys (TextOptions) and the captioner's own
+    "captioner": {"tokens": "word", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "sample",
+                  "temperature": 1.0, "beam_size": 5, "hidden": 256, "embed": 128, "grid": 4, "mle_steps": 1500,
+                  "d_pretrain": 300, "mle_weight": 1.0, "pg_weight": 1.0, "mismatch_weight": 0.5},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -47,7 +51,9 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  # added later, defaulting to what came before them: clip-normalized log-mels, no dropout or augmentation
                  "audio_norm": "clip", "audio_dropout": 0.0, "audio_augment": False, "audio_augment_args": {},
                  # ... and exact conditions while the GAN trains
-                 "cond_noise": 0.0}
+                 "cond_noise": 0.0,
+                 # ... and no raw source but for families that read one (conditioning.source)
+                 "source": None}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {
@@ -63,6 +69,8 @@ SMALL = {
     "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
     "hifigan": dict(channels=1, g_width=16, d_width=2, condition=[],
                     extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),
+    "captioner": dict(z_dim=4, g_width=8, d_width=8, extra={"vocab": ["<pad>", "<eos>", "<unk>", "a", "b"],
+                                                          "max_tokens": 5, "source": {"channels": 3}}),
 }
 
 

@@ -1,4 +1,4 @@
-"""generate_to_dir() and run_info(): what `mmgan generate` and `mmgan info` call."""
+"""generate(), generate_to_dir() and run_info(): what `mmgan generate`, `mmgan caption` and `mmgan info` call."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +8,34 @@ from ..runs import resolve
 from ..utils import load_json, read_jsonl
 
 
-def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
-                    seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
-                    drs_gamma: float = 0.0, vocoder: str | Path | None = None) -> list[Path]:
-    """vocoder: a hifigan run that turns a specgan run's log-mels into sound for this call (instead of
-    Griffin-Lim, or of the vocoder the run was trained with)."""
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def image_files(items) -> list:
+    """--image values: files as given; a folder -> the image files in it (sorted); a missing path is an error."""
+    out = []
+    for it in [items] if isinstance(items, (str, Path)) else list(items):
+        p = Path(it) if isinstance(it, (str, Path)) else None
+        if p is not None and p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise FileNotFoundError(f"{p}: a folder with no image files ({', '.join(IMAGE_SUFFIXES)})")
+            out += [str(f) for f in found]
+        elif p is not None and not p.exists():
+            raise FileNotFoundError(f"image not found: {p}")
+        else:
+            out.append(it)
+    return out
+
+
+def generate(run: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8, seed: int = 0,
+             truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None, drs_gamma: float = 0.0,
+             vocoder: str | Path | None = None, options: dict | None = None):
+    """(pipeline, its output) for the CLI's generate and caption: the run's Pipeline called once.
+    vocoder: a hifigan run that turns a specgan run's log-mels into sound for this call (instead of
+    Griffin-Lim, or of the vocoder the run was trained with). options: the generator's call options
+    (a captioner's decode, temperature, beam_size). A model that reads its source raw (a captioner)
+    makes n samples per source item (--image files, or every image in a folder)."""
     pipe = pipe or Pipeline.from_pretrained(run, device=device, extra={"vocoder": str(vocoder)} if vocoder else None)
     kwargs = {}
     if labels:
@@ -22,14 +45,26 @@ def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, au
     if audio:
         kwargs["audio"] = audio
     if image:
-        kwargs["image"] = image
+        kwargs["image"] = image_files(image)
     if drs is not None or drs_gamma:
         kwargs.update(drs=drs, drs_gamma=drs_gamma)
-    result = pipe(num_images=n, seed=seed, truncation=truncation, **kwargs)
+    if options:
+        kwargs["options"] = options
+    return pipe, pipe(num_images=n, seed=seed, truncation=truncation, **kwargs)
+
+
+def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
+                    seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
+                    drs_gamma: float = 0.0, vocoder: str | Path | None = None, options: dict | None = None) -> list[Path]:
+    """generate() and the target codec's files in out (see generate)."""
+    pipe, result = generate(run, labels=labels, text=text, audio=audio, image=image, n=n, seed=seed,
+                            truncation=truncation, device=device, pipe=pipe, drs=drs, drs_gamma=drs_gamma,
+                            vocoder=vocoder, options=options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # the target's codec writes its files: images as PNGs + grid.png, vectors as samples.npy + scatter.png, ...
-    return pipe.codec.write(result.objects, result.tensor, out, pipe.config.get("data", {}))
+    return pipe.codec.write(result.objects, result.tensor, out,
+                            {**pipe.config.get("data", {}), "conditions": result.conditions})
 
 
 def run_info(run: str | Path) -> dict:

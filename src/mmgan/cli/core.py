@@ -2,13 +2,15 @@
 
     mmgan data make NAME --out DIR [-n N] [--seed S] [--speech]
     mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
-    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG] [-n N] [--seed S] [--no-drs] [--vocoder RUN] --out DIR
+    mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG|DIR] [-n N] [--seed S] [--no-drs] [--vocoder RUN] --out DIR
+    mmgan caption RUN --image PNG|DIR [--style S] [-n N] [--decode sample|greedy|beam]      (text runs: prints captions)
     mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
     mmgan info RUN
 Other subcommands (eval, embed, index, search, store, serve, keys) live in their own modules of this package.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 from .commands import COMMANDS
 from .options import DEVICE_HELP, add_device, add_num, add_seed
 from .. import data
-from ..api.generate import generate_to_dir, run_info
+from ..api.generate import generate, generate_to_dir, run_info
 from ..api.train import calibrate, train
 from ..data.speech import with_speech
 from ..modalities import codec_names
@@ -106,8 +108,10 @@ def _add_generate(sub):
     p.add_argument("--label", action="append", help="class index or name (repeat for several; one = all)")
     p.add_argument("--text", action="append", help="caption to condition on (repeatable)")
     p.add_argument("--audio", action="append", help="audio file to condition on (repeatable)")
-    p.add_argument("--image", action="append", help="reference image (repeatable)")
-    add_num(p, 8, "number of samples (default 8)")
+    p.add_argument("--image", action="append", help="reference image, or a folder of them (repeatable); a "
+                   "captioner captions each")
+    _add_text_options(p)
+    add_num(p, 8, "number of samples (default 8; a captioner: captions per image)")
     add_seed(p, "seed of the first sample; sample i uses seed + i (default 0)")
     p.add_argument("--truncation", type=float, default=1.0)
     p.add_argument("--no-drs", action="store_true", help="draw plain G(z) even when the run has a rejection-sampling "
@@ -120,17 +124,83 @@ def _add_generate(sub):
     p.add_argument("--out", required=True, help="output folder")
 
 
+def _add_text_options(p) -> None:
+    p.add_argument("--style", help="text runs conditioned on a style (shapes-styled): neutral, positive or negative "
+                   "(same as --label STYLE)")
+    p.add_argument("--decode", choices=("sample", "greedy", "beam"), help="text runs: how captions are drawn "
+                   "(default: the run's model.extra.decode, sample)")
+    p.add_argument("--temperature", type=float, help="text runs: sampling temperature (--decode sample)")
+    p.add_argument("--beam-size", type=int, help="text runs: beams kept (--decode beam)")
+
+
+def _text_options(args) -> tuple[list | None, dict]:
+    """(labels with --style folded in, the generator's call options) from the text flags."""
+    labels = args.label
+    if args.style:
+        if labels:
+            raise SystemExit("error: give --style or --label, not both (the style is the label)")
+        labels = [args.style]
+    opts = {k: v for k, v in (("decode", args.decode), ("temperature", args.temperature),
+                              ("beam_size", args.beam_size)) if v is not None}
+    return labels, opts
+
+
 def _run_generate(args) -> int:
-    written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
+    labels, opts = _text_options(args)
+    written = generate_to_dir(args.run, args.out, labels=labels, text=args.text, audio=args.audio,
                               image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
                               device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma,
-                              vocoder=args.vocoder)
+                              vocoder=args.vocoder, options=opts)
+    if written and written[0].name == "captions.jsonl":       # text runs: the captions, then the files
+        _print_captions(written[0])
     for w in written:
         print(w)
     return 0
 
 
 COMMANDS["generate"] = (_add_generate, _run_generate)
+
+
+# ---- caption -------------------------------------------------------------------------------------
+def _add_caption(sub):
+    p = sub.add_parser("caption", help="print captions of images from a text run (a captioner)",
+                       description="Caption images with a run that generates text: each --image (a file, or "
+                       "every image in a folder) gets -n captions, printed as one JSON line per image "
+                       "({name, captions}). `mmgan generate RUN --image ... --out DIR` also writes them.")
+    p.add_argument("run", help="run folder, checkpoint folder or exported pipeline of a text model")
+    p.add_argument("--image", action="append", required=True, help="image file or folder (repeatable)")
+    p.add_argument("--label", action="append", help=argparse.SUPPRESS)     # --style sets it
+    _add_text_options(p)
+    add_num(p, 1, "captions per image (default 1)")
+    add_seed(p, "seed (default 0)")
+    add_device(p)
+
+
+def _run_caption(args) -> int:
+    from ..pipeline import Pipeline
+    from ..modalities.text import caption_groups
+
+    pipe = Pipeline.from_pretrained(args.run, device=args.device)
+    if pipe.codec.name != "text":
+        raise SystemExit(f"error: {args.run} generates {pipe.codec.attribute}, not captions; `mmgan caption` needs a "
+                         f"run trained with --target text (e.g. mmgan train --data shapes --target text)")
+    labels, opts = _text_options(args)
+    _, result = generate(args.run, labels=labels, image=args.image, n=args.num, seed=args.seed, pipe=pipe,
+                         options=opts)
+    for g in caption_groups(result.text, {**pipe.config.get("data", {}), "conditions": result.conditions}):
+        print(json.dumps(g, ensure_ascii=False))
+    return 0
+
+
+def _print_captions(path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        print(f"{g['name']}" + (f" ({g['style']})" if "style" in g else "") + ":")
+        for c in g["captions"]:
+            print(f"  {c}")
+
+
+COMMANDS["caption"] = (_add_caption, _run_caption)
 
 
 # ---- calibrate -----------------------------------------------------------------------------------

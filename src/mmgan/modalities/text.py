@@ -53,7 +53,7 @@ class TextOptions(Options):
                          choices=("word", "char"))
     vocab: list | None = option(None, "the vocabulary, tokens in id order (written from the training captions)")
     vocab_size: int = option(8000, "most tokens kept when building the vocabulary (the rest become <unk>)")
-    max_tokens: int = option(0, "longest caption in tokens, EOS included (written from the training captions)")
+    max_tokens: int | None = option(None, "longest caption in tokens, EOS included (written from the training captions)")
     decode: str = option("sample", "how captions are drawn: sample (temperature), greedy, or beam (beam_size)",
                          choices=("sample", "greedy", "beam"))
     temperature: float = option(1.0, "sampling temperature (decode=sample)")

@@ -243,7 +243,7 @@ def loss_options(cfg: ModelConfig) -> dict:
 @register("model", "captioner", options=CaptionerOptions)
 def build_captioner(cfg: ModelConfig, with_discriminator: bool = True):
     o = CaptionerOptions.read(cfg.extra)
-    if not o.vocab or o.max_tokens < 1:
+    if not o.vocab or not o.max_tokens:
         raise ValueError("captioner: model.extra.vocab and max_tokens are unset; train it on captioned data "
                          "(--target text: the text codec builds them)")
     channels = int((cfg.extra.get("source") or {}).get("channels") or cfg.channels or 3)

@@ -1,0 +1,107 @@
+"""The captioner family (mmgan.models.captioner): forward/backward of G (teacher forcing, sampling with
+log-probs) and D, the three decodings' shapes, a save/load round trip, and the phases' two stages."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmgan.config import LossConfig, ModelConfig
+from mmgan.losses.captioning import CaptioningLoss, mle_loss
+from mmgan.models import build_gan
+from mmgan.models.base import load_weights, save_weights
+from mmgan.modalities.text import EOS, PAD
+
+VOCAB = ["<pad>", "<eos>", "<unk>", "a", "red", "circle", "at", "the", "top"]
+
+
+def _cfg(cond_dim=0, **extra):
+    return ModelConfig(family="captioner", z_dim=4, g_width=8, d_width=8, cond_dim=cond_dim,
+                       num_classes=cond_dim, extra={"vocab": VOCAB, "max_tokens": 6, "hidden": 16, "embed": 8,
+                                                    "grid": 2, "source": {"modality": "image", "resolution": 16,
+                                                                          "channels": 3}, **extra})
+
+
+def _batch(b=4, cond_dim=0):
+    torch.manual_seed(0)
+    images = torch.rand(b, 3, 16, 16) * 2 - 1
+    tokens = torch.tensor([[3, 4, 5, EOS, PAD, PAD]] * b)
+    c = torch.eye(cond_dim)[torch.arange(b) % cond_dim] if cond_dim else None
+    return images, tokens, c
+
+
+@pytest.mark.parametrize("cond_dim", [0, 3])
+def test_forward_backward(cond_dim):
+    G, D = build_gan(_cfg(cond_dim))
+    images, tokens, c = _batch(cond_dim=cond_dim)
+    z = torch.randn(4, 4)
+    logits = G.teacher_forcing(images, z, c, tokens)
+    assert logits.shape == (4, 6, len(VOCAB))
+    ids, logp, mask = G.sample(images, z, c)
+    assert ids.shape == logp.shape == mask.shape == (4, 6)
+    (mle_loss(G, images, z, c, tokens) - logp[mask].sum()).backward()
+    assert all(p.grad is not None for p in G.parameters())
+    score, aux = D(torch.cat([tokens, ids]), None if c is None else c.repeat(2, 1), source=images.repeat(2, 1, 1, 1))
+    assert score.shape == (8,) and aux is None
+    score.mean().backward()
+    assert all(p.grad is not None for p in D.parameters())
+
+
+@pytest.mark.parametrize("decode", ["sample", "greedy", "beam"])
+def test_decodings_make_eos_terminated_ids(decode):
+    G, _ = build_gan(_cfg(), with_discriminator=False)
+    images, _, _ = _batch(5)
+    ids = G(torch.randn(5, 4), None, source=images, decode=decode, beam_size=3)
+    assert ids.shape == (5, 6) and ids.dtype == torch.long
+    for row in ids.tolist():
+        assert EOS in row and PAD not in row[: row.index(EOS)] and set(row[row.index(EOS) + 1:]) <= {PAD}
+    if decode != "sample":          # deterministic for the same z
+        z = torch.randn(5, 4)
+        assert torch.equal(G(z, None, source=images, decode=decode), G(z, None, source=images, decode=decode))
+
+
+def test_beam_search_scores_at_least_greedy():
+    G, _ = build_gan(_cfg(), with_discriminator=False)
+    images, _, _ = _batch(3)
+    z = torch.randn(3, 4)
+
+    def score(ids):
+        logits = G.teacher_forcing(images, z, None, ids).log_softmax(-1)
+        keep = torch.ones_like(ids, dtype=torch.bool)
+        keep[:, 1:] = ids[:, :-1] != PAD
+        keep &= ids != PAD
+        return (logits.gather(2, ids[:, :, None]).squeeze(2) * keep).sum(1)
+
+    with torch.no_grad():
+        greedy, beam = G(z, None, source=images, decode="greedy"), G(z, None, source=images, decode="beam", beam_size=4)
+        assert bool((score(beam) >= score(greedy) - 1e-4).all())
+
+
+def test_save_load_round_trip(tmp_path):
+    G, D = build_gan(_cfg(3))
+    save_weights(G, tmp_path / "g.safetensors")
+    save_weights(D, tmp_path / "d.safetensors")
+    G2, D2 = build_gan(_cfg(3))
+    load_weights(G2, tmp_path / "g.safetensors")
+    load_weights(D2, tmp_path / "d.safetensors")
+    images, tokens, c = _batch(cond_dim=3)
+    z = torch.randn(4, 4)
+    assert torch.equal(G(z, c, source=images, decode="greedy"), G2(z, c, source=images, decode="greedy"))
+    assert torch.equal(D(tokens, c, source=images)[0], D2(tokens, c, source=images)[0])
+
+
+def test_no_image_is_a_clear_error():
+    G, _ = build_gan(_cfg(), with_discriminator=False)
+    with pytest.raises(ValueError, match="reads an image"):
+        G(torch.randn(2, 4), None)
+
+
+def test_phases_mle_then_adversarial():
+    G, D = build_gan(_cfg(mle_steps=2, d_pretrain=1))
+    loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    images, tokens, _ = _batch()
+    assert loss.accumulate("D", tokens, None, None, 0, source=images) == {}
+    assert set(loss.accumulate("G", tokens, None, None, 0, source=images)) == {"loss/G_mle"}
+    assert "loss/D" in loss.accumulate("D", tokens, None, None, 1, source=images)
+    stats = loss.accumulate("G", tokens, None, None, 2, source=images)
+    assert {"loss/G", "loss/G_mle", "G/reward"} <= set(stats)
+    assert all(torch.isfinite(v) for v in stats.values())
