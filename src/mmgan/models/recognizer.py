@@ -39,7 +39,7 @@ class RecognizerOptions(TextOptions):
     tokens: str = option("char", "vocabulary unit: char (CTC writes characters; word is refused)",
                          choices=("char", "word"))
     decode: str = option("greedy", "greedy (CTC best path) or beam (prefix beam search, beam_size beams)",
-                         choices=("greedy", "beam", "sample"))
+                         choices=("greedy", "beam"))
     beam_size: int = option(8, "beams kept (decode=beam)")
     n_mels: int = option(64, "mel bands of the front end")
     hop_ms: float = option(10.0, "front-end hop, milliseconds")
