@@ -358,8 +358,9 @@ class Pipeline:
             x = torch.zeros(len(idx), n)
             for r, j in enumerate(idx):
                 x[r, :len(waves[j])] = torch.from_numpy(waves[j])
-            lengths = torch.tensor([max(1, len(waves[j])) for j in idx])
-            for j, res in zip(idx, G.transcribe(x.to(self.device), lengths.to(self.device), **opts)):
+            # lengths up to each clip's last non-zero sample, as in training (trailing digital silence and
+            # the batch's padding left out of the per-utterance normalization)
+            for j, res in zip(idx, G.transcribe(x.to(self.device), None, **opts)):
                 res["words"] = word_times(res["tokens"], res["spans"], chars, res["frame_seconds"])
                 out[j] = res
         return out
