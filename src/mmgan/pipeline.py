@@ -16,6 +16,9 @@ then 5 of b.png (out.conditions["source_names"] says which).
 A vocoder run (hifigan: its generator `resynthesizes`) remakes given clips from their own log-mels
 (copy synthesis: `pipe(audio=["say.wav"])`); without clips it re-synthesises the training clips it kept.
 
+A recogniser (recognizer: its generator `transcribes`) turns clips into text with each character's
+frames (`pipe.transcribe(["talk.wav"])`: what mmgan.api.transcribe cuts long recordings into).
+
 A run trained with `train.drs_steps > 0` (or calibrated later with `mmgan calibrate`) carries a
 critic for discriminator rejection sampling (mmgan.sampling.drs); the pipeline then keeps each
 sample with probability p_data/(M p_g) by that critic. `pipe(..., drs=False)` draws plain G(z).
@@ -43,6 +46,8 @@ from .model_options import check_extra
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
 from .modalities import Codec, get_codec, target_of_config
+from .modalities.sound import read_wave
+from .models.ctc import word_times
 
 
 @dataclass
@@ -331,6 +336,35 @@ class Pipeline:
         out.tensor = self.codec.from_generator(x, self.model_config)
         return _output(out, self.codec, output_type)
 
+    @torch.no_grad()
+    def transcribe(self, audio: Any, options: dict | None = None, batch_size: int = 16) -> list[dict]:
+        """Recognisers (recognizer): clips (paths in any format, rate and channel count; or 1-D float
+        arrays at the model's rate) -> per clip {"text", "tokens", "spans" ((first, last) output frame of
+        each character), "frames", "frame_seconds", "words" ([(word, start_s, end_s)] from the alignment)}.
+        options: the generator's call options for this call ({"decode": "beam", "beam_size": 8}; default the
+        run's: best path)."""
+        if not getattr(self.generator, "transcribes", False):
+            raise ValueError(f"a {self.model_config['family']} model does not transcribe speech")
+        G, opts = self.generator, self._options(options)
+        chars = ["", "", "?"] + list(G.vocab[3:])                            # what each id writes
+        one = isinstance(audio, (str, Path)) or getattr(audio, "ndim", 2) == 1
+        items = [audio] if one else list(audio)
+        waves = [_load_wave(it, G.sample_rate) for it in items]
+        order = sorted(range(len(waves)), key=lambda i: len(waves[i]))      # similar lengths share a batch
+        out: list[dict] = [{} for _ in waves]
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            n = max(max(len(waves[j]) for j in idx), 1)
+            x = torch.zeros(len(idx), n)
+            for r, j in enumerate(idx):
+                x[r, :len(waves[j])] = torch.from_numpy(waves[j])
+            # lengths up to each clip's last non-zero sample, as in training (trailing digital silence and
+            # the batch's padding left out of the per-utterance normalization)
+            for j, res in zip(idx, G.transcribe(x.to(self.device), None, **opts)):
+                res["words"] = word_times(res["tokens"], res["spans"], chars, res["frame_seconds"])
+                out[j] = res
+        return out
+
     def _resynthesize(self, x: torch.Tensor) -> torch.Tensor:
         if not self.bf16:
             return self.generator.resynthesize(x).float()
@@ -347,6 +381,16 @@ def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutp
         out.objects = codec.to_objects(out.tensor)
         setattr(out, codec.attribute, out.objects)
     return out
+
+
+def _load_wave(item: Any, sample_rate: int) -> np.ndarray:
+    """A path (read, mixed to mono, resampled) or a 1-D array / tensor at sample_rate -> float32 samples."""
+    if isinstance(item, (str, Path)):
+        return read_wave(item, sample_rate)
+    x = np.asarray(item.detach().cpu() if torch.is_tensor(item) else item, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"clips are 1-D waveforms at {sample_rate} Hz (or file paths), got shape {x.shape}")
+    return x
 
 
 def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:

@@ -42,6 +42,10 @@ BEFORE = {
     "captioner": {"tokens": "word", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "sample",
                   "temperature": 1.0, "beam_size": 5, "hidden": 256, "embed": 128, "grid": 4, "mle_steps": 1500,
                   "d_pretrain": 300, "mle_weight": 1.0, "pg_weight": 1.0, "mismatch_weight": 0.5},
+    # subtitles: the text codec's keys (characters, best path) and the CTC recogniser's own
+    "recognizer": {"tokens": "char", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "greedy",
+                   "temperature": 1.0, "beam_size": 8, "n_mels": 64, "hop_ms": 10.0, "win_ms": 25.0, "norm": "cmvn",
+                   "conv_width": 32, "time_stride": 4, "hidden": 192, "layers": 2, "dropout": 0.1, "augment": {}},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -71,6 +75,7 @@ SMALL = {
                     extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),
     "captioner": dict(z_dim=4, g_width=8, d_width=8, extra={"vocab": ["<pad>", "<eos>", "<unk>", "a", "b"],
                                                           "max_tokens": 5, "source": {"channels": 3}}),
+    "recognizer": dict(condition=["audio"], extra={"vocab": ["<pad>", "<eos>", "<unk>", "a", "b"]}),
 }
 
 

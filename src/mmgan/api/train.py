@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import Config, ConfigError
 from ..data import MemoryDataset, list_datasets, load_dataset
+from ..modalities import family_target
 from ..model_options import check_extra, describe
 from ..runs import latest_checkpoint, next_run_dir, read_meta
 from .. import distributed
@@ -130,10 +131,13 @@ def _choose(cfg: Config) -> tuple[MemoryDataset | None, list[str]]:
 
 
 def _load(cfg: Config, n: int, log) -> MemoryDataset:
-    """The data with its target set; captions are spoken first (espeak-ng, cached) when the run needs speech
+    """The data with its target set (data.target, else the column the given family makes, else the data's
+    default); captions are spoken first (espeak-ng, cached) when the run needs speech
     the data lacks: conditioned on it, or generating it (text -> speech on captioned data)."""
     ds = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution, n=n,
                       seed=cfg.data.seed, skip_bad=cfg.data.skip_bad)
+    if not cfg.data.target and cfg.model.family:
+        cfg.data.target = family_target(cfg.model.family, ds.columns)     # a recognizer makes the text column
     if "audio" in ((cfg.model.condition or []) + [cfg.data.target]) and not ds.has("audio") and ds.has("text"):
         ds = with_spoken_captions(ds, seed=cfg.data.seed, log=log)
     return ds.with_target(cfg.data.target)

@@ -5,9 +5,10 @@
     mmgan embed                                          (embed.py)
     mmgan index | search | store, generate --retrieve    (store.py)
     mmgan serve | keys                                   (serve.py)
+    mmgan transcribe                                     (transcribe.py)
 """
 from . import core  # noqa: F401  (registers data, train, generate, calibrate, info)
-from . import embed, eval, serve, store  # noqa: F401  (registration; store wraps core's generate)
+from . import embed, eval, serve, store, transcribe  # noqa: F401  (registration; store wraps core's generate)
 from .commands import COMMANDS
 from .main import build_parser, main
 

@@ -27,7 +27,8 @@ from ..data.errors import AudioError
 from ..registry import register
 from .base import Encoder, EncoderOutput, masked_max, masked_mean, pad_to
 from ..data.audio import load_audio
-from ..modalities.sound import mel_centres, mel_filters, mel_position, mel_power  # noqa: F401  (re-exported)
+from ..modalities.sound import (EPS, NORMS, mel_centres, mel_filters, mel_position, mel_power,  # noqa: F401  (re-exported)
+                                normalize_mel, stft_sizes)
 
 def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray:
     """A path or a 1-D array to float32 mono samples, checked."""
@@ -49,15 +50,6 @@ def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray
     return x
 
 
-NORMS = ("clip", "cmvn", "none")
-EPS = 1e-5
-
-
-def stft_sizes(sample_rate: int, hop_ms: float, win_ms: float) -> tuple[int, int]:
-    """(n_fft, hop) in samples: the window rounded up to a power of two, the hop rounded down."""
-    return int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000))), int(sample_rate * hop_ms / 1000)
-
-
 def log_mel(x: np.ndarray, sample_rate: int = 16000, n_mels: int = 48, hop_ms: float = 20.0,
             win_ms: float = 32.0, norm: str = "clip") -> np.ndarray:
     """(frames, n_mels) float32 log-mel spectrogram (librosa's filterbank on a Hann STFT), normalized per clip
@@ -74,22 +66,6 @@ def log_mel(x: np.ndarray, sample_rate: int = 16000, n_mels: int = 48, hop_ms: f
     elif norm == "cmvn":
         mel = normalize_mel(mel[None], torch.ones(1, mel.shape[0], dtype=torch.bool), "cmvn")[0]
     return mel.numpy().astype(np.float32)
-
-
-def normalize_mel(mel: torch.Tensor, mask: torch.Tensor, norm: str) -> torch.Tensor:
-    """Per-utterance normalization of a padded batch of log-mels (b, T, n_mels) over its real frames
-    (mask (b, T)); padded frames come out zero. "clip": one mean and std per clip (as log_mel); "cmvn":
-    one per clip and mel bin (cepstral mean and variance normalization on mel bins); "none": as is."""
-    if norm not in NORMS:
-        raise ValueError(f"log-mel norm must be one of {', '.join(NORMS)}, got {norm!r}")
-    w = mask.to(mel.dtype)[..., None]                                          # (b, T, 1)
-    if norm == "none":
-        return mel * w
-    dims = (1, 2) if norm == "clip" else (1,)
-    n = w.sum(1, keepdim=True) * (mel.shape[2] if norm == "clip" else 1)      # values per statistic
-    mean = (mel * w).sum(dims, keepdim=True) / n
-    var = ((mel - mean).pow(2) * w).sum(dims, keepdim=True) / (n - 1).clamp_min(1)   # unbiased, as Tensor.std
-    return (mel - mean) / (var.sqrt() + EPS) * w
 
 
 class ChannelNorm(nn.Module):

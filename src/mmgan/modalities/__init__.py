@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import audio, image, text, vector  # noqa: F401  (registration)
 from .base import (CellError, Codec, Column, ColumnError, ColumnReader, Figure, ReadOptions, cell_path, codec_names,
-                   codec_of, default_target, get_codec, register_codec, target_of, target_of_config)
+                   codec_of, default_target, family_target, get_codec, register_codec, target_of, target_of_config)
 
 __all__ = ["Codec", "ColumnReader", "Column", "ReadOptions", "Figure", "CellError", "ColumnError", "cell_path",
-           "register_codec", "get_codec", "codec_names", "codec_of", "default_target", "target_of", "target_of_config"]
+           "register_codec", "get_codec", "codec_names", "codec_of", "default_target", "family_target", "target_of", "target_of_config"]

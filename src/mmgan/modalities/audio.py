@@ -35,6 +35,7 @@ from .vocoder import cached_vocoder, check_compatible, vocode
 
 SAMPLE_RATE = 16000           # every audio model reads, makes and writes clips at this rate
 MAX_SECONDS = 4.0             # the longest clip length chosen from the data
+MAX_SOURCE_SECONDS = 20.0     # the longest clip a family reading audio raw takes (longer ones are cut)
 SILENT = 1e-4                 # a clip whose peak is below this is silent (a bad row)
 SIDE = 64                     # mel bands and frames of the generator's picture
 WAVE_FAMILIES = ("wavegan", "hifigan")   # families whose units are waveforms; the others draw log-mels
@@ -145,8 +146,10 @@ class AudioCodec(Codec):
 
     # ---- as a source a family reads raw (mmgan.conditioning.source) ----------------------------------------
     def source_spec(self, column: Any) -> dict:
-        """Clips at SAMPLE_RATE, cut or padded to the column's clip length (clip_seconds)."""
-        samples = int(column.shape[1]) if torch.is_tensor(column) else int(round(clip_seconds(column) * SAMPLE_RATE))
+        """Clips at SAMPLE_RATE, cut or padded to the column's longest clip (rounded up to 0.25 s, at most
+        MAX_SOURCE_SECONDS): a family reading clips raw (a recogniser) must hear all of each one."""
+        samples = int(column.shape[1]) if torch.is_tensor(column) else \
+            int(round(clip_seconds(column, np.max, MAX_SOURCE_SECONDS) * SAMPLE_RATE))
         return {"sample_rate": SAMPLE_RATE, "samples": samples}
 
     def prepare_source(self, items: Any, spec: Mapping) -> torch.Tensor:
@@ -277,8 +280,9 @@ class _AudioReader(ColumnReader):
         return Column([cells[r] for r in rows], {r: i for i, r in enumerate(rows)})
 
 
-def clip_seconds(paths: Any) -> float:
-    """The clip length for a column of files: the median duration rounded up to 0.25 s, at most MAX_SECONDS."""
+def clip_seconds(paths: Any, stat: Any = np.median, cap: float = MAX_SECONDS) -> float:
+    """The clip length for a column of files: the median (stat) duration rounded up to 0.25 s, at most cap
+    (durations of up to 500 files spread over the column)."""
     import soundfile as sf
 
     items = list(paths)
@@ -294,7 +298,7 @@ def clip_seconds(paths: Any) -> float:
             continue
     if not durations:
         return 1.0
-    return float(min(MAX_SECONDS, max(0.25, np.ceil(np.median(durations) * 4) / 4)))
+    return float(min(cap, max(0.25, np.ceil(stat(durations) * 4) / 4)))
 
 
 def _fit(x: torch.Tensor, samples: int) -> torch.Tensor:

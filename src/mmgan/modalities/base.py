@@ -257,6 +257,17 @@ def default_target(columns: Iterable[str]) -> str:
                            f"columns: {', '.join(sorted(cols)) or 'none'}")
 
 
+def family_target(family: str, columns: Iterable[str]) -> str:
+    """The column a model family makes when data.target is unset: "" when the default target's codec takes
+    the family (or any family), else the one column whose codec lists it (a recognizer on speech with
+    transcripts makes the text)."""
+    cols = [c for c in codec_names() if c in set(columns)]
+    if not cols or not get_codec(cols[0]).families or family in get_codec(cols[0]).families:
+        return ""
+    fits = [c for c in cols if family in get_codec(c).families]
+    return fits[0] if len(fits) == 1 else ""
+
+
 def target_of(ds: Any) -> str:
     """A dataset's target column (DataInfo.kind: set by load_dataset from data.target or the default)."""
     return ds.info.kind

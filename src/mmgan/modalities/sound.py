@@ -25,6 +25,8 @@ import torch
 
 from ..utils import atomic_write
 
+NORMS = ("clip", "cmvn", "none")       # per-utterance log-mel normalizations (normalize_mel)
+EPS = 1e-5
 _FILTERS: dict[tuple, np.ndarray] = {}
 _FILTERS_SAVED: set = set()
 
@@ -115,6 +117,27 @@ def mel_power(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, n_mels: i
     if frames:
         spec = spec[..., :frames]
     return torch.matmul(torch.from_numpy(mel_filters(sample_rate, n_fft, n_mels)).to(x.device), spec)
+
+
+def stft_sizes(sample_rate: int, hop_ms: float, win_ms: float) -> tuple[int, int]:
+    """(n_fft, hop) in samples: the window rounded up to a power of two, the hop rounded down."""
+    return int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000))), int(sample_rate * hop_ms / 1000)
+
+
+def normalize_mel(mel: torch.Tensor, mask: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-utterance normalization of a padded batch of log-mels (b, T, n_mels) over its real frames
+    (mask (b, T)); padded frames come out zero. "clip": one mean and std per clip (as log_mel); "cmvn":
+    one per clip and mel bin (cepstral mean and variance normalization on mel bins); "none": as is."""
+    if norm not in NORMS:
+        raise ValueError(f"log-mel norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    w = mask.to(mel.dtype)[..., None]                                          # (b, T, 1)
+    if norm == "none":
+        return mel * w
+    dims = (1, 2) if norm == "clip" else (1,)
+    n = w.sum(1, keepdim=True) * (mel.shape[2] if norm == "clip" else 1)      # values per statistic
+    mean = (mel * w).sum(dims, keepdim=True) / n
+    var = ((mel - mean).pow(2) * w).sum(dims, keepdim=True) / (n - 1).clamp_min(1)   # unbiased, as Tensor.std
+    return (mel - mean) / (var.sqrt() + EPS) * w
 
 
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
