@@ -1,10 +1,9 @@
-"""Caption metrics for the shapes data: read the slots back out of a caption, and measure variety.
+"""Caption metrics for the shapes data: read the slots back out of a caption.
 
     parse_slots("a tiny crimson disc near the top edge")
         -> {"shape": "circle", "color": "red", "size": "small", "position": "top"}
     slot_accuracy(captions, attributes)  share of slots right (and of captions with all four right)
-    distinct_n(captions, 2)              distinct n-grams / all n-grams (Li et al. 2016)
-    self_bleu(captions)                  mean BLEU-4 of each caption against the others (lower = more varied)
+The variety and corpus scores (distinct-n, Self-BLEU, BLEU/METEOR/CIDEr, tone, WER) are in caption_scores.py.
 
 parse_slots uses data/shapes.py's synonym table (SYNONYMS, PLACES, PLACE_WORDS): longest phrases
 first, on word boundaries; a slot that is missing, or named twice with different values, is None.
@@ -12,7 +11,6 @@ first, on word boundaries; a slot that is missing, or named twice with different
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 
@@ -68,42 +66,3 @@ def slot_accuracy(captions: Sequence[str], attributes: Sequence[Sequence[int]]) 
     out["slots"] = sum(out[s] for s in SLOTS) / len(SLOTS)
     out["exact"] = exact / n
     return out
-
-
-def _words(caption: str) -> list[str]:
-    return re.findall(r"[\w'-]+|[^\w\s]", caption.lower())
-
-
-def distinct_n(captions: Sequence[str], n: int = 2) -> float:
-    """Distinct n-grams over all n-grams of the captions (0 when there are none)."""
-    grams = [tuple(w[i:i + n]) for c in captions for w in [_words(c)] for i in range(len(w) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def bleu(hypothesis: str, references: Sequence[str], n: int = 4) -> float:
-    """Sentence BLEU-n (uniform weights, brevity penalty, +1 smoothing of the higher orders)."""
-    import math
-
-    hyp = _words(hypothesis)
-    refs = [_words(r) for r in references]
-    if not hyp or not refs:
-        return 0.0
-    logs = 0.0
-    for k in range(1, n + 1):
-        h = Counter(tuple(hyp[i:i + k]) for i in range(len(hyp) - k + 1))
-        best: Counter = Counter()
-        for r in refs:
-            best |= Counter(tuple(r[i:i + k]) for i in range(len(r) - k + 1))
-        match, total = sum(min(c, best[g]) for g, c in h.items()), max(1, sum(h.values()))
-        logs += math.log((match + (k > 1)) / (total + (k > 1))) if match or k > 1 else math.log(1e-9)
-    closest = min((abs(len(r) - len(hyp)), len(r)) for r in refs)[1]
-    bp = 1.0 if len(hyp) >= closest else math.exp(1 - closest / len(hyp))
-    return bp * math.exp(logs / n)
-
-
-def self_bleu(captions: Sequence[str], n: int = 4) -> float:
-    """Mean BLEU-n of each caption against all the others (Zhu et al. 2018's Self-BLEU)."""
-    caps = list(captions)
-    if len(caps) < 2:
-        return 0.0
-    return sum(bleu(c, caps[:i] + caps[i + 1:], n) for i, c in enumerate(caps)) / len(caps)
