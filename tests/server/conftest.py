@@ -4,11 +4,14 @@ on a memory store with a test embedder that also embeds text (and, in SoundsToo,
 from __future__ import annotations
 
 import io
+import json
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
+import torch
 from fastapi.testclient import TestClient
 
 from mmgan.embedding import normalize
@@ -192,3 +195,43 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+# ---- text out -------------------------------------------------------------------------------------------------
+CAPTION = ["--steps", "3", "--set", "data.n=48", "--set", "train.batch_size=8", "--set", "train.progress=false",
+           "--set", "train.tensorboard=false", "--set", "train.minutes=0", "--set", "train.threads=1",
+           "--set", "model.extra.mle_steps=2", "--set", "model.extra.d_pretrain=1", "--set", "model.extra.hidden=16",
+           "--set", "model.extra.embed=8", "--set", "model.g_width=8", "--set", "model.d_width=8"]
+RECOGNISE = ["--steps", "3", "--set", "train.progress=false", "--set", "train.tensorboard=false",
+             "--set", "train.minutes=0", "--set", "train.batch_size=4", "--set", "model.extra.hidden=8",
+             "--set", "model.extra.conv_width=4", "--set", "model.extra.n_mels=16", "--set", "model.extra.layers=1",
+             "--set", "train.sample_every=0", "--set", "train.threads=1"]
+
+
+def chirp(k: int, seconds: float, sr: int = 16000) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.3 * np.sin(2 * np.pi * (300 + 400 * k) * t) * np.hanning(len(t))).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def text_runs(tmp_path_factory):
+    """Text out: a captioner trained 3 steps on shapes-styled (RUN/cap) and a recogniser trained 3 steps on 8 chirps
+    captioned "a low one" / "a high one" (RUN/asr)."""
+    from mmgan.cli import main
+
+    root = tmp_path_factory.mktemp("text-runs")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train", "--data", "shapes-styled", "--target", "text", "--out", str(root / "cap"), *CAPTION]) == 0
+        (root / "clips").mkdir()
+        rows = []
+        for i in range(8):
+            sf.write(root / "clips" / f"{i}.wav", chirp(i % 2, 0.4), 16000)
+            rows.append({"audio": f"clips/{i}.wav", "text": ["a low one", "a high one"][i % 2]})
+        (root / "speech.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        assert main(["train", "--data", str(root / "speech.jsonl"), "--target", "text", "--out", str(root / "asr"),
+                     *RECOGNISE]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return root

@@ -18,13 +18,13 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 
 
-def open_page(tmp_path, bypass_csp: bool):
+def open_page(tmp_path, bypass_csp: bool, extra_flags: tuple[str, ...] = ()):
     """(page, errors): a headless Chromium page; errors collects uncaught exceptions and Content-Security-Policy
     refusals (console errors)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-                                                   args=FLAGS, viewport={"width": 1200, "height": 900},
+                                                   args=FLAGS + list(extra_flags), viewport={"width": 1200, "height": 900},
                                                    bypass_csp=bypass_csp)
         try:
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
@@ -160,3 +160,61 @@ def test_page_plays_generated_sounds(tiny_audio_run, keyring, keys, strict_page)
         status = page.inner_text("#gen-status")
         assert "2 clip(s)" in status and "not stored" in status and "--embedder" in status
     assert errors == []
+
+
+def spoken_chirps(path, sr: int = 16000):
+    """What the fake microphone says, over and over: two chirps, each followed by a pause."""
+    import numpy as np
+    import soundfile as sf
+
+    parts = []
+    for k in (0, 1):
+        t = np.arange(int(0.4 * sr)) / sr
+        parts += [0.3 * np.sin(2 * np.pi * (300 + 400 * k) * t) * np.hanning(len(t)), np.zeros(int(0.8 * sr))]
+    sf.write(path, np.concatenate(parts).astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+def test_page_captions_an_image_and_shows_live_subtitles(text_runs, keyring, keys, tmp_path):
+    """Text out on the page, under its own CSP: a captioner's items are captions (words, not pictures); a
+    recogniser shows the Subtitles panel, whose Live button sends each phrase heard by the (fake) microphone to
+    /v1/transcribe and lists it with its times; a recording picked as a file gives SRT and WebVTT downloads."""
+    from mmgan.data import load_dataset
+    from mmgan.modalities.pixels import to_pil
+    from mmgan.server import Settings, create_app
+
+    talk = spoken_chirps(tmp_path / "mic.wav")
+    to_pil(load_dataset("shapes", split="heldout", n=1).columns["image"][0]).save(tmp_path / "shape.png")
+    app = create_app(Settings(runs={"cap": str(text_runs / "cap"), "asr": str(text_runs / "asr")},
+                              keys_file=keyring.path, store="memory"))
+    for page, errors in open_page(tmp_path, bypass_csp=False,
+                                  extra_flags=(f"--use-file-for-fake-audio-capture={talk}",)):
+        with LiveServer(app) as srv:
+            page.goto(srv.url + "/")
+            page.fill("#api-key", keys["generator"])
+            page.click("#save-key")
+            page.wait_for_selector("#model option:nth-child(2)", state="attached")
+            page.select_option("#model", "cap")
+            assert page.is_hidden("#subtitles-panel") and page.is_visible("#image-file")
+            page.set_input_files("#image-file", str(tmp_path / "shape.png"))
+            page.fill("#n", "3")
+            page.click("#generate")
+            page.wait_for_selector("#gallery .card:nth-child(3) .caption-text")
+            assert page.eval_on_selector_all("#gallery img", "els => els.length") == 0
+            assert "3 caption(s)" in page.inner_text("#gen-status")
+
+            page.select_option("#model", "asr")
+            assert page.is_visible("#subtitles-panel")
+            page.click("#live")
+            page.wait_for_selector("#subtitles li:nth-child(2)", timeout=40_000)
+            page.click("#live")
+            assert page.get_attribute("#live", "aria-pressed") == "false"
+            lines = page.eval_on_selector_all("#subtitles li .time", "els => els.map(e => e.textContent)")
+            assert all("–" in t and t.startswith("0:") for t in lines), lines
+            assert "transcribed" in page.inner_text("#sub-status")
+
+            page.set_input_files("#sub-file", str(talk))
+            page.wait_for_selector("#sub-downloads:not([hidden])")
+            assert page.get_attribute("#srt-link", "href").startswith("blob:")
+            assert "2 segment(s)" in page.inner_text("#sub-status")
+        assert errors == []

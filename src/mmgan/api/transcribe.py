@@ -1,6 +1,7 @@
 """transcribe_file() and stream_file(): what `mmgan transcribe` (and the server) call.
 
     t = transcribe_file(pipe, "talk.wav")                 # a whole recording, any rate, mono or stereo
+    t = transcribe_wave(pipe, samples)                    # or its samples at the model's rate (the server)
     t.text, t.words, t.cues; Path("talk.srt").write_text(to_srt(t.cues))
     for ev in stream_file(pipe, "talk.wav"):               # block by block in time order, as if live
         print(ev.cues)                                     # the cues of each segment as it is decoded
@@ -94,7 +95,17 @@ def transcribe_file(pipe: Pipeline, path: str | Path, vad: VadOptions | None = N
     """A whole recording at once: read, cut at pauses, recognise every segment, time every word."""
     rate = _check(pipe)
     t0 = time.perf_counter()
-    x = read_wave(path, rate)
+    return transcribe_wave(pipe, read_wave(path, rate), vad, options, started=t0)
+
+
+def transcribe_wave(pipe: Pipeline, x: np.ndarray, vad: VadOptions | None = None, options: dict | None = None,
+                    started: float | None = None) -> Transcript:
+    """A whole recording given as mono float samples at the model's rate (pipe.generator.sample_rate)."""
+    rate = _check(pipe)
+    t0 = time.perf_counter() if started is None else started
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"a recording is mono samples (1-D), got shape {x.shape}")
     t = Transcript(seconds=len(x) / rate)
     for seg, words in recognise(pipe, split_speech(x, rate, vad), options):
         t.segments.append(seg)

@@ -218,6 +218,15 @@ class Codec(ABC):
     def response(self, obj: Any) -> dict:
         """What the server returns for one object, as fields of a generated item ({"png": bytes}, ...)."""
 
+    def stored_file(self, obj: Any, media: bytes | None) -> bytes | None:
+        """The bytes the store keeps as `store_asset` for one object (by default its served file, `media`)."""
+        return media
+
+    def caption_of(self, obj: Any) -> str | None:
+        """Words that describe one generated object, kept as its caption in the store (keyword search finds
+        it) and embedded as text; None for objects that are not words (then the request's prompt is used)."""
+        return None
+
 
 # ---- the registry ---------------------------------------------------------------------------------
 _INSTANCES: dict[type, Codec] = {}

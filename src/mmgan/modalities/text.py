@@ -171,6 +171,7 @@ class TextCodec(Codec):
     name = "text"
     attribute = "text"
     media_type = "text/plain"
+    store_asset = "caption.txt"       # kept as words: the store's caption (keyword search) and its text embedding
     families = CAPTION_FAMILIES
     rank = 3                          # after image, vector and audio: captioned data still generates those
     preview_count = 32                # the trainer's preview: 4 inputs x 8 captions
@@ -282,6 +283,12 @@ class TextCodec(Codec):
 
     def response(self, obj: str) -> dict:
         return {"text": obj}
+
+    def stored_file(self, obj: str, media: bytes | None) -> bytes:
+        return obj.encode("utf-8")
+
+    def caption_of(self, obj: str) -> str:
+        return obj
 
 
 def caption_groups(captions: list[str], info: Mapping) -> list[dict]:

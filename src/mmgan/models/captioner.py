@@ -21,6 +21,8 @@ configs/captioner-shapes.yaml (`mmgan train --data shapes --target text`).
 """
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -127,9 +129,12 @@ class CaptionGenerator(ConfigModule):
             out.append(logits)
         return torch.stack(out, 1)
 
-    def sample(self, source, z, c, greedy: bool = False, temperature: float = 1.0):
+    def sample(self, source, z, c, greedy: bool = False, temperature: float = 1.0, seeded: bool = False):
         """Draw captions -> (ids (b, T), log-probabilities of the drawn tokens (b, T), mask (b, T): tokens
-        up to and including EOS). With grad when called under grad (policy gradient)."""
+        up to and including EOS). With grad when called under grad (policy gradient). seeded: each row's
+        draws come from a generator seeded by its own z (generation: a latent gives one caption, whatever
+        batch it is in); otherwise from torch's global generator (training)."""
+        rows = _row_generators(z) if seeded and not greedy else None
         regions, keys, h, c = self.start(source, z, c)
         b, T = len(regions), self.max_tokens
         tok = torch.full((b,), EOS, dtype=torch.long, device=regions.device)
@@ -143,6 +148,10 @@ class CaptionGenerator(ConfigModule):
             logp = logits.float().log_softmax(-1)
             if greedy:
                 tok = logp.argmax(-1)
+            elif rows is not None:
+                u = torch.cat([torch.rand(1, generator=g) for g in rows]).to(logp.device)
+                cdf = (logp.detach() / max(temperature, 1e-4)).softmax(-1).cumsum(-1)
+                tok = (cdf < u[:, None]).sum(-1).clamp(max=logp.shape[1] - 1)      # inverse-CDF draw
             else:
                 tok = torch.multinomial((logp.detach() / max(temperature, 1e-4)).softmax(-1), 1).squeeze(1)
             masks.append(~done)
@@ -205,7 +214,14 @@ class CaptionGenerator(ConfigModule):
             raise ValueError(f"decode must be sample, greedy or beam, got {decode!r}")
         t = float(self.config["temperature"] if temperature is None else temperature)
         with torch.no_grad():
-            return self.sample(source, z, c, greedy=decode == "greedy", temperature=t)[0]
+            return self.sample(source, z, c, greedy=decode == "greedy", temperature=t, seeded=True)[0]
+
+
+def _row_generators(z: torch.Tensor) -> list[torch.Generator]:
+    """One CPU generator per row of z, seeded by a hash of that row's values."""
+    rows = z.detach().float().cpu().numpy()
+    return [torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(r.tobytes()).digest()[:8], "little") >> 1)
+            for r in rows]
 
 
 class CaptionDiscriminator(ConfigModule):

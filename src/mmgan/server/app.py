@@ -26,7 +26,8 @@ from .limits import BadUpload, BodySizeLimit, LimitExceeded, RateLimiter
 from .metrics import Metrics, MetricsMiddleware
 from .routes import ROUTERS
 from .routes.openapi import add_body_schemas
-from .schemas import GenerateForm, GenerateRequest, SearchForm, SearchRequest
+from .schemas import (CaptionForm, CaptionRequest, GenerateForm, GenerateRequest, SearchForm, SearchRequest,
+                      TranscribeForm, TranscribeRequest)
 from .settings import Settings
 from ..pipeline import Pipeline
 from .generation import ServedModel
@@ -116,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from fastapi.openapi.utils import get_openapi
 
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            app.openapi_schema = add_body_schemas(schema, [GenerateRequest, GenerateForm, SearchRequest, SearchForm])
+            app.openapi_schema = add_body_schemas(schema, [GenerateRequest, GenerateForm, CaptionRequest, CaptionForm,
+                                                                  TranscribeRequest, TranscribeForm, SearchRequest, SearchForm])
         return app.openapi_schema
 
     app.openapi = openapi

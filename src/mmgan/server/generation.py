@@ -44,11 +44,12 @@ class GenerateJob:
     image_sha256: str | None = None
     store: ItemStore | None = None           # where to write the items (None = do not store)
     requested_by: str | None = None
+    options: dict = field(default_factory=dict)   # the generator's call options (a captioner's decode, ...)
 
     def group(self) -> tuple:
-        """Jobs conditioned on the same set of modalities (and truncation) can share a Pipeline call."""
+        """Jobs conditioned on the same set of modalities (and truncation and options) can share a Pipeline call."""
         return (self.label is not None, self.text is not None, self.audio is not None, self.image is not None,
-                self.truncation)
+                self.truncation, tuple(sorted(self.options.items())))
 
 
 @dataclass
@@ -115,6 +116,8 @@ class ServedModel:
             "data": data.get("name"),
             "step": cfg.get("step"),
             "source": Path(self.source).name if self.source else "",
+            "reads": self.reads,                     # the modality a captioner / recogniser reads raw, else None
+            "transcribes": bool(getattr(getattr(self.pipe, "generator", None), "transcribes", False)),
         }
 
     @property
@@ -180,23 +183,38 @@ class ServedModel:
                                       f"({type(e).__name__}: {e})") from e
         return results
 
-    def generate_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedItem]]:
+    @property
+    def reads(self) -> str | None:
+        """The modality the model reads raw (a captioner: image), whose items each give n samples; else None."""
+        return (getattr(getattr(self.pipe, "conditioner", None), "source", None) or {}).get("modality")
+
+    def _call(self, jobs: list[GenerateJob]) -> list:
+        """One Pipeline call for the batch -> its objects, job after job. A model that reads its source raw makes
+        n samples of each item it is given, so each job gives its item once (Pipeline: n per source item)."""
         total = sum(j.n for j in jobs)
         first = jobs[0]
         in_w = getattr(getattr(self.pipe, "generator", None), "truncation_in_w", False)   # style-based: the
         scale = lambda j: 1.0 if in_w else j.truncation        # noqa: E731  Pipeline truncates w itself
         z = torch.cat([_latents(j.n, self.z_dim, j.seed, scale(j)) for j in jobs]) if self.z_dim else None
+        if self.reads is not None:
+            if len({j.n for j in jobs}) > 1:             # n per item is one number per call
+                return [o for j in jobs for o in self._call([j])]
+            per = lambda j: [j]                          # noqa: E731  each item once
+        else:
+            per = lambda j: [j] * j.n                    # noqa: E731  each sample its own copy of the condition
         kwargs: dict[str, Any] = {"truncation": first.truncation} if first.truncation != 1.0 else {}
-        if first.label is not None:
-            kwargs["labels"] = [j.label for j in jobs for _ in range(j.n)]
-        if first.text is not None:
-            kwargs["text"] = [j.text for j in jobs for _ in range(j.n)]
-        if first.audio is not None:
-            kwargs["audio"] = [j.audio for j in jobs for _ in range(j.n)]
-        if first.image is not None:
-            kwargs["image"] = [j.image for j in jobs for _ in range(j.n)]
-        out = self.pipe(num_images=total, z=z, **kwargs)
-        objects = getattr(out, self.codec.attribute)           # the target's objects: images, sounds, vectors
+        for key, attr in (("labels", "label"), ("text", "text"), ("audio", "audio"), ("image", "image")):
+            if getattr(first, attr) is not None:
+                kwargs[key] = [getattr(k, attr) for j in jobs for k in per(j)]
+        if first.options:
+            kwargs["options"] = dict(first.options)
+        n = first.n if self.reads is not None else total
+        out = self.pipe(num_images=n, z=z, **kwargs)
+        return getattr(out, self.codec.attribute)          # the target's objects: images, sounds, vectors, text
+
+    def generate_batch(self, jobs: list[GenerateJob]) -> list[list[GeneratedItem]]:
+        total = sum(j.n for j in jobs)
+        objects = self._call(jobs)
         results: list[list[GeneratedItem]] = []
         at = 0
         for job in jobs:
@@ -209,10 +227,12 @@ class ServedModel:
                 if job.store is not None and self.codec.store_asset is not None:
                     g.id = content_id("synthetic", np.asarray(obj), self.name, self.version,
                                       {k: v for k, v in g.provenance.items() if k not in ("requested_by", "created")})
+                    words = self.codec.caption_of(obj)        # generated words (captions) are the item's caption
                     g.pending = (job.store, NewItem(
-                        id=g.id, metadata=self._metadata(job), provenance=g.provenance,
-                        conditions=dict(g.provenance["conditions"]), assets={self.codec.store_asset: media},
-                        embed={self.codec.name: obj}, text=job.text))
+                        id=g.id, metadata=self._metadata(job, words), provenance=g.provenance,
+                        conditions=dict(g.provenance["conditions"]),
+                        assets={self.codec.store_asset: self.codec.stored_file(obj, media)},
+                        embed={self.codec.name: obj}, text=words or job.text))
                 mine.append(g)
             at += job.n
             results.append(mine)
@@ -220,12 +240,13 @@ class ServedModel:
             self.on_generated(self.name, total)
         return results
 
-    def _metadata(self, job: GenerateJob) -> dict:
-        """The item's filterable fields, named as in mmgan.store's schema."""
+    def _metadata(self, job: GenerateJob, words: str | None = None) -> dict:
+        """The item's filterable fields, named as in mmgan.store's schema (caption: the generated words, else the
+        prompt)."""
         md: dict[str, Any] = {"kind": "synthetic", "model": self.name, "model_version": self.version,
                               "step": int(self.config.get("step") or 0), "seed": job.seed,
                               "dataset": self.config.get("data", {}).get("name", ""), "user": job.requested_by or "",
-                              "label": -1, "class_name": "", "caption": job.text or ""}
+                              "label": -1, "class_name": "", "caption": words or job.text or ""}
         if job.label is not None:
             md["label"] = job.label
             names = self.pipe.class_names
@@ -244,6 +265,8 @@ class ServedModel:
             cond["audio_sha256"] = job.audio_sha256
         if job.image_sha256:
             cond["image_sha256"] = job.image_sha256
+        if job.options:
+            cond["options"] = dict(job.options)
         return {"model": self.name, "run": self.source, "model_version": self.version, "step": self.config.get("step"),
                 "seed": job.seed, "num_images": job.n, "index": index, "truncation": job.truncation,
                 "conditions": cond, "requested_by": job.requested_by, "created": time.time(),

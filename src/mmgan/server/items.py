@@ -31,7 +31,8 @@ ASSET_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.[A-Za-z0-9]{1,8}")
 FILTER_KEYS = ("kind", "caption", "label", "class_name", "dataset", "dataset_version", "model", "model_version",
                "step", "seed", "user", "embedder")
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "wav": "audio/wav", "flac": "audio/flac",
-               "ogg": "audio/ogg", "mp3": "audio/mpeg"}
+               "ogg": "audio/ogg", "mp3": "audio/mpeg", "txt": "text/plain; charset=utf-8",
+               "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 
 
 def media_type(name: str) -> str:

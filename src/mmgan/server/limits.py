@@ -135,8 +135,10 @@ def read_image(data: bytes, limits: Limits, field: str = "image"):
     return img
 
 
-def read_audio(data: bytes, limits: Limits, sample_rate: int = 16000, field: str = "audio") -> np.ndarray:
-    """Decode an uploaded clip (WAV, FLAC, OGG) to float32 mono at sample_rate, after checking its length."""
+def read_audio(data: bytes, limits: Limits, sample_rate: int = 16000, field: str = "audio",
+               limit: str = "max_audio_seconds") -> np.ndarray:
+    """Decode an uploaded clip (WAV, FLAC, OGG) to float32 mono at sample_rate, after checking its length
+    against `limit` (a Limits field: max_audio_seconds for conditions, max_transcribe_seconds for recordings)."""
     import soundfile as sf
 
 
@@ -147,7 +149,7 @@ def read_audio(data: bytes, limits: Limits, sample_rate: int = 16000, field: str
     except Exception as e:
         raise BadUpload(field, f"{field}: not audio libsndfile can read (WAV, FLAC, OGG) ({type(e).__name__})") from None
     seconds = info.frames / max(1, info.samplerate)
-    check_max("max_audio_seconds", round(seconds, 3), limits.max_audio_seconds, f"{field} length in seconds", 413)
+    check_max(limit, round(seconds, 3), getattr(limits, limit), f"{field} length in seconds", 413)
     try:
         x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:

@@ -103,7 +103,7 @@ class GeneratedItemOut(_OmitNull):
     """One generated object. Inline, its file is `<target>_base64` (image_base64: a PNG, audio_base64: a WAV);
     the other fields are what the model's codec adds (vector; seconds and sample_rate)."""
     model_config = ConfigDict(extra="forbid")      # a codec field this schema does not name is a bug: say so
-    OMIT_NULL = ("audio_base64", "seconds", "sample_rate")
+    OMIT_NULL = ("audio_base64", "seconds", "sample_rate", "text")
 
     id: str | None = Field(description="id under which the item is stored (null when not stored)")
     index: int
@@ -118,6 +118,7 @@ class GeneratedItemOut(_OmitNull):
                                                        "(left out for other models and url responses)")
     seconds: float | None = Field(None, description="audio models: the clip's length (left out for other models)")
     sample_rate: int | None = Field(None, description="audio models: the clip's sample rate in Hz")
+    text: str | None = Field(None, description="text models (captioners): the caption (left out for other models)")
 
 
 class GenerateResponse(_OmitNull):
@@ -131,6 +132,88 @@ class GenerateResponse(_OmitNull):
     items: list[GeneratedItemOut]
     store_note: str | None = Field(None, description="why store=true did not store the items (left out when it "
                                                      "did, or when nothing was asked)")
+
+
+# ---- text out: captions and subtitles ---------------------------------------------------------------------
+DECODES = ("sample", "greedy", "beam")
+
+
+class CaptionRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"image_b64": "<PNG, base64>", "n": 3, "style": "positive"}]})
+
+    model: str | None = Field(None, description="served captioner (default: the only or first model)",
+                              pattern=MODEL_NAME_RE.pattern)
+    image_b64: str | None = Field(None, description="the image to caption (PNG/JPEG), base64")
+    n: int = Field(1, ge=1, description="captions of the image (at most limits.max_n)")
+    style: int | str | None = Field(None, description="caption style, for captioners trained with styles "
+                                                      "(a class name: neutral, positive, negative; or its index)")
+    decode: Literal["sample", "greedy", "beam"] | None = Field(
+        None, description="sample (varied, one per seed), greedy or beam (the most likely caption); default the run's")
+    temperature: float | None = Field(None, gt=0.0, le=5.0, description="sampling temperature")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="random seed (default: a fresh one, returned)")
+    response: Literal["base64", "url"] = "base64"
+    store: bool = Field(True, description="store the captions (with provenance) when the service has a store")
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v):
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("style must not be empty")
+        return v
+
+
+class CaptionForm(_Strict):
+    """multipart/form-data version of CaptionRequest: the image as a file."""
+
+    model: str | None = None
+    n: int = 1
+    style: str | None = None
+    decode: Literal["sample", "greedy", "beam"] | None = None
+    temperature: float | None = None
+    seed: int | None = None
+    response: Literal["base64", "url"] = "base64"
+    store: bool = True
+    image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+
+
+class TranscribeRequest(_Strict):
+    model: str | None = Field(None, description="served recogniser (default: the only or first model)",
+                              pattern=MODEL_NAME_RE.pattern)
+    audio_b64: str | None = Field(None, description="the recording (WAV/FLAC/OGG, any rate, mono or stereo), base64")
+    beam: int = Field(0, ge=0, le=64, description="beam width of the CTC prefix search (0: best path)")
+    store: bool = Field(False, description="store the transcript (with provenance) when the service has a store")
+
+
+class TranscribeForm(_Strict):
+    """multipart/form-data version of TranscribeRequest: the recording as a file."""
+
+    model: str | None = None
+    beam: int = 0
+    store: bool = False
+    audio: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+
+
+class SegmentOut(BaseModel):
+    start: float = Field(description="seconds from the start of the recording")
+    end: float
+    text: str
+
+
+class TranscribeResponse(_OmitNull):
+    OMIT_NULL = ("id", "store_note")
+
+    model: str
+    text: str = Field(description="the whole transcript")
+    segments: list[SegmentOut] = Field(description="the recording cut at its pauses, each recognised")
+    words: list[SegmentOut] = Field(description="each word with its times (from the CTC alignment)")
+    srt: str = Field(description="the subtitles as SubRip (.srt)")
+    vtt: str = Field(description="the subtitles as WebVTT (.vtt)")
+    seconds: float = Field(description="the recording's length")
+    rtf: float = Field(description="real-time factor: processing seconds per second of audio")
+    elapsed_ms: float
+    id: str | None = Field(None, description="id under which the transcript is stored (left out when not stored)")
+    store_note: str | None = None
 
 
 # ---- search --------------------------------------------------------------------------------------------------
@@ -230,6 +313,8 @@ class ModelOut(BaseModel):
     data: str | None = None
     step: int | None = None
     source: str = ""
+    reads: str | None = Field(None, description="the input a captioner (image) or recogniser (audio) reads raw")
+    transcribes: bool = Field(False, description="a recogniser: POST /v1/transcribe takes recordings")
 
 
 class ModelsResponse(BaseModel):

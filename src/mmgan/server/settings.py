@@ -23,7 +23,8 @@ class Limits(BaseModel):
     """Every request is held to these; a violation is a 4xx whose message names the limit."""
 
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest request body")
-    max_audio_seconds: float = Field(30.0, gt=0, description="longest audio upload")
+    max_audio_seconds: float = Field(30.0, gt=0, description="longest audio upload (a condition)")
+    max_transcribe_seconds: float = Field(600.0, gt=0, description="longest recording /v1/transcribe takes")
     max_image_pixels: int = Field(4096 * 4096, ge=1, description="largest image upload, width x height")
     max_n: int = Field(64, ge=1, description="most images one generate request may ask for")
     max_k: int = Field(100, ge=1, description="most results one search may ask for")

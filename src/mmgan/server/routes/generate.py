@@ -51,6 +51,13 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
     if "image" in uploads:
         job.image = await run_in_threadpool(read_image, uploads["image"], limits)
         job.image_sha256 = sha256(uploads["image"])
+    return await serve_job(model, models, job, settings, req.response, store_note, t0)
+
+
+async def serve_job(model: ServedModel, models, job: GenerateJob, settings, response: str, store_note: str | None,
+                    t0: float) -> GenerateResponse:
+    """Queue a job on its model's batcher (within the limits), then answer its items as the codec makes them."""
+    limits = settings.limits
     await models.ensure_started(model)
     if model.batcher.queued + job.n > limits.max_queue:
         raise LimitExceeded("max_queue", f"the service is busy: {model.batcher.queued} images are waiting for model "
@@ -65,13 +72,13 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
     codec = model.codec
     items = []
     for g in results:
-        inline = req.response == "base64" or g.id is None
+        inline = response == "base64" or g.id is None
         media = {f"{codec.name}_base64": base64.b64encode(g.media).decode()} if inline and g.media is not None else {}
         items.append(GeneratedItemOut(
             id=g.id, index=g.index, seed=g.seed, provenance=g.provenance, media_type=codec.media_type,
             url=asset_url(settings, g.id, codec.store_asset) if g.id else None, **g.fields, **media))
     stored = job.store is not None and codec.store_asset is not None
-    return GenerateResponse(model=model.name, n=req.n, seed=job.seed, stored=stored, store_note=store_note,
+    return GenerateResponse(model=model.name, n=job.n, seed=job.seed, stored=stored, store_note=store_note,
                             elapsed_ms=round((time.perf_counter() - t0) * 1000, 2), items=items)
 
 
@@ -89,14 +96,14 @@ def _check_conditions(model: ServedModel, req: GenerateRequest, uploads: dict) -
                                             f"give {need}", "missing")
 
 
-def _label_index(model: ServedModel, label: int | str) -> int:
+def _label_index(model: ServedModel, label: int | str, field: str = "label") -> int:
     names = model.pipe.class_names
     num = len(names) or int(getattr(getattr(model.pipe, "conditioner", None), "num_classes", 0) or 0)
     try:
         idx = model.pipe.label_index(label)
     except ValueError as e:
-        raise field_error("label", str(e)) from None
+        raise field_error(field, str(e)) from None
     if num and not 0 <= idx < num:
         valid = f"0..{num - 1}" + (f" or a name: {', '.join(names)}" if names else "")
-        raise field_error("label", f"label {label!r} is out of range; valid: {valid}")
+        raise field_error(field, f"{field} {label!r} is out of range; valid: {valid}")
     return idx

@@ -1,11 +1,11 @@
-// mmgan web page: generate images or sounds from a prompt, a label, audio (uploaded or recorded) and/or an image;
-// search the store.
+// mmgan web page: generate images, sounds or captions from a prompt, a label, audio (uploaded or recorded) and/or an
+// image; live subtitles from the microphone for a recogniser; search the store.
 // Talks only to this server's /v1 API with the key kept in localStorage. No framework, no build step.
 "use strict";
 
 const KEY_STORE = "mmgan.apiKey";
 const $ = (sel) => document.querySelector(sel);
-const state = { models: [], recorded: null, recorder: null };
+const state = { models: [], recorded: null, recorder: null, live: null };
 
 // ---- API ------------------------------------------------------------------------------------------------
 function apiKey() { return localStorage.getItem(KEY_STORE) || ""; }
@@ -76,6 +76,8 @@ function showModel() {
   }
   const label = $("#label");
   label.replaceChildren(new Option("(none)", ""), ...m.class_names.map((name, i) => new Option(`${i}: ${name}`, String(i))));
+  $("#subtitles-panel").hidden = !m.transcribes;
+  if (!m.transcribes && state.live) stopLive();
 }
 
 $("#model").addEventListener("change", showModel);
@@ -170,7 +172,8 @@ $("#generate-form").addEventListener("submit", async (ev) => {
     const out = await api("/v1/generate", { method: "POST", body: form });
     const cards = out.items.map((it) => card(media(it), describe(it.provenance, it.id), it.id));
     $("#gallery").prepend(...cards);
-    const what = out.items.length && out.items[0].media_type.startsWith("audio/") ? "clip(s)" : "image(s)";
+    const type = out.items.length ? out.items[0].media_type : "";
+    const what = type.startsWith("audio/") ? "clip(s)" : type.startsWith("text/") ? "caption(s)" : "image(s)";
     setStatus($("#gen-status"), `${out.items.length} ${what} from ${out.model}, seed ${out.seed}, in ${Math.round(out.elapsed_ms)} ms` +
       (out.stored ? " · stored" : "") + (out.store_note ? " · " + out.store_note : ""));
   } catch (e) {
@@ -198,6 +201,7 @@ function describe(prov, id) {
 // A generated item's file as {type, src}: the API names the inline file <kind>_base64 (image_base64,
 // audio_base64), kind being the first part of its media_type (the page asks for files inline).
 function media(it) {
+  if (it.media_type.startsWith("text/")) return { type: it.media_type, text: it.text || "" };   // captions: words
   const b64 = it[it.media_type.split("/")[0] + "_base64"];
   return { type: it.media_type, src: b64 ? `data:${it.media_type};base64,${b64}` : "" };
 }
@@ -206,7 +210,12 @@ function media(it) {
 function card(file, caption, id, score) {
   const node = $("#card").content.firstElementChild.cloneNode(true);
   const img = node.querySelector("img");
-  if (file.type.startsWith("audio/")) {
+  if (file.type.startsWith("text/")) {
+    const words = document.createElement("p");
+    words.className = "caption-text";
+    words.textContent = file.text;
+    img.replaceWith(words);
+  } else if (file.type.startsWith("audio/")) {
     const audio = document.createElement("audio");
     audio.controls = true;
     audio.preload = "metadata";
@@ -226,6 +235,133 @@ function card(file, caption, id, score) {
     like.remove();
   }
   return node;
+}
+
+// ---- subtitles: a recording, or the microphone live ----------------------------------------------------------
+// Live: the microphone's samples are gathered in the page (ScriptProcessor); a phrase is sent to /v1/transcribe as a
+// 16 kHz WAV when a pause follows speech (or after MAX_PHRASE seconds), and its segments are added with their times
+// in the session. Everything stays in this page and the server.
+const LIVE = { pause: 0.35, maxPhrase: 8, level: 0.01 };
+
+function clock(seconds) {
+  const m = Math.floor(seconds / 60), s = seconds - 60 * m;
+  return `${m}:${s.toFixed(1).padStart(4, "0")}`;
+}
+
+function addSubtitles(segments, offset) {
+  const list = $("#subtitles");
+  for (const seg of segments) {
+    const li = document.createElement("li");
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = `${clock(offset + seg.start)}–${clock(offset + seg.end)}`;
+    li.append(time, document.createTextNode(seg.text || "…"));
+    list.append(li);
+  }
+}
+
+async function transcribe(wav, name) {
+  const form = new FormData();
+  form.append("model", $("#model").value);
+  form.append("beam", $("#sub-beam").value || "0");
+  form.append("audio", wav, name);
+  return api("/v1/transcribe", { method: "POST", body: form });
+}
+
+$("#sub-file").addEventListener("change", async () => {
+  const file = $("#sub-file").files[0];
+  if (!file) return;
+  setStatus($("#sub-status"), "transcribing…");
+  try {
+    const out = await transcribe(file, file.name);
+    $("#subtitles").replaceChildren();
+    addSubtitles(out.segments, 0);
+    $("#srt-link").href = URL.createObjectURL(new Blob([out.srt], { type: "application/x-subrip" }));
+    $("#vtt-link").href = URL.createObjectURL(new Blob([out.vtt], { type: "text/vtt" }));
+    $("#sub-downloads").hidden = false;
+    setStatus($("#sub-status"), `${out.segments.length} segment(s) of ${out.seconds.toFixed(1)} s in ${Math.round(out.elapsed_ms)} ms ` +
+      `(real-time factor ${out.rtf.toFixed(3)})`);
+  } catch (e) {
+    setStatus($("#sub-status"), e.message, true);
+  }
+});
+
+$("#live").addEventListener("click", () => (state.live ? stopLive() : startLive()));
+
+async function startLive() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    setStatus($("#sub-status"), "cannot use the microphone: " + e.message, true);
+    return;
+  }
+  const ctx = new AudioContext();
+  const src = ctx.createMediaStreamSource(stream);
+  const proc = ctx.createScriptProcessor(4096, 1, 1);
+  const live = { stream, ctx, src, proc, phrase: [], voiced: 0, quiet: 0, heard: 0, start: 0, sent: 0, done: 0 };
+  proc.onaudioprocess = (ev) => {
+    const x = new Float32Array(ev.inputBuffer.getChannelData(0));
+    const rms = Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
+    const dt = x.length / ctx.sampleRate;
+    if (!live.phrase.length) live.start = live.heard;
+    live.heard += dt;
+    live.phrase.push(x);
+    if (rms > LIVE.level) { live.voiced += dt; live.quiet = 0; } else { live.quiet += dt; }
+    const length = live.phrase.length * dt;
+    if (!live.voiced && live.quiet > LIVE.pause) { live.phrase = []; live.quiet = 0; return; }   // silence: drop
+    if ((live.voiced && live.quiet >= LIVE.pause) || length >= LIVE.maxPhrase) sendPhrase(live);
+  };
+  src.connect(proc);
+  proc.connect(ctx.destination);
+  state.live = live;
+  $("#live").textContent = "■ Stop";
+  $("#live").setAttribute("aria-pressed", "true");
+  $("#subtitles").replaceChildren();
+  $("#sub-downloads").hidden = true;
+  setStatus($("#sub-status"), "listening…");
+}
+
+async function sendPhrase(live) {
+  const parts = live.phrase, offset = live.start;
+  live.phrase = []; live.voiced = 0; live.quiet = 0;
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const pcm = new Float32Array(n);
+  let at = 0;
+  for (const p of parts) { pcm.set(p, at); at += p.length; }
+  live.sent += 1;
+  try {
+    const out = await transcribe(encodeWav(downsample(pcm, live.ctx.sampleRate, 16000), 16000), "phrase.wav");
+    addSubtitles(out.segments, offset);
+    live.done += 1;
+    setStatus($("#sub-status"), `live: ${live.done} phrase(s) transcribed, last in ${Math.round(out.elapsed_ms)} ms`);
+  } catch (e) {
+    setStatus($("#sub-status"), e.message, true);
+  }
+}
+
+function downsample(x, from, to) {
+  if (from === to) return x;
+  const out = new Float32Array(Math.floor(x.length * to / from));
+  for (let i = 0; i < out.length; i++) {
+    const t = i * from / to, j = Math.floor(t), f = t - j;
+    out[i] = (x[j] || 0) * (1 - f) + (x[j + 1] || 0) * f;
+  }
+  return out;
+}
+
+function stopLive() {
+  const live = state.live;
+  state.live = null;
+  if (!live) return;
+  if (live.voiced) sendPhrase(live);
+  live.proc.disconnect();
+  live.src.disconnect();
+  live.stream.getTracks().forEach((t) => t.stop());
+  live.ctx.close();
+  $("#live").textContent = "● Live subtitles";
+  $("#live").setAttribute("aria-pressed", "false");
+  setStatus($("#sub-status"), `stopped: ${live.done} of ${live.sent} phrase(s) transcribed`);
 }
 
 // ---- search --------------------------------------------------------------------------------------------------
