@@ -85,3 +85,29 @@ def test_wavegan_preset_trains_and_generates_waveforms(tmp_path):
     res = pipe(labels=["high"], num_images=2, seed=0)
     assert [s.waveform.shape for s in res.audio] == [(8000,), (8000,)]
     assert all(abs(s.waveform).max() <= 1 for s in res.audio)
+
+
+def test_image_to_sound_on_digits_say(tmp_path, monkeypatch):
+    """The image of a digit says its name: digits-say with the clips as the target and the image as the condition
+    trains specgan through the joint space's image encoder; generate --image writes the clips."""
+    from _mm_tiny import TINY_EXTRA
+    from mmgan.data import load_dataset
+    from mmgan.modalities.pixels import to_pil
+
+    monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    sets = [a for s in TINY_EXTRA + ["data.n=20"] for a in ("--set", s)]
+    assert main(["train", "--data", "digits-say", "--set", "data.target=audio", "--set", "model.condition=[image]",
+                 *FAST, *sets, "--steps", "2", "--out", str(run)]) == 0
+    cfg = Config.load(run / "config.yaml")
+    assert (cfg.model.family, cfg.data.target, cfg.model.condition) == ("specgan", "audio", ["image"])
+    test = load_dataset("digits-say", split="test", n=10)
+    seven = tmp_path / "seven.png"
+    to_pil(test.columns["image"][int(torch.nonzero(test.columns["label"] == 7)[0])]).save(seven)
+    gen = tmp_path / "gen"
+    assert main(["generate", str(run), "--image", str(seven), "-n", "2", "--out", str(gen)]) == 0
+    wavs = sorted(gen.glob("*.wav"))
+    assert len(wavs) == 2 and sf.info(str(wavs[0])).frames == 16000 and (gen / "spectrograms.png").exists()
+    pipe = Pipeline.from_pretrained(run, device="cpu")
+    clips = pipe(image=test.columns["image"][:3], num_images=3, seed=0, output_type="pt").tensor
+    assert clips.shape == (3, 16000) and torch.isfinite(clips).all()

@@ -15,11 +15,13 @@ Registered metrics (kind "metric"; a name may carry its sample count: fid10k, pr
   diversity_ratio         pairwise feature distance within a condition, generated / real (diversity.py)
 Feature networks: features.py (in-project, cached) and inception.py (users' Inception weights).
 Audio (SC09 protocol, bench/sc09.py): sound_judge.py (a log-mel digit CNN, cached), sound_scores.py
-(IS, FID, mIS, AM, label accuracy on its outputs), sphinx.py (pocketsphinx, an independent judge).
+(IS, FID, mIS, AM, label accuracy on its outputs), sphinx.py (pocketsphinx, an independent judge);
+sound_features.py (the judge as the feature network of audio targets: `mmgan eval` on spoken digits);
+speech_quality.py (a vocoder's copy synthesis: MCD, F0 RMSE, voicing F1, STOI, PESQ; bench/vocoder.py).
 """
 from __future__ import annotations
 
-from . import classify, diversity, fid, inception_score, modes, prdc, rprecision  # noqa: F401  (registration)
+from . import classify, diversity, fid, inception_score, modes, prdc, rprecision, sound_features  # noqa: F401  (registration)
 from .base import MetricNotApplicable, MetricResult, describe_metrics, parse_metric_name, resolve_metric
 from .context import EvalContext, SampleSet
 from .evaluate import Evaluation, compute_metrics, default_metrics, evaluate

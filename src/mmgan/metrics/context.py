@@ -292,7 +292,9 @@ class EvalContext:
             x = ds.columns[self.target]
             if n is not None:
                 idx = np.sort(np.random.default_rng([self.seed, 11]).choice(idx, size=n, replace=False))
-            sub = SampleSet(x[torch.as_tensor(idx)], None if labels is None else labels[idx], idx)
+            x = x[torch.as_tensor(idx)] if torch.is_tensor(x) else \
+                self.codec.data_tensor([x[int(i)] for i in idx], self.pipe.model_config)   # paths -> data units
+            sub = SampleSet(x, None if labels is None else labels[idx], idx)
             self._real[key] = self.embed(sub, f"real {split}")
         return self._real[key]
 

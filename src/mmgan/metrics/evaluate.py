@@ -22,6 +22,7 @@ from ..registry import get, names, register
 from .base import MetricNotApplicable, MetricResult, check_target, resolve_metric
 from .context import EvalContext
 from .features import FeatureNetwork, Recipe
+from .sound_features import is_spoken_digits, not_spoken_digits
 from ..data import list_datasets
 from .report import write_report
 
@@ -90,6 +91,15 @@ def image_metrics(ctx: EvalContext) -> list[str]:
     else:
         out += ["is10k", "modes", "diversity_ratio"]
     return out
+
+
+@register("default_metrics", "audio")
+def audio_metrics(ctx: EvalContext) -> list[str]:
+    """The SC09 protocol's scores that the registry computes (bench/sc09.py has them all, with pocketsphinx):
+    IS (and its ratio to the real test clips'), FID in the judge's features, label accuracy; 2,048 clips."""
+    if not is_spoken_digits(ctx.train):
+        raise ValueError(f"no default metrics for this audio model: {not_spoken_digits(ctx.train)}")
+    return ["is2048", "fid2048"] + (["cond_acc2048"] if ctx.label_conditioned else [])
 
 
 def compute_metrics(ctx: EvalContext, metrics: Sequence[str] | None = None, samples: int | None = None,

@@ -113,6 +113,10 @@ class AudioCodec(Codec):
         return torch.from_numpy(np.stack([fit_length(self._read(p, spec.sample_rate), spec.samples)
                                           for p in column])) if len(column) else torch.zeros(0, spec.samples)
 
+    def data_tensor(self, column: Any, model: Mapping) -> torch.Tensor:
+        """Paths (or Sounds, arrays) -> (n, samples) waveforms at the model's rate and clip length."""
+        return self.waveforms(column, self.spec(model))
+
     def _read(self, item: Any, sample_rate: int) -> np.ndarray:
         """A path, Sound, (waveform, rate) pair or 1-D array -> float32 samples at sample_rate."""
         if isinstance(item, (str, Path)):

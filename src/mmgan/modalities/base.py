@@ -133,6 +133,11 @@ class Codec(ABC):
         """The shape of one item of a column (DataInfo.shape)."""
         return tuple(column.shape[1:])
 
+    def data_tensor(self, column: Any, model: Mapping) -> torch.Tensor:
+        """A column, or a list of its items -> one batch in data units, as a pipeline's output_type="pt"
+        gives them (what metrics compare real items with). Fixed-shape columns already are tensors."""
+        return torch.as_tensor(column)
+
     # ---- the generator's units ------------------------------------------------------------------
     def to_generator(self, x: torch.Tensor, model: Mapping) -> torch.Tensor:
         """A data column (data units) -> what the generator makes (model: the ModelConfig as a dict)."""
