@@ -22,7 +22,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import ConfigError
 from .registry import names
@@ -136,7 +136,11 @@ def _specs(cls: type) -> tuple[Spec, ...]:
 
 @dataclass(frozen=True)
 class Options:
-    """Base of a family's declared model.extra options (itself: none)."""
+    """Base of a family's declared model.extra options (itself: none). `phases`: the step logic the family
+    trains with when loss.phases is left at "standard" (a family with its own, e.g. cyclegan's "cycle",
+    names it here; training.setup.resolve writes it into the config, so the saved config says what trained)."""
+
+    phases: ClassVar[str] = "standard"
 
     @classmethod
     def specs(cls) -> tuple[Spec, ...]:

@@ -73,6 +73,7 @@ def test_train_then_transcribe_to_subtitles_and_stream(tmp_path, capsys):
         ("recognizer", ["audio"], "text", "char")
     assert "G/cer" in (run / "log.jsonl").read_text()                   # the phases ctc trained it
     assert set(cfg.model.extra["vocab"][3:]) == set("a low one high")
+    assert cfg.loss.phases == "ctc" and cfg.model.extra["lexicon"] == ["a", "high", "low", "one"]   # what trained
     capsys.readouterr()
 
     talk = recording(tmp_path / "talk.wav")
@@ -91,6 +92,10 @@ def test_train_then_transcribe_to_subtitles_and_stream(tmp_path, capsys):
     assert out.err.count("decoded in") == 4 and "latency per segment" in out.err
     if out.out.strip():
         check_cues(parse_srt(out.out))                                 # the streamed cues are SRT too
+
+    assert main(["transcribe", str(run), "--audio", str(talk), "--decode", "lexicon", "--beam", "4"]) == 0
+    words = capsys.readouterr().out.split()
+    assert set(words) <= {"a", "high", "low", "one"}, words                     # only the training transcripts' words
 
     pipe = Pipeline.from_pretrained(run, device="cpu")
     res = pipe.transcribe([str(talk)])[0]

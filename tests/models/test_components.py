@@ -76,7 +76,8 @@ def test_every_family_has_a_case():
 # Families whose component tests live next to their own tests (they need extra inputs).
 EXTERNAL_FAMILIES: set[str] = {"progressive", "stackgan", "dfgan",   # tests/families/test_family_components.py; dfgan: tests/multimodal/test_dfgan.py
                                 "hifigan",                            # mels in, waveforms out: tests/models/test_hifigan.py
-                                "captioner"}                          # images in, token ids out: tests/models/test_captioner.py
+                                "captioner",                          # images in, token ids out: tests/models/test_captioner.py
+                                "recognizer"}                         # waveforms in, CTC ids out: tests/models/test_recognizer.py
 
 
 def _cond(b, cdim):

@@ -58,3 +58,29 @@ def test_word_times_from_spans():
 def test_decoders_refuse_a_batch():
     with pytest.raises(ValueError, match="one utterance"):
         ctc.greedy(torch.zeros(2, 3, 4))
+
+
+VOCAB = ["<pad>", "<eos>", "<unk>", " ", "a", "b", "c"]          # blank 0, space 3
+
+
+def test_lexicon_beam_search_writes_only_known_words():
+    # best path and plain beam read "ab c"; the lexicon knows "ab", "ac", "c": the search keeps to them
+    lp = frames({4: .9}, {5: .5, 6: .4}, {3: .9}, {5: .6, 6: .35}, v=7)
+    assert ctc.prefix_beam_search(lp, 8) == [4, 5, 3, 5]                               # "ab b"
+    lex = ctc.Lexicon(["ab", "ac", "c"], VOCAB)
+    assert ctc.prefix_beam_search(lp, 8, lexicon=lex) == [4, 5, 3, 6]                 # "ab c"
+    assert lex.allows((4,), 5) and not lex.allows((4,), 4) and lex.allows((4, 5), 3) and not lex.allows((4,), 3)
+    assert lex.partial((4, 5, 3, 6)) == (6,) and lex.partial((4,)) == (4,)
+
+
+def test_lexicon_ends_on_a_whole_word_and_refuses_bad_input():
+    lex = ctc.Lexicon(["abc"], VOCAB)
+    lp = frames({4: .9}, {5: .9}, {0: .9}, v=7)                  # only "ab" heard: an unfinished word is not written
+    assert ctc.prefix_beam_search(lp, 4, lexicon=lex) == []
+    lp = frames({4: .9}, {5: .9}, {6: .9}, {3: .9}, {4: .9}, {5: .9}, v=7)      # "abc ab": the whole word stays
+    assert ctc.prefix_beam_search(lp, 4, lexicon=lex) == [4, 5, 6, 3]
+    assert ctc.prefix_beam_search(frames({3: .9}, {4: .9}, v=7), 4, lexicon=ctc.Lexicon(["a"], VOCAB)) == [4]
+    with pytest.raises(ValueError, match="space token"):
+        ctc.Lexicon(["ab"], ["<pad>", "<eos>", "<unk>", "a", "b"])
+    with pytest.raises(ValueError, match="at least one word"):
+        ctc.Lexicon(["xyz"], VOCAB)

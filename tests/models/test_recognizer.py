@@ -51,6 +51,13 @@ def test_generate_ids_end_with_eos_and_save_load_round_trip(tmp_path):
     assert torch.equal(G2(None, None, source=waves), ids)
     res = G.transcribe(waves, decode="beam", beam_size=4)
     assert set(res[0]) >= {"text", "tokens", "spans", "frames", "frame_seconds"} and res[0]["frame_seconds"] == 0.04
+    with pytest.raises(ValueError, match="has no lexicon"):
+        G.transcribe(waves, decode="lexicon")
+    L, _ = build(lexicon=["ab", "c"], decode="lexicon")
+    L.eval()
+    assert L.config["lexicon"] == ["ab", "c"]
+    for r in L.transcribe(waves, beam_size=4):
+        assert set(r["text"].split()) <= {"ab", "c"} and len(r["spans"]) == len(r["tokens"])
 
 
 def test_trimmed_lengths():
@@ -65,7 +72,8 @@ def test_trimmed_lengths():
     ({"vocab": SPECIALS + ["ab"]}, "holds words"),
     ({"tokens": "word"}, "tokens=char"),
     ({"time_stride": 3}, "time_stride"),
-    ({"decode": "sample"}, "greedy or beam"),
+    ({"decode": "sample"}, "greedy, beam or lexicon"),
+    ({"decode": "lexicon"}, "needs model.extra.lexicon"),
 ])
 def test_clear_errors(extra, match):
     with pytest.raises(ValueError, match=match):

@@ -20,7 +20,7 @@ for each block's audio to have "happened", as a microphone would deliver it).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -41,6 +41,7 @@ class Transcript:
     seconds: float = 0.0                                    # audio duration
     elapsed: float = 0.0                                    # processing time
     latencies: list[float] = field(default_factory=list)    # streaming: seconds from a segment's last block to its text
+    segment_words: list[list[Word]] = field(default_factory=list)   # the words of each segment
 
     @property
     def rtf(self) -> float:
@@ -85,8 +86,14 @@ def _check(pipe: Pipeline) -> int:
 
 
 def _finish(t: Transcript) -> Transcript:
+    """The text, and the cues segment by segment: a subtitle never runs across a pause the recording was cut
+    at (one sentence, or part of one, a cue; the same cues streaming shows)."""
     t.text = " ".join(s["text"] for s in t.segments if s["text"])
-    t.cues = make_cues(t.words)
+    cues = [c for words in t.segment_words for c in make_cues(words)]
+    for i in range(len(cues) - 1):                    # a cue lengthened to its minimum ends where the next begins
+        if cues[i].end > cues[i + 1].start:
+            cues[i] = replace(cues[i], end=max(cues[i + 1].start, cues[i].start + 0.001))
+    t.cues = cues
     return t
 
 
@@ -109,6 +116,7 @@ def transcribe_wave(pipe: Pipeline, x: np.ndarray, vad: VadOptions | None = None
     t = Transcript(seconds=len(x) / rate)
     for seg, words in recognise(pipe, split_speech(x, rate, vad), options):
         t.segments.append(seg)
+        t.segment_words.append(words)
         t.words += words
     t.elapsed = time.perf_counter() - t0
     return _finish(t)
@@ -141,6 +149,7 @@ def stream_file(pipe: Pipeline, path: str | Path, block_seconds: float = 0.5, va
     def decode(done: list[Segment], arrived: float) -> Iterator[StreamEvent]:
         for s, words in recognise(pipe, done, options):
             t.segments.append(s)
+            t.segment_words.append(words)
             t.words += words
             latency = time.perf_counter() - arrived
             t.latencies.append(latency)

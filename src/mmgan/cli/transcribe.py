@@ -1,6 +1,6 @@
 """`mmgan transcribe`: speech to text and subtitles with a recogniser run.
 
-    mmgan transcribe RUN --audio talk.wav [--srt talk.srt] [--vtt talk.vtt] [--beam 8]
+    mmgan transcribe RUN --audio talk.wav [--srt talk.srt] [--vtt talk.vtt] [--beam 8] [--decode lexicon]
     mmgan transcribe RUN --audio talk.wav --stream [--block 0.5] [--realtime]
 The transcript goes to stdout (streaming: each segment's subtitle as SRT as soon as it is decoded);
 progress, timing and the real-time factor go to stderr. --srt / --vtt write the subtitle files.
@@ -31,6 +31,9 @@ def _add(sub) -> None:
     p.add_argument("--block", type=float, default=0.5, help="streaming block length, seconds (default 0.5)")
     p.add_argument("--realtime", action="store_true", help="streaming: deliver blocks at the pace of the audio")
     p.add_argument("--beam", type=int, default=None, help="CTC prefix beam width (default: the run's; 1 = greedy)")
+    p.add_argument("--decode", choices=("greedy", "beam", "lexicon"), default=None,
+                   help="greedy, beam or lexicon (beam search writing only the training transcripts' words); "
+                        "default: the run's")
     p.add_argument("--max-seconds", type=float, default=VadOptions.max_seconds,
                    help=f"longest segment before a fixed cut (default {VadOptions.max_seconds:g})")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
@@ -41,6 +44,8 @@ def _run(args) -> int:
     vad = VadOptions(max_seconds=args.max_seconds)
     options = None if args.beam is None else \
         ({"decode": "beam", "beam_size": args.beam} if args.beam > 1 else {"decode": "greedy"})
+    if args.decode:
+        options = {"decode": args.decode, **({"beam_size": args.beam} if args.beam else {})}
     if args.stream:
         index = 0
         t = None

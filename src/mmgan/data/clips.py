@@ -53,32 +53,36 @@ def fade(n: int, samples: int) -> np.ndarray:
     return ramp
 
 
-def write_clip(path: Path, y: np.ndarray) -> None:
+def write_clip(path: Path, y: np.ndarray, samples: int | None = CLIP_SAMPLES) -> None:
     """Write one clip as 16 kHz mono PCM16 (temporary file, then rename). No fsync: this is a cache,
-    and make_clips re-makes a file that is incomplete."""
+    and make_clips re-makes a file that is incomplete. samples: the clip's required length (None: any)."""
     y = np.asarray(y, dtype=np.float32)
-    if y.shape != (CLIP_SAMPLES,) or not np.isfinite(y).all() or np.abs(y).max() > 1:
-        raise ValueError(f"a clip must be {CLIP_SAMPLES} finite samples in [-1, 1]; got shape {y.shape}, "
+    if (samples is not None and y.shape != (samples,)) or y.ndim != 1 or not y.size or not np.isfinite(y).all() \
+            or np.abs(y).max() > 1:
+        raise ValueError(f"a clip must be {samples or 'some'} finite samples in [-1, 1]; got shape {y.shape}, "
                          f"peak {np.abs(y).max() if y.size else 0:.3f}")
     write_wav(path, y, SAMPLE_RATE, durable=False)
 
 
-def make_clips(dataset: str, version: int, params: Sequence[dict], render: Callable[[dict], np.ndarray]) -> list[str]:
-    """The absolute paths of one clip per params dict, rendering (render(params) -> 16,000 float
-    samples in [-1, 1]) only those not cached yet; a progress bar on stderr when more than
-    PROGRESS_FROM are new. Bump `version` when render changes, so old clips are not reused."""
+def make_clips(dataset: str, version: int, params: Sequence[dict], render: Callable[[dict], np.ndarray],
+               samples: int | None = CLIP_SAMPLES) -> list[str]:
+    """The absolute paths of one clip per params dict, rendering (render(params) -> `samples` float
+    samples in [-1, 1]; samples=None: clips of any length, e.g. sentences) only those not cached yet; a
+    progress bar on stderr when more than PROGRESS_FROM are new. Bump `version` when render changes,
+    so old clips are not reused."""
+    complete = 44 + 2 * samples if samples is not None else 46      # header + PCM16 samples (at least one)
     folder = cache_dir(dataset)
     paths = [clip_path(folder, dataset, version, p) for p in params]
     todo = {}
     for path, p in zip(paths, params):
-        if path not in todo and not (path.is_file() and path.stat().st_size >= WAV_BYTES):
+        if path not in todo and not (path.is_file() and path.stat().st_size >= complete):
             todo[path] = p
     if todo:
         from tqdm import tqdm
 
         for path, p in tqdm(todo.items(), total=len(todo), desc=dataset, unit="clip",
                             disable=len(todo) <= PROGRESS_FROM):
-            write_clip(path, render(p))
+            write_clip(path, render(p), samples)
     return [str(p) for p in paths]
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..encoders.audio_augment import AudioAugment
 from ..modalities.text import EOS, PAD
+from ..models.recognizer import trimmed_lengths
 from ..registry import register
 from .phases import GANLoss
 
@@ -76,6 +77,9 @@ class CTCLoss(GANLoss):
         if bool((target_lengths == 0).any()):
             raise ValueError("phases 'ctc': a clip with an empty transcript reached the step (bad rows are "
                              "dropped when the data is read)")
+        if lengths is None:
+            lengths = trimmed_lengths(waves)
+        waves = waves[:, :max(1, int(lengths.max()))]                     # the padding past the longest clip: time only
         with self.autocast():
             log_probs, out_lengths = self.G.encode(self.features(waves, lengths))
         log_probs = log_probs.float()

@@ -228,6 +228,8 @@ class TextCodec(Codec):
         Vocab(m.extra["vocab"], m.extra["tokens"])               # a given vocabulary must be well formed
         longest = max([len(tokenize(c, m.extra["tokens"])) for c in captions] + [1]) + 1
         m.extra["max_tokens"] = max(int(m.extra.get("max_tokens") or 0), longest)
+        if "lexicon" in type(opts).names() and not m.extra.get("lexicon"):   # a family decoding to known words
+            m.extra["lexicon"] = sorted({w for c in captions for w in c.split()})
 
     def default_condition(self, info: Any) -> tuple[list, str] | None:
         """Captions of the image when the data has images, else of the speech; plus the style when the

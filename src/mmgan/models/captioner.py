@@ -39,6 +39,7 @@ from .base import ConfigModule
 
 @dataclass(frozen=True)
 class CaptionerOptions(TextOptions):
+    phases: ClassVar[str] = "captioning"    # its step logic (loss.phases; resolve() writes it)
     reads: ClassVar[tuple[str, ...]] = ("image",)
     hidden: int = option(256, "width of the region features, the attention and the GRU decoder")
     embed: int = option(128, "token embedding size")
@@ -84,7 +85,7 @@ class Attention(nn.Module):
 
 
 class CaptionGenerator(ConfigModule):
-    phases = "captioning"                               # the step logic the trainer uses
+    phases = CaptionerOptions.phases        # the step logic the trainer uses
     bf16_auto = False                                   # token ids out: autocast buys nothing here
     call_options = ("decode", "temperature", "beam_size")
 

@@ -4,6 +4,7 @@ Token 0 is the blank; a label sequence is read off a frame path by merging repea
 
     tokens, spans = greedy(log_probs)                      # best path: (t, v) -> ids, each id's frames
     tokens = prefix_beam_search(log_probs, beam=8)         # the most probable label sequence (summed paths)
+    tokens = prefix_beam_search(log_probs, 8, lexicon=Lexicon(words, vocab))   # ... made of known words only
     spans = align(log_probs, tokens)                       # Viterbi forced alignment: (first, last) frame per id
     words = word_times(tokens, spans, vocab, frame_s)      # [(word, start_s, end_s)] split at spaces (vocab[id])
 
@@ -54,16 +55,55 @@ def _logadd(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
-def prefix_beam_search(log_probs, beam: int = 8, prune: float = -12.0) -> list[int]:
+class Lexicon:
+    """The words a beam search may write, as token-id prefixes: a prefix is extended by a character only
+    when the word so far stays the start of a known word, and by a space only when it is a whole word.
+    words: strings over vocab's characters (one token a character; a word with another character is
+    left out); vocab: the recogniser's tokens (a " " token separates words)."""
+
+    def __init__(self, words: Sequence[str], vocab: Sequence[str]):
+        ids = {t: i for i, t in enumerate(vocab) if i != BLANK}
+        if " " not in ids:
+            raise ValueError("a lexicon needs a space token in the vocabulary (words are separated by spaces)")
+        self.space = ids[" "]
+        self.words: set[tuple[int, ...]] = set()
+        self.prefixes: set[tuple[int, ...]] = {()}
+        for w in words:
+            if w and all(ch in ids and ch != " " for ch in w):
+                word = tuple(ids[ch] for ch in w)
+                self.words.add(word)
+                self.prefixes.update(word[:i] for i in range(1, len(word) + 1))
+        if not self.words:
+            raise ValueError("a lexicon needs at least one word written in the vocabulary's characters")
+
+    def allows(self, partial: tuple[int, ...], k: int) -> bool:
+        """May the word so far (`partial`, ids since the last space) be followed by token k?"""
+        if k == self.space:
+            return partial in self.words
+        return partial + (k,) in self.prefixes
+
+    def partial(self, prefix: tuple[int, ...]) -> tuple[int, ...]:
+        """The ids of prefix after its last space: the word being written."""
+        for i in range(len(prefix) - 1, -1, -1):
+            if prefix[i] == self.space:
+                return prefix[i + 1:]
+        return prefix
+
+
+def prefix_beam_search(log_probs, beam: int = 8, prune: float = -12.0, lexicon: Lexicon | None = None) -> list[int]:
     """CTC prefix beam search (no language model): keeps the `beam` most probable label prefixes, each
     with its probability of ending in a blank and in its last label; tokens whose frame log-probability
-    is below `prune` are not tried (they cannot change the result at useful beams)."""
+    is below `prune` are not tried (they cannot change the result at useful beams). With a lexicon only
+    prefixes made of its words are kept, and the result ends with a whole word: the best beam that does,
+    else the best beam without its unfinished last word."""
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
     x = _np(log_probs)
     beams: dict[tuple, tuple[float, float]] = {(): (0.0, NEG_INF)}       # prefix -> (log p_blank, log p_label)
     for frame in x:
         cand = [k for k in np.flatnonzero(frame >= prune).tolist()] or [int(frame.argmax())]
+        if lexicon is not None and BLANK not in cand:
+            cand.append(BLANK)                             # a lexicon may refuse every label: a blank is always possible
         nxt: dict[tuple, list[float]] = {}
 
         def add(prefix, pb, pl):
@@ -72,6 +112,7 @@ def prefix_beam_search(log_probs, beam: int = 8, prune: float = -12.0) -> list[i
 
         for prefix, (pb, pl) in beams.items():
             total = _logadd(pb, pl)
+            word = lexicon.partial(prefix) if lexicon is not None else ()
             for k in cand:
                 p = float(frame[k])
                 if k == BLANK:
@@ -80,12 +121,19 @@ def prefix_beam_search(log_probs, beam: int = 8, prune: float = -12.0) -> list[i
                 last = prefix[-1] if prefix else None
                 if k == last:
                     add(prefix, NEG_INF, pl + p)                   # the label held: same prefix
+                if lexicon is not None and not (lexicon.allows(word, k) and (k != lexicon.space or prefix)):
+                    continue                                       # not the start of a known word
+                if k == last:
                     add(prefix + (k,), NEG_INF, pb + p)            # a repeat needs a blank between
                 else:
                     add(prefix + (k,), NEG_INF, total + p)
         ranked = sorted(nxt.items(), key=lambda kv: _logadd(*kv[1]), reverse=True)[:beam]
         beams = {k: (v[0], v[1]) for k, v in ranked}
-    return list(max(beams.items(), key=lambda kv: _logadd(*kv[1]))[0])
+    if lexicon is None:
+        return list(max(beams.items(), key=lambda kv: _logadd(*kv[1]))[0])
+    whole = {k: v for k, v in beams.items() if lexicon.partial(k) in lexicon.words or not lexicon.partial(k)}
+    best = list(max((whole or beams).items(), key=lambda kv: _logadd(*kv[1]))[0])
+    return best if whole else best[:len(best) - len(lexicon.partial(tuple(best)))]   # an unfinished word is left out
 
 
 def align(log_probs, tokens: Sequence[int]) -> list[Span]:

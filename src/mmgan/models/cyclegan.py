@@ -23,6 +23,7 @@ relative to cycle_weight).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -35,6 +36,7 @@ from .base import ConfigModule
 
 @dataclass(frozen=True)
 class CycleGANOptions(Options):
+    phases: ClassVar[str] = "cycle"    # its step logic (loss.phases; resolve() writes it)
     res_blocks: int = option(6, "residual blocks of each translator")
     downsamplings: int = option(2, "stride-2 downsamplings of each translator (the paper's 2)")
     d_layers: int = option(0, "PatchGAN depth (0 = 2 up to 32 px, else 3)")
@@ -79,7 +81,7 @@ class ResnetTranslator(nn.Module):
 
 
 class CycleGenerator(ConfigModule):
-    phases = "cycle"              # the step logic the trainer uses
+    phases = CycleGANOptions.phases        # the step logic the trainer uses
     translates_images = True      # the Pipeline passes images to translate()
 
     def __init__(self, channels: int, resolution: int, width: int = 32, res_blocks: int = 6, examples: int = 8,

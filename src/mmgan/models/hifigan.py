@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -41,6 +42,7 @@ from .base import ConfigModule
 
 @dataclass(frozen=True)
 class HiFiGANOptions(VocoderOptions):
+    phases: ClassVar[str] = "vocoder"    # its step logic (loss.phases; resolve() writes it)
     periods: list[int] = option([2, 3, 5, 7, 11], "periods of the multi-period discriminator")
     scales: int = option(3, "scales of the multi-scale discriminator (raw, then each average-pooled 2x)")
     segment_frames: int = option(16, "training cuts each clip to a random segment of this many mel frames "
@@ -53,7 +55,7 @@ class HiFiGANOptions(VocoderOptions):
 
 
 class HiFiGANGenerator(ConfigModule):
-    phases = "vocoder"            # the step logic the trainer uses
+    phases = HiFiGANOptions.phases        # the step logic the trainer uses
     resynthesizes = True          # the Pipeline passes clips to resynthesize()
     bf16_auto = False             # bf16's 8-bit mantissa is audible in a waveform: fp32 unless asked
 

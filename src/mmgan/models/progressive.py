@@ -18,6 +18,7 @@ concatenating an embedded c to z (G) and projection (D).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -34,6 +35,7 @@ from .style_layers import DEpilogue, EqualConv2d, EqualLinear, down2, level_widt
 
 @dataclass(frozen=True)
 class ProgressiveOptions(Options):
+    phases: ClassVar[str] = "progressive"    # its step logic (loss.phases; resolve() writes it)
     stage_steps: int | list[int] = option(1000, "training steps per stage: one for every stage, or a list "
                                                 "with one per stage")
     fade_steps: int = option(-1, "steps of the fade-in at the start of each new stage (-1 = half a stage)")
@@ -78,7 +80,7 @@ class _Staged(ConfigModule):
 
 
 class ProgressiveGenerator(_Staged):
-    phases = "progressive"
+    phases = ProgressiveOptions.phases        # the step logic the trainer uses
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 16, cond_dim: int = 0,
                  max_width: int = 256, stage_steps=1000, fade_steps: int = -1):

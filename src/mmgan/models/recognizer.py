@@ -35,11 +35,14 @@ from .base import ConfigModule
 
 @dataclass(frozen=True)
 class RecognizerOptions(TextOptions):
+    phases: ClassVar[str] = "ctc"    # its step logic (loss.phases; resolve() writes it)
     reads: ClassVar[tuple[str, ...]] = ("audio",)     # the clip, raw (mmgan.conditioning.source)
     tokens: str = option("char", "vocabulary unit: char (CTC writes characters; word is refused)",
                          choices=("char", "word"))
-    decode: str = option("greedy", "greedy (CTC best path) or beam (prefix beam search, beam_size beams)",
-                         choices=("greedy", "beam"))
+    decode: str = option("greedy", "greedy (CTC best path), beam (prefix beam search, beam_size beams) or lexicon "
+                                   "(the beam search writing only the words of `lexicon`)",
+                         choices=("greedy", "beam", "lexicon"))
+    lexicon: list = option([], "the words decode=lexicon may write (written from the training transcripts)")
     beam_size: int = option(8, "beams kept (decode=beam)")
     n_mels: int = option(64, "mel bands of the front end")
     hop_ms: float = option(10.0, "front-end hop, milliseconds")
@@ -55,17 +58,18 @@ class RecognizerOptions(TextOptions):
 
 
 class Recognizer(ConfigModule):
-    phases = "ctc"                                  # the step logic the trainer uses
+    phases = RecognizerOptions.phases        # the step logic the trainer uses
     transcribes = True                              # Pipeline.transcribe: text with each character's frames
     call_options = ("decode", "beam_size")          # Pipeline(options=...) for one call
     bf16_auto = False
 
     def __init__(self, vocab: Sequence[str], sample_rate: int = 16000, n_mels: int = 64, hop_ms: float = 10.0,
                  win_ms: float = 25.0, norm: str = "cmvn", conv_width: int = 32, time_stride: int = 4,
-                 hidden: int = 192, layers: int = 2, dropout: float = 0.1, decode: str = "greedy", beam_size: int = 8):
+                 hidden: int = 192, layers: int = 2, dropout: float = 0.1, decode: str = "greedy", beam_size: int = 8,
+                 lexicon: Sequence[str] = ()):
         super().__init__(vocab=list(vocab), sample_rate=sample_rate, n_mels=n_mels, hop_ms=hop_ms, win_ms=win_ms,
                          norm=norm, conv_width=conv_width, time_stride=time_stride, hidden=hidden, layers=layers,
-                         dropout=dropout, decode=decode, beam_size=beam_size)
+                         dropout=dropout, decode=decode, beam_size=beam_size, lexicon=list(lexicon))
         if list(vocab[:len(SPECIALS)]) != SPECIALS or len(vocab) <= len(SPECIALS):
             raise ValueError(f"recognizer: model.extra.vocab must be {SPECIALS} then characters (the text codec "
                              f"builds it from the training transcripts); got {list(vocab)[:8]}")
@@ -77,6 +81,10 @@ class Recognizer(ConfigModule):
         if norm not in ("cmvn", "clip"):
             raise ValueError(f"recognizer: model.extra.norm must be cmvn or clip, got {norm!r}")
         self.check_decode(decode, beam_size)
+        self.lexicon = ctc.Lexicon(lexicon, list(vocab)) if lexicon else None
+        if decode == "lexicon" and self.lexicon is None:
+            raise ValueError("recognizer: decode=lexicon needs model.extra.lexicon (the words it may write; "
+                             "training writes the transcripts' words)")
         self.vocab, self.sample_rate, self.n_mels, self.hop_ms, self.norm = list(vocab), sample_rate, n_mels, hop_ms, norm
         self.n_fft, self.hop = stft_sizes(sample_rate, hop_ms, win_ms)
         self.strides = (2, time_stride // 2)
@@ -92,8 +100,8 @@ class Recognizer(ConfigModule):
 
     @staticmethod
     def check_decode(decode: str, beam_size: int) -> None:
-        if decode not in ("greedy", "beam"):
-            raise ValueError(f"recognizer: decode must be greedy or beam (CTC has no sampling), got {decode!r}")
+        if decode not in ("greedy", "beam", "lexicon"):
+            raise ValueError(f"recognizer: decode must be greedy, beam or lexicon (CTC has no sampling), got {decode!r}")
         if int(beam_size) < 1:
             raise ValueError(f"recognizer: beam_size must be >= 1, got {beam_size}")
 
@@ -173,7 +181,13 @@ class Recognizer(ConfigModule):
         out = []
         for lp, t in zip(log_probs.float().cpu(), n.tolist()):
             lp = lp[:t]
-            if decode == "beam" and beam_size > 1:
+            if decode == "lexicon":
+                if self.lexicon is None:
+                    raise ValueError("decode=lexicon: this recogniser has no lexicon (model.extra.lexicon); "
+                                     "decode greedy or beam")
+                tokens = ctc.prefix_beam_search(lp, beam_size, lexicon=self.lexicon)
+                spans = ctc.align(lp, tokens)
+            elif decode == "beam" and beam_size > 1:
                 tokens = ctc.prefix_beam_search(lp, beam_size)
                 spans = ctc.align(lp, tokens)
             else:
@@ -215,7 +229,7 @@ def generator_kwargs(cfg: ModelConfig) -> dict:
         raise ValueError("recognizer: model.extra.vocab is unset; train on data with `audio` and `text` columns "
                          "(the text codec builds the vocabulary from the transcripts)")
     return {k: getattr(o, k) for k in ("vocab", "n_mels", "hop_ms", "win_ms", "norm", "conv_width", "time_stride",
-                                       "hidden", "layers", "dropout", "decode", "beam_size")}
+                                       "hidden", "layers", "dropout", "decode", "beam_size", "lexicon")}
 
 
 @register("model", "recognizer", options=RecognizerOptions)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -42,6 +43,7 @@ from .style_layers import resize_to
 
 @dataclass(frozen=True)
 class StackGANOptions(Options):
+    phases: ClassVar[str] = "multistage"    # its step logic (loss.phases; resolve() writes it)
     stages: int = option(3, "generator stages, each doubling the image (3 at 64 px: 16, 32, 64)")
     ca_dim: int = option(64, "size of the conditioning augmentation c_hat")
     kl_weight: float = option(1.0, "weight of the conditioning augmentation's KL term (phases multistage)")
@@ -86,7 +88,7 @@ def stage_sizes(resolution: int, stages: int) -> tuple[int, int, list[int]]:
 
 
 class StackGenerator(ConfigModule):
-    phases = "multistage"
+    phases = StackGANOptions.phases        # the step logic the trainer uses
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 32, cond_dim: int = 0,
                  stages: int = 3, ca_dim: int = 64, heads: int = 4, norm: str = "batch"):

@@ -14,6 +14,7 @@ channels at the highest resolution, doubling going down, capped at max_width.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -30,6 +31,7 @@ from .style_layers import DBlock, DEpilogue, EqualConv2d, MappingNetwork, StyleL
 
 @dataclass(frozen=True)
 class StyleGAN2Options(Options):
+    phases: ClassVar[str] = "stylegan2"    # its step logic (loss.phases; resolve() writes it)
     w_dim: int = option(256, "size of the intermediate latent w")
     mapping_layers: int = option(4, "layers of the mapping network z -> w")
     max_width: int = option(256, "channel cap of G and D (widths double going down from g_width / d_width)")
@@ -40,7 +42,7 @@ class StyleGAN2Options(Options):
 
 
 class StyleGAN2Generator(ConfigModule):
-    phases = "stylegan2"            # the step logic the trainer uses (path-length regularization)
+    phases = StyleGAN2Options.phases        # the step logic the trainer uses
     truncation_in_w = True          # the Pipeline passes `truncation` here instead of scaling z
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 32, cond_dim: int = 0,

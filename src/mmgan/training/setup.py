@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from ..config import Config, ConfigError
 from ..data.base import MemoryDataset
 from ..conditioning.source import configure_source
-from ..model_options import check_extra
+from ..model_options import check_extra, family_options
 from ..modalities import codec_of, target_of
 from ..registry import get, names
 from .conditioner import joint_options
@@ -54,6 +54,8 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be divisible by model.pack={m.pack}")
     if cfg.loss.name == "wgan-gp" or cfg.loss.r1_gamma > 0:
         m.extra.setdefault("d_norm", "none")    # per-sample gradient penalties and batch-norm in D do not mix
+    if cfg.loss.phases == "standard":            # a family with its own step logic names it (recognizer: "ctc")
+        cfg.loss.phases = family_options(m.family).phases
     if cfg.loss.phases not in names("phases"):
         raise ConfigError(f"unknown loss.phases {cfg.loss.phases!r}; valid: {', '.join(names('phases'))}")
     return cfg
