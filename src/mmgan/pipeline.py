@@ -165,6 +165,11 @@ class Pipeline:
         rejection bound (keeps more samples, corrects less)."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
+        if getattr(self.generator, "upscales", False):
+            if labels is not None or text is not None or audio is not None or cond_extra:
+                raise ValueError(f"a {self.model_config['family']} model takes no conditions: give it images "
+                                 f"(image=...) to upscale")
+            return self.upscale(image, output_type=output_type, num_images=num_images)
         if getattr(self.generator, "translates_images", False):
             return self.translate(image, target=labels, output_type=output_type, batch_size=batch_size,
                                   num_images=num_images)
@@ -286,6 +291,41 @@ class Pipeline:
                        output_type)
 
     @torch.no_grad()
+    def upscale(self, image: Any = None, tile: int = 128, overlap: int = 0, output_type: str = "pil",
+                num_images: int = 8) -> PipelineOutput:
+        """Super-resolution models (srresnet, esrgan): each image (a path, a PIL image or a tensor in [-1, 1])
+        made `scale` times larger, at any size. Big images go through in tiles of `tile` LR pixels, each
+        read with `overlap` pixels of context on every side (0 = the generator's receptive radius, so the
+        result equals whole-image inference) and blended with linear ramps, so there are no seams and
+        memory stays bounded by the tile. Images are converted to the model's channels (grey <-> RGB);
+        alpha is composited onto white (mmgan's image rule) and not upscaled. Without images: num_images
+        of the model's preview [bicubic, model, original, ...]. Outputs of different sizes leave
+        `tensor` None (the objects are still there)."""
+        g = self.generator
+        if not getattr(g, "upscales", False):
+            raise ValueError(f"a {self.model_config['family']} model does not upscale images")
+        if image is None:
+            x = g.preview(num_images).float().cpu()
+            return _output(PipelineOutput(tensor=x, conditions={"preview": True}), self.codec, output_type)
+        items = _load_any_size(image, int(self.model_config["channels"]))
+        margin = overlap if overlap > 0 else int(g.receptive_radius)
+        outs = [tiled(self._upscale_tile, x[None], g.scale, tile, margin)[0] for x in items]
+        conds = {"scale": g.scale, "tile": tile, "overlap": margin}
+        if len({tuple(o.shape) for o in outs}) == 1:
+            return _output(PipelineOutput(tensor=torch.stack(outs), conditions=conds), self.codec, output_type)
+        out = PipelineOutput(tensor=None, conditions=conds, target=self.codec.name)
+        out.objects = [self.codec.to_object(o) for o in outs] if output_type == "pil" else list(outs)
+        setattr(out, self.codec.attribute, out.objects)
+        return out
+
+    def _upscale_tile(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        if not self.bf16:
+            return self.generator.upscale(x).float().clamp(-1, 1).cpu()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            return self.generator.upscale(x).float().clamp(-1, 1).cpu()
+
+    @torch.no_grad()
     def resynthesize(self, items: Any = None, num_images: int = 8, output_type: str = "pil",
                      batch_size: int = 64) -> PipelineOutput:
         """Vocoders (hifigan): copy synthesis of the given clips (paths or the target's objects): each
@@ -321,6 +361,74 @@ def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutp
     if output_type == "pil":
         out.objects = codec.to_objects(out.tensor)
         setattr(out, codec.attribute, out.objects)
+    return out
+
+
+def tiled(fn, x: torch.Tensor, scale: int, tile: int, margin: int) -> torch.Tensor:
+    """fn (LR (1, c, h, w) -> (1, c, h s, w s)) over x in tiles: the LR image is cut into tile x tile cores,
+    each run with `margin` pixels of context on every side (clipped at the border); the outputs are
+    blended with weights that fall linearly to 0 across each margin (1 in the core and at the image's
+    border). Where every output pixel sees at most `margin` LR pixels on a side, each tile is exact
+    and the result equals fn(x); otherwise the ramps hide the seams. Memory: one tile at a time."""
+    if tile < 1 or margin < 0:
+        raise ValueError(f"tile must be at least 1 and overlap 0 or more, got tile={tile}, overlap={margin}")
+    _, c, h, w = x.shape
+    if h <= tile + 2 * margin and w <= tile + 2 * margin:
+        return fn(x)
+    out = torch.zeros(1, c, h * scale, w * scale)
+    weight = torch.zeros(1, 1, h * scale, w * scale)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(0, top - margin), max(0, left - margin)
+            t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
+            y = fn(x[:, :, t0:t1, l0:l1]).float()
+            wy = _ramp(t1 - t0, top - t0, min(h, top + tile) - t0, t0 > 0, t1 < h, scale)
+            wx = _ramp(l1 - l0, left - l0, min(w, left + tile) - l0, l0 > 0, l1 < w, scale)
+            wt = (wy[:, None] * wx[None, :])[None, None]                     # (1, 1, H_t, W_t)
+            out[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += y * wt
+            weight[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += wt
+    return out / weight.clamp_min(1e-8)
+
+
+def _ramp(n: int, core0: int, core1: int, fade_in: bool, fade_out: bool, scale: int) -> torch.Tensor:
+    """Blend weights along one side of a tile, at the output's resolution: 1 over the core [core0, core1),
+    rising linearly across the leading margin (when it has one) and falling across the trailing one."""
+    i = (torch.arange(n * scale, dtype=torch.float32) + 0.5) / scale                  # LR coordinate of each pixel
+    w = torch.ones(n * scale)
+    if fade_in and core0 > 0:
+        w = torch.minimum(w, (i / core0).clamp(0, 1))
+    if fade_out and core1 < n:
+        w = torch.minimum(w, ((n - i) / (n - core1)).clamp(0, 1))
+    return w.clamp_min(1e-3)
+
+
+def _load_any_size(image: Any, channels: int) -> list[torch.Tensor]:
+    """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> a list of (c, h, w), each at its
+    own size, converted to `channels` (grey <-> RGB; alpha composited onto white)."""
+    from PIL import Image
+
+    if torch.is_tensor(image):
+        x = image[None] if image.dim() == 3 else image
+        if x.dim() != 4:
+            raise ValueError(f"image tensors are (c, h, w) or (b, c, h, w), got shape {tuple(image.shape)}")
+        if x.shape[1] != channels:
+            if {int(x.shape[1]), channels} != {1, 3}:
+                raise ValueError(f"images have {x.shape[1]} channels; this model takes {channels}")
+            x = x.repeat(1, 3, 1, 1) if channels == 3 else \
+                (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return list(x.float())
+    items = [image] if isinstance(image, (str, Path)) or hasattr(image, "convert") else list(image)
+    out: list[torch.Tensor] = []
+    for item in items:
+        if torch.is_tensor(item):
+            out += _load_any_size(item, channels)
+            continue
+        if isinstance(item, (str, Path)):
+            if not Path(item).exists():
+                raise FileNotFoundError(f"image not found: {item}")
+            with Image.open(item) as im:
+                item = im.copy()
+        out.append(from_pil(item, 0, channels))
     return out
 
 

@@ -5,9 +5,11 @@
     mmgan embed                                          (embed.py)
     mmgan index | search | store, generate --retrieve    (store.py)
     mmgan serve | keys                                   (serve.py)
+    mmgan upscale | interpolate                          (upscale.py)
 """
 from . import core  # noqa: F401  (registers data, train, generate, calibrate, info)
 from . import embed, eval, serve, store  # noqa: F401  (registration; store wraps core's generate)
+from . import upscale  # noqa: F401  (registration: upscale, interpolate)
 from .commands import COMMANDS
 from .main import build_parser, main
 
