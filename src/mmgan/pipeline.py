@@ -291,13 +291,13 @@ class Pipeline:
                        output_type)
 
     @torch.no_grad()
-    def upscale(self, image: Any = None, tile: int = 128, overlap: int = 0, output_type: str = "pil",
-                num_images: int = 8) -> PipelineOutput:
+    def upscale(self, image: Any = None, tile: int = 128, overlap: int = 8, context: int = 0,
+                output_type: str = "pil", num_images: int = 8) -> PipelineOutput:
         """Super-resolution models (srresnet, esrgan): each image (a path, a PIL image or a tensor in [-1, 1])
-        made `scale` times larger, at any size. Big images go through in tiles of `tile` LR pixels, each
-        read with `overlap` pixels of context on every side (0 = the generator's receptive radius, so the
-        result equals whole-image inference) and blended with linear ramps, so there are no seams and
-        memory stays bounded by the tile. Images are converted to the model's channels (grey <-> RGB);
+        made `scale` times larger, at any size. Big images go through in tiles of `tile` LR pixels (memory
+        stays bounded by one tile), each read with `context` pixels more on every side (0 = the generator's
+        receptive radius, so the result equals whole-image inference) and blended with its neighbours
+        over `overlap` pixels (linear ramps: no seams even with less context; see `tiled`). Images are converted to the model's channels (grey <-> RGB);
         alpha is composited onto white (mmgan's image rule) and not upscaled. Without images: num_images
         of the model's preview [bicubic, model, original, ...]. Outputs of different sizes leave
         `tensor` None (the objects are still there)."""
@@ -308,9 +308,9 @@ class Pipeline:
             x = g.preview(num_images).float().cpu()
             return _output(PipelineOutput(tensor=x, conditions={"preview": True}), self.codec, output_type)
         items = _load_any_size(image, int(self.model_config["channels"]))
-        margin = overlap if overlap > 0 else int(g.receptive_radius)
-        outs = [tiled(self._upscale_tile, x[None], g.scale, tile, margin)[0] for x in items]
-        conds = {"scale": g.scale, "tile": tile, "overlap": margin}
+        context = context if context > 0 else int(g.receptive_radius)
+        outs = [tiled(self._upscale_tile, x[None], g.scale, tile, context, overlap)[0] for x in items]
+        conds = {"scale": g.scale, "tile": tile, "context": context, "overlap": overlap}
         if len({tuple(o.shape) for o in outs}) == 1:
             return _output(PipelineOutput(tensor=torch.stack(outs), conditions=conds), self.codec, output_type)
         out = PipelineOutput(tensor=None, conditions=conds, target=self.codec.name)
@@ -364,42 +364,45 @@ def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutp
     return out
 
 
-def tiled(fn, x: torch.Tensor, scale: int, tile: int, margin: int) -> torch.Tensor:
-    """fn (LR (1, c, h, w) -> (1, c, h s, w s)) over x in tiles: the LR image is cut into tile x tile cores,
-    each run with `margin` pixels of context on every side (clipped at the border); the outputs are
-    blended with weights that fall linearly to 0 across each margin (1 in the core and at the image's
-    border). Where every output pixel sees at most `margin` LR pixels on a side, each tile is exact
-    and the result equals fn(x); otherwise the ramps hide the seams. Memory: one tile at a time."""
-    if tile < 1 or margin < 0:
-        raise ValueError(f"tile must be at least 1 and overlap 0 or more, got tile={tile}, overlap={margin}")
+def tiled(fn, x: torch.Tensor, scale: int, tile: int, context: int, blend: int = 0) -> torch.Tensor:
+    """fn (LR (1, c, h, w) -> (1, c, h s, w s)) over x in tiles, one at a time (bounded memory). The LR image
+    is cut into tile x tile cores; each is read with context + blend more pixels on every side (clipped at
+    the image's border). Outputs within `context` of a cut edge get no weight (zero padding spoils them);
+    across the next `blend` pixels the weight rises linearly to 1 over the core, so neighbours fade into
+    each other. With context at least the network's receptive radius every weighted output is exact and the
+    result equals fn(x) to float precision; with less, the blending hides the seams."""
+    if tile < 1 or context < 0 or blend < 0:
+        raise ValueError(f"tile must be at least 1, context and overlap 0 or more; got tile={tile}, "
+                         f"context={context}, overlap={blend}")
     _, c, h, w = x.shape
-    if h <= tile + 2 * margin and w <= tile + 2 * margin:
+    m = context + blend
+    if h <= tile + 2 * m and w <= tile + 2 * m:
         return fn(x)
     out = torch.zeros(1, c, h * scale, w * scale)
     weight = torch.zeros(1, 1, h * scale, w * scale)
     for top in range(0, h, tile):
         for left in range(0, w, tile):
-            t0, l0 = max(0, top - margin), max(0, left - margin)
-            t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
+            t0, l0 = max(0, top - m), max(0, left - m)
+            t1, l1 = min(h, top + tile + m), min(w, left + tile + m)
             y = fn(x[:, :, t0:t1, l0:l1]).float()
-            wy = _ramp(t1 - t0, top - t0, min(h, top + tile) - t0, t0 > 0, t1 < h, scale)
-            wx = _ramp(l1 - l0, left - l0, min(w, left + tile) - l0, l0 > 0, l1 < w, scale)
+            wy = _ramp(t1 - t0, t0 > 0, t1 < h, context, blend, scale)
+            wx = _ramp(l1 - l0, l0 > 0, l1 < w, context, blend, scale)
             wt = (wy[:, None] * wx[None, :])[None, None]                     # (1, 1, H_t, W_t)
             out[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += y * wt
             weight[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += wt
-    return out / weight.clamp_min(1e-8)
+    return out / weight        # every pixel lies in one core (weight 1), so no division by zero
 
 
-def _ramp(n: int, core0: int, core1: int, fade_in: bool, fade_out: bool, scale: int) -> torch.Tensor:
-    """Blend weights along one side of a tile, at the output's resolution: 1 over the core [core0, core1),
-    rising linearly across the leading margin (when it has one) and falling across the trailing one."""
-    i = (torch.arange(n * scale, dtype=torch.float32) + 0.5) / scale                  # LR coordinate of each pixel
+def _ramp(n: int, cut_lead: bool, cut_trail: bool, context: int, blend: int, scale: int) -> torch.Tensor:
+    """Blend weights along one side of a tile of n LR pixels, at the output's resolution: near a cut edge
+    0 over `context` pixels, then rising linearly over `blend` pixels to 1 (an uncut edge is the image's
+    own border: weight 1 there)."""
+    i = (torch.arange(n * scale, dtype=torch.float32) + 0.5) / scale               # LR coordinate of each pixel
     w = torch.ones(n * scale)
-    if fade_in and core0 > 0:
-        w = torch.minimum(w, (i / core0).clamp(0, 1))
-    if fade_out and core1 < n:
-        w = torch.minimum(w, ((n - i) / (n - core1)).clamp(0, 1))
-    return w.clamp_min(1e-3)
+    for cut, dist in ((cut_lead, i), (cut_trail, n - i)):
+        if cut:
+            w = torch.minimum(w, ((dist - context) / blend).clamp(0, 1) if blend else (dist >= context).float())
+    return w
 
 
 def _load_any_size(image: Any, channels: int) -> list[torch.Tensor]:

@@ -10,7 +10,7 @@ from ..utils import atomic_write
 UPSCALE_FAMILIES = ("srresnet", "esrgan")
 
 
-def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: int = 128, overlap: int = 0,
+def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: int = 128, overlap: int = 8, context: int = 0,
                     device: str = "auto", pipe: Pipeline | None = None) -> list[Path]:
     """One image -> one file (out: a file name; a folder gets IMAGE's stem + .png), or a folder of images ->
     a folder of PNGs of the same stems. Returns the files written."""
@@ -34,7 +34,7 @@ def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: i
         targets = [out / f"{src.stem}.png" if (out.is_dir() or not out.suffix) else out]
     written = []
     for f, t in zip(files, targets):                 # one at a time: memory stays bounded by one image
-        img = pipe.upscale(f, tile=tile, overlap=overlap).objects[0]
+        img = pipe.upscale(f, tile=tile, overlap=overlap, context=context).objects[0]
         t.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(t, lambda tmp, img=img, fmt=image_format(t): img.save(tmp, format=fmt))
         written.append(t)
