@@ -1,4 +1,5 @@
-"""Phases "upscale": the PSNR step trains G alone; the GAN step trains D (relativistic) and G (L1 + perceptual + adv)."""
+"""Phases "upscale": the PSNR step trains G alone; the GAN step trains D (relativistic) and G
+(L1 + perceptual + adversarial)."""
 from __future__ import annotations
 
 import torch

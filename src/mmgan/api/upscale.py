@@ -10,8 +10,8 @@ from ..utils import atomic_write
 UPSCALE_FAMILIES = ("srresnet", "esrgan")
 
 
-def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: int = 128, overlap: int = 8, context: int = 0,
-                    device: str = "auto", pipe: Pipeline | None = None) -> list[Path]:
+def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: int = 128, overlap: int = 8,
+                    context: int = 0, device: str = "auto", pipe: Pipeline | None = None) -> list[Path]:
     """One image -> one file (out: a file name; a folder gets IMAGE's stem + .png), or a folder of images ->
     a folder of PNGs of the same stems. Returns the files written."""
     pipe = pipe or Pipeline.from_pretrained(run, device=device)

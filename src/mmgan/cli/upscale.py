@@ -1,6 +1,6 @@
 """`mmgan upscale` and `mmgan interpolate`: super-resolution runs (srresnet, esrgan; mmgan train --task upscale).
 
-    mmgan upscale RUN --image photo.jpg|FOLDER --out big.png|FOLDER [--tile 128] [--overlap 8] [--context 0] [--device D]
+    mmgan upscale RUN --image photo.jpg|FOLDER --out big.png|FOLDER [--tile 128] [--overlap 8] [--context 0]
     mmgan interpolate PSNR_RUN GAN_RUN --alpha 0.8 --out EXPORT
 """
 from __future__ import annotations
@@ -19,16 +19,18 @@ def _add_upscale(sub):
     p.add_argument("run", help="run folder, checkpoint folder or exported pipeline (e.g. from mmgan interpolate)")
     p.add_argument("--image", required=True, help="an image file, or a folder of images (then --out is a folder)")
     p.add_argument("--out", required=True, help="output file (.png, .jpg, ...) or folder (PNGs named after the inputs)")
-    p.add_argument("--tile", type=int, default=128, help="tile side in input pixels (default 128; smaller = less memory)")
-    p.add_argument("--overlap", type=int, default=8, help="input pixels over which neighbouring tiles blend (default 8)")
+    p.add_argument("--tile", type=int, default=128,
+                   help="tile side in input pixels (default 128; smaller = less memory)")
+    p.add_argument("--overlap", type=int, default=8,
+                   help="input pixels over which neighbouring tiles blend (default 8)")
     p.add_argument("--context", type=int, default=0, help="input pixels read around each tile beyond the overlap "
                    "(default 0 = the generator's receptive radius: tiled output equals whole-image output)")
     add_device(p)
 
 
 def _run_upscale(args) -> int:
-    for path in upscale_to_path(args.run, args.image, args.out, tile=args.tile, overlap=args.overlap, context=args.context,
-                                device=args.device):
+    for path in upscale_to_path(args.run, args.image, args.out, tile=args.tile, overlap=args.overlap,
+                                context=args.context, device=args.device):
         print(path)
     return 0
 

@@ -131,7 +131,8 @@ def second_order(hr: torch.Tensor, scale: int, gen: torch.Generator) -> torch.Te
     return _first_order(x, (h // scale, w // scale), gen, 1.0)
 
 
-def degrade(hr: torch.Tensor, scale: int, kinds: str | tuple = "bicubic", gen: torch.Generator | None = None) -> torch.Tensor:
+def degrade(hr: torch.Tensor, scale: int, kinds: str | tuple = "bicubic",
+            gen: torch.Generator | None = None) -> torch.Tensor:
     """HR images (b, c, h, w) in [-1, 1], h and w multiples of scale -> LR (b, c, h / scale, w / scale).
     scale 1 keeps the size (restoration: blur, noise and JPEG only)."""
     kinds = parse_kinds(kinds)
