@@ -38,6 +38,9 @@ BEFORE = {
     "hifigan": {"upsample_rates": None, "resblock_kernels": [3, 7, 11], "resblock_dilations": [1, 3, 5],
                 "periods": [2, 3, 5, 7, 11], "scales": 3, "segment_frames": 16, "feature_weight": 2.0,
                 "mel_weight": 45.0, "warmup_steps": 0, "examples": 8},
+    **{fam: {"scale": 4, "body": "rrdb", "blocks": 3, "growth": 16, "skip": True, "patch": 0, "degrade": "bicubic",
+             "examples": 8, "pixel_weight": None, "perceptual_weight": 1.0, "adversarial_weight": 5e-3, "init_from": ""}
+       for fam in ("srresnet", "esrgan")},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -63,6 +66,8 @@ SMALL = {
     "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
     "hifigan": dict(channels=1, g_width=16, d_width=2, condition=[],
                     extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),
+    "srresnet": dict(channels=3, resolution=16, g_width=4, d_width=4),
+    "esrgan": dict(channels=3, resolution=16, g_width=4, d_width=4),
 }
 
 

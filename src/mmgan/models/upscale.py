@@ -55,7 +55,7 @@ class UpscaleOptions(Options):
     degrade: str = option("bicubic", "how LR inputs are made: a comma list of bicubic, blur, noise, jpeg, or "
                           "second-order (mmgan.data.degrade)")
     examples: int = option(8, "stored HR crops that G(z) previews")
-    pixel_weight: float = option(1.0, "weight of the pixel L1 loss (esrgan: ESRGAN's 1e-2 is set by the family)")
+    pixel_weight: float = option(None, "weight of the pixel L1 loss (unset: 1 for srresnet, ESRGAN's 1e-2 for esrgan)")
     perceptual_weight: float = option(1.0, "esrgan: weight of the perceptual loss in the in-project features")
     adversarial_weight: float = option(5e-3, "esrgan: weight of the relativistic average GAN loss")
     init_from: str = option("", "a run whose generator G starts from (esrgan: the PSNR run, same generator options)")
@@ -218,7 +218,7 @@ def _build(cfg: ModelConfig, with_discriminator: bool, adversarial: bool, family
                          f"({cfg.resolution} px)")
     p = patch_size(cfg, o)
     g = SRGenerator(cfg.channels, o.scale, cfg.g_width, o.blocks, o.body, o.growth, o.skip, p, o.examples)
-    pixel = o.pixel_weight if not adversarial or "pixel_weight" in cfg.extra else 1e-2
+    pixel = o.pixel_weight if o.pixel_weight is not None else (1e-2 if adversarial else 1.0)
     g.loss_options = {"adversarial": adversarial, "pixel_weight": pixel, "degrade": o.degrade,
                       "perceptual_weight": o.perceptual_weight if adversarial else 0.0,
                       "adversarial_weight": o.adversarial_weight}
