@@ -75,7 +75,9 @@ def test_every_family_has_a_case():
 
 # Families whose component tests live next to their own tests (they need extra inputs).
 EXTERNAL_FAMILIES: set[str] = {"progressive", "stackgan", "dfgan",   # tests/families/test_family_components.py; dfgan: tests/multimodal/test_dfgan.py
-                                "hifigan"}                            # mels in, waveforms out: tests/models/test_hifigan.py
+                                "hifigan",                            # mels in, waveforms out: tests/models/test_hifigan.py
+                                "srresnet", "esrgan",                 # images in, bigger images out: tests/models/test_upscale.py
+                                "restorer"}                           # damaged images and masks in: tests/models/test_restore.py
 
 
 def _cond(b, cdim):

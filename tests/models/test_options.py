@@ -41,6 +41,8 @@ BEFORE = {
     **{fam: {"scale": 4, "body": "rrdb", "blocks": 3, "growth": 16, "skip": True, "patch": 0, "degrade": "bicubic",
              "examples": 8, "pixel_weight": None, "perceptual_weight": 1.0, "adversarial_weight": 5e-3, "init_from": ""}
        for fam in ("srresnet", "esrgan")},
+    "restorer": {"degrade": "noise,jpeg,mask", "masks": "strokes,boxes", "dilations": [2, 4, 8], "patch": 0,
+                 "examples": 8, "l1_weight": 1.0, "adversarial_weight": 0.01},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -68,6 +70,7 @@ SMALL = {
                     extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),
     "srresnet": dict(channels=3, resolution=16, g_width=4, d_width=4),
     "esrgan": dict(channels=3, resolution=16, g_width=4, d_width=4),
+    "restorer": dict(channels=3, resolution=16, g_width=4, d_width=4),
 }
 
 

@@ -18,6 +18,17 @@ def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: i
     if not getattr(pipe.generator, "upscales", False):
         raise ValueError(f"{run} is a {pipe.model_config['family']} model; `mmgan upscale` takes a super-resolution "
                          f"run ({', '.join(UPSCALE_FAMILIES)}: mmgan train --task upscale)")
+    files, targets = image_jobs(image, out)
+    written = []
+    for f, t in zip(files, targets):                 # one at a time: memory stays bounded by one image
+        img = pipe.upscale(f, tile=tile, overlap=overlap, context=context).objects[0]
+        written.append(save_image(img, t))
+    return written
+
+
+def image_jobs(image: str | Path, out: str | Path) -> tuple[list[Path], list[Path]]:
+    """--image FILE|FOLDER and --out FILE|FOLDER -> (input files, output files): a folder's images (sorted) go
+    to a folder of PNGs of the same stems; one image to `out` (a folder: IMAGE's stem + .png)."""
     src, out = Path(image), Path(out)
     if src.is_dir():
         files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
@@ -26,19 +37,16 @@ def upscale_to_path(run: str | Path, image: str | Path, out: str | Path, tile: i
             raise FileNotFoundError(f"{src} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         if out.suffix:
             raise ValueError(f"--image {src} is a folder: --out must be a folder too, got {out}")
-        targets = [out / f"{p.stem}.png" for p in files]
-    else:
-        if not src.exists():
-            raise FileNotFoundError(f"image not found: {src}")
-        files = [src]
-        targets = [out / f"{src.stem}.png" if (out.is_dir() or not out.suffix) else out]
-    written = []
-    for f, t in zip(files, targets):                 # one at a time: memory stays bounded by one image
-        img = pipe.upscale(f, tile=tile, overlap=overlap, context=context).objects[0]
-        t.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(t, lambda tmp, img=img, fmt=image_format(t): img.save(tmp, format=fmt))
-        written.append(t)
-    return written
+        return files, [out / f"{p.stem}.png" for p in files]
+    if not src.exists():
+        raise FileNotFoundError(f"image not found: {src}")
+    return [src], [out / f"{src.stem}.png" if (out.is_dir() or not out.suffix) else out]
+
+
+def save_image(img, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda tmp, fmt=image_format(target): img.save(tmp, format=fmt))
+    return target
 
 
 def image_format(path: Path) -> str:

@@ -1,5 +1,7 @@
 """Degradations: low-resolution or damaged inputs made on the fly from clean images, for the
-super-resolution families (mmgan.models.upscale) and their benchmark.
+super-resolution families (mmgan.models.upscale), the restoration family (mmgan.models.restore)
+and their benchmarks. Both train on pairs made the same way: `random_crops` of a batch of clean
+images, then `degrade` (super-resolution) or `damage` (restoration) of the crops.
 
 Images are (b, c, h, w) tensors in [-1, 1]. Every random draw comes from the torch.Generator passed
 in, so a degradation is deterministic for a seed: `degrade(hr, 4, "second-order", seeded(0))` gives
@@ -16,6 +18,13 @@ the same low-resolution batch every time.
 
 A spec is a comma list of kinds ("bicubic", "blur,noise,jpeg", "second-order"); downsampling is
 always part of it. `degrade` applies the kinds in the order blur -> downsample -> noise -> JPEG.
+
+Restoration (`damage`, same size in and out; a comma list of RESTORE_KINDS):
+  noise          Gaussian noise, sigma in RESTORE_NOISE_SIGMA (covers the classic sigma 25 test)
+  jpeg           JPEG at a quality in RESTORE_JPEG_QUALITY (covers the classic q 10-30 tests)
+  mask           a hole (mmgan.data.masks: free-form strokes or boxes), zeroed (mid-grey) in the input
+With several kinds each image gets a random non-empty subset of them, so one model learns every
+kind alone and in combination (noise and JPEG first, then the hole).
 """
 from __future__ import annotations
 
@@ -30,6 +39,9 @@ KINDS = ("bicubic", "blur", "noise", "jpeg", "second-order")
 BLUR_SIGMA = (0.2, 2.0)          # px of the HR image
 NOISE_SIGMA = (1.0, 15.0)        # in 0..255 units
 JPEG_QUALITY = (40, 95)
+RESTORE_KINDS = ("noise", "jpeg", "mask")
+RESTORE_NOISE_SIGMA = (5.0, 50.0)
+RESTORE_JPEG_QUALITY = (10, 60)
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -153,3 +165,64 @@ def degrade(hr: torch.Tensor, scale: int, kinds: str | tuple = "bicubic",
     if "jpeg" in kinds:
         x = jpeg(x, torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (b,), generator=gen))
     return x
+
+
+# ---- pairs made on the fly (super-resolution and restoration alike) ----------------------------------
+def random_crops(x: torch.Tensor, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """One random patch x patch crop per image, each flipped left-right with probability 1/2."""
+    b, _, h, w = x.shape
+    if patch > h or patch > w:
+        raise ValueError(f"the training images ({h}x{w}) are smaller than the training patch ({patch} px); "
+                         f"set model.extra.patch or data.resolution")
+    top = torch.randint(0, h - patch + 1, (b,), generator=gen).tolist()
+    left = torch.randint(0, w - patch + 1, (b,), generator=gen).tolist()
+    flip = (torch.rand(b, generator=gen) < 0.5).tolist()
+    crops = [x[i, :, t:t + patch, l:l + patch] for i, (t, l) in enumerate(zip(top, left))]
+    return torch.stack([c.flip(-1) if f else c for c, f in zip(crops, flip)]).float().contiguous()
+
+
+# ---- restoration ------------------------------------------------------------------------------------
+def parse_restore_kinds(spec: str | list | tuple) -> tuple[str, ...]:
+    """ "noise, mask" -> ("noise", "mask"); unknown or no kinds raise naming the valid ones."""
+    kinds = tuple(k.strip().lower() for k in (spec.split(",") if isinstance(spec, str) else spec) if str(k).strip())
+    bad = [k for k in kinds if k not in RESTORE_KINDS]
+    if bad or not kinds:
+        raise ValueError(f"unknown restoration degradation {bad[0] if bad else spec!r}; valid: "
+                         f"{', '.join(RESTORE_KINDS)} (a comma list, e.g. noise,jpeg,mask)")
+    return tuple(k for k in RESTORE_KINDS if k in kinds)
+
+
+def apply_mask(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The model's view of a hole: its pixels zeroed (mid-grey), whatever the damaged file held there."""
+    return x * (1 - mask)
+
+
+def damage(clean: torch.Tensor, kinds: str | tuple = "mask", gen: torch.Generator | None = None,
+           mask_kinds: tuple[str, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clean images (b, c, h, w) in [-1, 1] -> (damaged (b, c, h, w), mask (b, 1, h, w), 1 = hole; all
+    zeros for an image without a hole). Deterministic for a seeded generator."""
+    from .masks import MASK_KINDS, random_masks
+
+    kinds = parse_restore_kinds(kinds)
+    gen = gen if gen is not None else seeded(0)
+    x = clean.float()
+    b, _, h, w = x.shape
+    if len(kinds) == 1:
+        use = torch.ones(b, 1, dtype=torch.bool)
+    else:                                              # a random non-empty subset of the kinds per image
+        subset = torch.randint(1, 2 ** len(kinds), (b,), generator=gen)
+        use = torch.stack([(subset >> i) & 1 for i in range(len(kinds))], 1).bool()
+    on = {k: use[:, i] for i, k in enumerate(kinds)}
+    if "noise" in on:
+        sigma = _uniform(gen, *RESTORE_NOISE_SIGMA, b) * on["noise"]
+        x = add_noise(x, sigma, gen)
+    if "jpeg" in on:
+        q = torch.randint(RESTORE_JPEG_QUALITY[0], RESTORE_JPEG_QUALITY[1] + 1, (b,), generator=gen)
+        idx = on["jpeg"].nonzero().flatten()
+        if len(idx):
+            x = x.clone()
+            x[idx] = jpeg(x[idx], q[idx])
+    mask = torch.zeros(b, 1, h, w)
+    if "mask" in on:
+        mask = random_masks(b, h, w, gen, mask_kinds or MASK_KINDS) * on["mask"].float().view(b, 1, 1, 1)
+    return apply_mask(x, mask), mask

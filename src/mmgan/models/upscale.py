@@ -39,6 +39,7 @@ from ..data.degrade import bicubic_down, bicubic_up, parse_kinds
 from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
+from .examples import ExampleSlots
 
 SCALES = (2, 3, 4, 8)
 
@@ -103,7 +104,7 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-class SRGenerator(ConfigModule):
+class SRGenerator(ConfigModule, ExampleSlots):
     phases = "upscale"           # the step logic the trainer uses
     upscales = True              # the Pipeline passes images to upscale() (tiled)
     bf16_auto = False            # pixel accuracy is the point: float32 unless bf16 is asked for
@@ -131,8 +132,7 @@ class SRGenerator(ConfigModule):
         if skip:                                   # start as the bicubic baseline exactly
             nn.init.zeros_(self.tail[-1].weight)
             nn.init.zeros_(self.tail[-1].bias)
-        self.register_buffer("examples_hr", torch.zeros(examples, channels, patch, patch))
-        self.register_buffer("examples_n", torch.zeros((), dtype=torch.long))
+        self.make_slots(examples, channels, patch, "examples_hr")
 
     @property
     def receptive_radius(self) -> int:
@@ -150,23 +150,10 @@ class SRGenerator(ConfigModule):
         out = self.tail(feat)
         return out + bicubic_up(x, self.scale) if self.skip else out
 
-    @property
-    def examples_full(self) -> bool:
-        return int(self.examples_n) >= self.examples_hr.shape[0]
-
-    @torch.no_grad()
-    def remember_examples(self, hr: torch.Tensor) -> None:
-        n = int(self.examples_n)
-        take = min(self.examples_hr.shape[0] - n, hr.shape[0])
-        if take > 0 and hr.shape[-1] == self.patch:
-            self.examples_hr[n:n + take] = hr[:take].to(self.examples_hr.dtype)
-            self.examples_n += take
-
     def preview(self, b: int) -> torch.Tensor:
         """b images: [bicubic, model, original] for the stored examples (cycled), at the HR size."""
         k = -(-b // 3)
-        idx = torch.arange(k, device=self.examples_hr.device) % self.examples_hr.shape[0]
-        hr = self.examples_hr[idx]
+        hr = self.cycled_examples(k)
         lr = bicubic_down(hr, self.scale)
         out = torch.stack([bicubic_up(lr, self.scale), self.upscale(lr).clamp(-1, 1), hr], dim=1)
         return out.reshape(3 * k, *hr.shape[1:])[:b]
