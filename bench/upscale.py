@@ -3,9 +3,10 @@ network interpolation (alpha 0.8), at x4 and x2, on held-out data:
 
   mnist    trained on the mnist training split, scored on the first --n test digits
   shapes   trained on the shapes training split, scored on its test split (held-out combinations)
-  photos   trained on random 64 px crops of the photos shipped inside sklearn (china.jpg, flower.jpg),
-           scored on a photo none of them saw: matplotlib's grace_hopper.jpg, whole (tiled pipeline)
-           (scikit-image is not installed here, so its sample photos are not used)
+  photos   trained on random 64 px crops of scikit-image's shipped sample photos astronaut, chelsea,
+           rocket and the left stereo_motorcycle view (TRAIN_PHOTOS); scored on photos none of them saw,
+           whole (tiled pipeline): coffee (colour) and camera (the grey cameraman, as RGB) (TEST_PHOTOS).
+           All load from inside the package (no download; the `metrics` extra installs scikit-image).
 
 Fidelity: PSNR and SSIM on Y (BT.601) with `scale` pixels cropped from every border (mmgan.metrics.fidelity;
 on RGB, PSNR reads about 2 dB lower on colour photos). The LR inputs are bicubic downsamplings (the
@@ -39,33 +40,38 @@ from mmgan.modalities.pixels import from_pil
 from mmgan.pipeline import Pipeline
 from mmgan.training.pretrained import perceptual_features
 
-TRAIN_PHOTOS = ["sklearn/datasets/images/china.jpg", "sklearn/datasets/images/flower.jpg"]
-TEST_PHOTO = "matplotlib/mpl-data/sample_data/grace_hopper.jpg"
+TRAIN_PHOTOS = ["astronaut", "chelsea", "rocket", "stereo_motorcycle"]     # skimage.data functions
+TEST_PHOTOS = ["coffee", "camera"]
 COMMON = ["train.progress=false", "train.tensorboard=false", "train.threads=0", "train.batch_size=16",
           "model.g_width=32", "model.d_width=32", "model.extra.blocks=2", "model.extra.growth=16",
           "train.sample_every=0", "train.ckpt_every=0", "train.log_every=100", "train.lr_g=2e-4", "train.ema=0.99"]
 
 
-def site(rel: str) -> Path:
-    import sklearn
+def photo(name: str):
+    """A scikit-image sample photo (shipped inside the package) as an RGB PIL image."""
+    import skimage.data
+    from PIL import Image
 
-    return Path(sklearn.__file__).resolve().parents[1] / rel
+    a = getattr(skimage.data, name)()
+    a = a[0] if isinstance(a, tuple) else a                   # stereo_motorcycle: (left, right, disparity)
+    return Image.fromarray(a).convert("RGB")
 
 
 def photo_crops(folder: Path, n: int = 400, side: int = 64, seed: int = 0) -> Path:
     """n random side x side crops of the training photos, as a user's image folder."""
-    from PIL import Image
-
-    if folder.exists() and len(list(folder.glob("*.png"))) == n:
+    stamp = folder / ".photos"
+    if folder.exists() and len(list(folder.glob("*.png"))) == n and stamp.exists() \
+            and stamp.read_text() == ",".join(TRAIN_PHOTOS):
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
-    photos = [Image.open(site(p)).convert("RGB") for p in TRAIN_PHOTOS]
+    photos = [photo(p) for p in TRAIN_PHOTOS]
     for i in range(n):
         im = photos[i % len(photos)]
         x, y = rng.integers(0, im.width - side), rng.integers(0, im.height - side)
         im.crop((x, y, x + side, y + side)).save(folder / f"{i:04d}.png")
+    stamp.write_text(",".join(TRAIN_PHOTOS))
     return folder
 
 
@@ -98,9 +104,7 @@ def train_pair(name: str, scale: int, minutes: float) -> dict[str, Path]:
 def test_images(name: str, n: int) -> tuple[list[torch.Tensor], object, object]:
     """(HR test images, each (1, c, h, w), the dataset's training split, its test split)."""
     if name == "photos":
-        from PIL import Image
-
-        return [from_pil(Image.open(site(TEST_PHOTO)).convert("RGB"))[None]], None, None
+        return [from_pil(photo(p))[None] for p in TEST_PHOTOS], None, None
     tr, te = load_dataset(name, split="train"), load_dataset(name, split="test")
     x = te.columns["image"][:n]
     return [x], tr, te
@@ -125,10 +129,12 @@ def evaluate(name: str, scale: int, runs: dict[str, Path], n: int, feats) -> lis
                                 for i in range(0, len(lr), 256)])
             outs.append(sr.clamp(-1, 1))
             refs.append(hr)
-        sr, hr = torch.cat(outs), torch.cat(refs)
-        row = {"data": name, "scale": scale, "method": method, "n": len(hr),
-               "psnr_y": float(psnr_y(sr, hr, scale).mean()), "ssim_y": float(ssim_y(sr, hr, scale).mean())}
+        # the mean over images (test photos differ in size: one batch each)
+        row = {"data": name, "scale": scale, "method": method, "n": sum(len(h) for h in refs),
+               "psnr_y": float(torch.cat([psnr_y(a, b, scale) for a, b in zip(outs, refs)]).mean()),
+               "ssim_y": float(torch.cat([ssim_y(a, b, scale) for a, b in zip(outs, refs)]).mean())}
         if feats is not None:
+            sr, hr = torch.cat(outs), torch.cat(refs)
             if real_f is None:
                 real_f = feats.extract(hr, want=("features",))["features"]
                 if labels is not None and feats.num_classes:
@@ -186,13 +192,14 @@ def main() -> None:
                 feats = feature_network_for(tr, te, log=log)
             rows += evaluate(name, scale, runs, args.n, feats)
     plot(rows, OUT / "upscale_pd.png")
-    save_json("upscale", {"rows": rows, "minutes_per_model": args.minutes, "machine": machine(),
+    tag = "upscale" if args.data == ap.get_default("data") else "upscale-" + args.data.replace(",", "-")
+    save_json(tag, {"rows": rows, "minutes_per_model": args.minutes, "machine": machine(),
                           "seconds": time.time() - t0})
     cols = ["data", "scale", "method", "n", "psnr_y", "ssim_y", "fid", "kid", "acc", "acc_hr"]
     text = table(cols, [[r.get(c, "") for c in cols] for r in rows])
-    (OUT / "upscale.md").write_text(f"# Super-resolution ({args.minutes} min per model)\n\n{text}\n\n{machine()}\n")
+    (OUT / f"{tag}.md").write_text(f"# Super-resolution ({args.minutes} min per model)\n\n{text}\n\n{machine()}\n")
     print(text)
-    log(f"done in {time.time() - t0:.0f}s; table in {OUT / 'upscale.md'}, plot in {OUT / 'upscale_pd.png'}")
+    log(f"done in {time.time() - t0:.0f}s; table in {OUT / f'{tag}.md'}, plot in {OUT / 'upscale_pd.png'}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ BEFORE = {
              "examples": 8, "pixel_weight": None, "perceptual_weight": 1.0, "adversarial_weight": 5e-3, "init_from": ""}
        for fam in ("srresnet", "esrgan")},
     "restorer": {"degrade": "noise,jpeg,mask", "masks": "strokes,boxes", "dilations": [2, 4, 8], "patch": 0,
-                 "examples": 8, "l1_weight": 1.0, "adversarial_weight": 0.01},
+                 "examples": 8, "l1_weight": 1.0, "hole_weight": 1.0, "adversarial_weight": 0.01},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",

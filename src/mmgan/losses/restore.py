@@ -6,7 +6,9 @@ box holes) with its mask the generator's inputs.
 
     D:  hinge (SN-PatchGAN, DeepFill v2): mean relu(1 - D(clean, m)) + mean relu(1 + D(restored, m)),
         every element of D's output map one patch's verdict
-    G:  l1_weight * |G(damaged, m) - clean|_1 + adversarial_weight * -mean D(restored, m)
+    G:  l1_weight * mean(|G(damaged, m) - clean| * (1 + (hole_weight - 1) m))
+        + adversarial_weight * -mean D(restored, m)
+        (hole pixels weigh hole_weight times the others: Liu et al. 2018's L_valid + 6 L_hole)
 With adversarial_weight 0 the discriminator rests (an L1-only model).
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ class RestoreLoss(PairedPhases):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
         opts = getattr(G, "loss_options", {}) or {}
         self.l1_weight = float(opts.get("l1_weight", 1.0))
+        self.hole_weight = float(opts.get("hole_weight", 1.0))
         self.adversarial_weight = float(opts.get("adversarial_weight", 0.01))
         self.adversarial = self.adversarial_weight > 0
 
@@ -50,7 +53,7 @@ class RestoreLoss(PairedPhases):
 
     def g_loss(self, inputs, clean, out) -> dict[str, torch.Tensor]:
         mask = inputs[1]
-        l1 = (out - clean).abs().mean()
+        l1 = ((out - clean).abs() * (1 + (self.hole_weight - 1) * mask)).mean()
         total, stats = self.l1_weight * l1, {"loss/G_l1": l1.detach()}
         if self.adversarial:
             with frozen(self.D):                            # no gradient for D's weights in the G step

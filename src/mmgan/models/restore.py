@@ -22,7 +22,7 @@ Discriminator: SN-PatchGAN (DeepFill v2): 5x5 stride-2 spectral-norm convs on (i
 
 Training (phases "restore", mmgan.losses.restore): random `patch`-pixel crops of clean images, damaged
 on the fly by mmgan.data.degrade.damage (noise, JPEG, free-form or box holes: `degrade`). G: L1 x
-l1_weight + hinge GAN x adversarial_weight; D: hinge.
+l1_weight (hole pixels count hole_weight times) + hinge GAN x adversarial_weight; D: hinge.
 
 Inference: `G.restore(damaged, mask)` (any size; the Pipeline tiles big images); G(z) without an image
 returns a preview of stored examples: [damaged, restored, original] per example.
@@ -55,6 +55,8 @@ class RestoreOptions(Options):
     patch: int = option(0, "side of the training crops (0 = the image side, at most 64; a multiple of 4)")
     examples: int = option(8, "stored clean crops that G(z) previews")
     l1_weight: float = option(1.0, "weight of the L1 reconstruction loss")
+    hole_weight: float = option(1.0, "weight of hole pixels in the L1 loss relative to the others (1: DeepFill v2's plain L1; "
+                                "Liu et al. 2018 use 6, which cost denoising and inpainting PSNR at CPU budgets here)")
     adversarial_weight: float = option(0.01, "weight of the SN-PatchGAN hinge loss for G (DeepFill v2 uses 1 over "
                                        "long runs; small keeps PSNR high at CPU budgets; 0 = L1 only, D rests)")
 
@@ -189,7 +191,8 @@ def build_restorer(cfg: ModelConfig, with_discriminator: bool = True):
                          f"({cfg.resolution} px)")
     p = patch_size(cfg, o)
     g = Restorer(cfg.channels, cfg.g_width, tuple(o.dilations), p, o.degrade, o.masks, o.examples)
-    g.loss_options = {"l1_weight": o.l1_weight, "adversarial_weight": o.adversarial_weight}
+    g.loss_options = {"l1_weight": o.l1_weight, "hole_weight": o.hole_weight,
+                      "adversarial_weight": o.adversarial_weight}
     if not with_discriminator:
         return g, None
     return g, PatchDiscriminator(cfg.channels, p, cfg.d_width)
