@@ -42,13 +42,15 @@ class GenerateJob:
     image: Any = None                        # PIL image
     audio_sha256: str | None = None
     image_sha256: str | None = None
+    mask: Any = None                         # PIL image: a restoration model's holes (white = hole)
+    mask_sha256: str | None = None
     store: ItemStore | None = None           # where to write the items (None = do not store)
     requested_by: str | None = None
 
     def group(self) -> tuple:
         """Jobs conditioned on the same set of modalities (and truncation) can share a Pipeline call."""
         return (self.label is not None, self.text is not None, self.audio is not None, self.image is not None,
-                self.truncation)
+                self.mask is not None, self.truncation)
 
 
 @dataclass
@@ -195,6 +197,8 @@ class ServedModel:
             kwargs["audio"] = [j.audio for j in jobs for _ in range(j.n)]
         if first.image is not None:
             kwargs["image"] = [j.image for j in jobs for _ in range(j.n)]
+        if first.mask is not None:
+            kwargs["mask"] = [j.mask for j in jobs for _ in range(j.n)]
         out = self.pipe(num_images=total, z=z, **kwargs)
         objects = getattr(out, self.codec.attribute)           # the target's objects: images, sounds, vectors
         results: list[list[GeneratedItem]] = []
@@ -244,6 +248,8 @@ class ServedModel:
             cond["audio_sha256"] = job.audio_sha256
         if job.image_sha256:
             cond["image_sha256"] = job.image_sha256
+        if job.mask_sha256:
+            cond["mask_sha256"] = job.mask_sha256
         return {"model": self.name, "run": self.source, "model_version": self.version, "step": self.config.get("step"),
                 "seed": job.seed, "num_images": job.n, "index": index, "truncation": job.truncation,
                 "conditions": cond, "requested_by": job.requested_by, "created": time.time(),
