@@ -9,6 +9,10 @@ all call it.
 What the model generates is its target (data.target): the target's codec (mmgan.modalities) turns
 the generator's tensors into the user's objects and names the output attribute they go in.
 
+Image-to-image runs take images instead of latents: super-resolution (`pipe(image=...)`, `pipe.upscale`)
+and restoration (`pipe(image=..., mask=...)`, `pipe.restore`: holes where the mask is white), both at any
+size through the same tiler (`tiled`).
+
 A vocoder run (hifigan: its generator `resynthesizes`) remakes given clips from their own log-mels
 (copy synthesis: `pipe(audio=["say.wav"])`); without clips it re-synthesises the training clips it kept.
 

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .masks import MASK_KINDS, random_masks
+
 KINDS = ("bicubic", "blur", "noise", "jpeg", "second-order")
 BLUR_SIGMA = (0.2, 2.0)          # px of the HR image
 NOISE_SIGMA = (1.0, 15.0)        # in 0..255 units
@@ -201,8 +203,6 @@ def damage(clean: torch.Tensor, kinds: str | tuple = "mask", gen: torch.Generato
            mask_kinds: tuple[str, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Clean images (b, c, h, w) in [-1, 1] -> (damaged (b, c, h, w), mask (b, 1, h, w), 1 = hole; all
     zeros for an image without a hole). Deterministic for a seeded generator."""
-    from .masks import MASK_KINDS, random_masks
-
     kinds = parse_restore_kinds(kinds)
     gen = gen if gen is not None else seeded(0)
     x = clean.float()
