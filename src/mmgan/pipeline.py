@@ -37,6 +37,7 @@ import torch
 from .conditioning import Conditioner, build_conditioner
 from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
+from .data.masks import load_mask
 from .models import build_gan
 from .models.base import load_weights, save_json, save_weights, state_to_cpu
 from .model_options import check_extra
@@ -504,8 +505,6 @@ def _load_masks(mask: Any, sizes: list[tuple[int, int]]) -> list[torch.Tensor] |
     None without masks. One mask serves every image; otherwise one per image. Files: mmgan.data.masks.load_mask
     (white = hole); PIL images likewise; tensors are thresholded at 0.5."""
     from PIL import Image
-
-    from .data.masks import load_mask
 
     if mask is None:
         return None
