@@ -13,6 +13,10 @@ A model that reads its source raw (a captioner: mmgan.conditioning.source) makes
 of each source item: `pipe(image=["a.png", "b.png"], num_images=5).text` holds 5 captions of a.png,
 then 5 of b.png (out.conditions["source_names"] says which).
 
+Image-to-image runs take images instead of latents: super-resolution (`pipe(image=...)`, `pipe.upscale`)
+and restoration (`pipe(image=..., mask=...)`, `pipe.restore`: holes where the mask is white), both at any
+size through the same tiler (`tiled`).
+
 A vocoder run (hifigan: its generator `resynthesizes`) remakes given clips from their own log-mels
 (copy synthesis: `pipe(audio=["say.wav"])`); without clips it re-synthesises the training clips it kept.
 
@@ -40,12 +44,14 @@ import torch
 from .conditioning import Conditioner, build_conditioner
 from .sampling.drs import Critic, load_critic, save_critic
 from .config import ModelConfig
+from .data.masks import load_mask
 from .models import build_gan
 from .models.base import load_weights, save_json, save_weights, state_to_cpu
 from .model_options import check_extra
 from .runs import EXPORT_VERSION, pipeline_config as _pipeline_config, resolve  # noqa: F401 (old names)
 from .utils import auto_device, compile_mode, use_bf16
 from .modalities import Codec, get_codec, target_of_config
+from .modalities.pixels import from_pil
 from .modalities.sound import read_wave
 from .models.ctc import word_times
 
@@ -176,6 +182,17 @@ class Pipeline:
         call options for this call (G.call_options; the captioner's decode, temperature, beam_size)."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
+        if getattr(self.generator, "upscales", False):
+            if labels is not None or text is not None or audio is not None or cond_extra:
+                raise ValueError(f"a {self.model_config['family']} model takes no conditions: give it images "
+                                 f"(image=...) to upscale")
+            return self.upscale(image, output_type=output_type, num_images=num_images)
+        if getattr(self.generator, "restores", False):
+            mask = cond_extra.pop("mask", None)
+            if labels is not None or text is not None or audio is not None or cond_extra:
+                raise ValueError(f"a {self.model_config['family']} model takes no conditions: give it damaged "
+                                 f"images (image=...) and, for holes, their masks (mask=...)")
+            return self.restore(image, mask=mask, output_type=output_type, num_images=num_images)
         if getattr(self.generator, "translates_images", False):
             return self.translate(image, target=labels, output_type=output_type, batch_size=batch_size,
                                   num_images=num_images)
@@ -316,6 +333,82 @@ class Pipeline:
                        output_type)
 
     @torch.no_grad()
+    def upscale(self, image: Any = None, tile: int = 128, overlap: int = 8, context: int = 0,
+                output_type: str = "pil", num_images: int = 8) -> PipelineOutput:
+        """Super-resolution models (srresnet, esrgan): each image (a path, a PIL image or a tensor in [-1, 1])
+        made `scale` times larger, at any size. Big images go through in tiles of `tile` LR pixels (memory
+        stays bounded by one tile), each read with `context` pixels more on every side (0 = the generator's
+        receptive radius, so the result equals whole-image inference) and blended with its neighbours
+        over `overlap` pixels (linear ramps: no seams even with less context; see `tiled`). Images are converted to the model's channels (grey <-> RGB);
+        alpha is composited onto white (mmgan's image rule) and not upscaled. Without images: num_images
+        of the model's preview [bicubic, model, original, ...]. Outputs of different sizes leave
+        `tensor` None (the objects are still there)."""
+        g = self.generator
+        if not getattr(g, "upscales", False):
+            raise ValueError(f"a {self.model_config['family']} model does not upscale images")
+        if image is None:
+            x = g.preview(num_images).float().cpu()
+            return _output(PipelineOutput(tensor=x, conditions={"preview": True}), self.codec, output_type)
+        items = _load_any_size(image, int(self.model_config["channels"]))
+        context = context if context > 0 else int(g.receptive_radius)
+        outs = [tiled(self._upscale_tile, x[None], g.scale, tile, context, overlap)[0] for x in items]
+        conds = {"scale": g.scale, "tile": tile, "context": context, "overlap": overlap}
+        return _any_size_output(outs, conds, self.codec, output_type)
+
+    def _upscale_tile(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        if not self.bf16:
+            return self.generator.upscale(x).float().clamp(-1, 1).cpu()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            return self.generator.upscale(x).float().clamp(-1, 1).cpu()
+
+    @torch.no_grad()
+    def restore(self, image: Any = None, mask: Any = None, tile: int = 256, overlap: int = 8, context: int = 0,
+                output_type: str = "pil", num_images: int = 8) -> PipelineOutput:
+        """Restoration models (restorer): damaged images (paths, PIL images or tensors in [-1, 1]) restored
+        at their own size; mask: where the holes are (1 / white = hole): one mask for all images or one per
+        image (paths, PIL images, or tensors (h, w), (1, h, w) or (b, 1, h, w)), each of its image's size.
+        Without a mask nothing is treated as a hole: a model trained on noise/JPEG restores those (a model
+        trained on holes only raises, as it would change nothing). Big images go through in tiles, as in
+        `upscale`. Without images: num_images of the model's preview [damaged, restored, original, ...].
+        conditions["mask"] says which of "given" / "none" was used."""
+        g = self.generator
+        if not getattr(g, "restores", False):
+            raise ValueError(f"a {self.model_config['family']} model does not restore images")
+        if image is None:
+            if mask is not None:
+                raise ValueError("mask= needs the images it belongs to (image=...)")
+            x = g.preview(num_images).float().cpu()
+            return _output(PipelineOutput(tensor=x, conditions={"preview": True}), self.codec, output_type)
+        items = _load_any_size(image, int(self.model_config["channels"]))
+        masks = _load_masks(mask, [tuple(x.shape[-2:]) for x in items])
+        if masks is not None and not g.fills_holes:
+            raise ValueError(f"this model was trained without holes (degrade={','.join(g.kinds)}): it cannot fill a "
+                             f"mask; restore without one, or train with --degrade ...,mask")
+        if masks is None and not any(k in g.kinds for k in ("noise", "jpeg")):
+            raise ValueError("this model was trained to fill holes only (degrade=mask): give the mask of each "
+                             "image (white = hole, e.g. --mask mask.png)")
+        step = 4                                               # the generator's stride: tiles keep its grid
+        context = -(-(context if context > 0 else int(g.receptive_radius)) // step) * step
+        tile, overlap = max(step, tile // step * step), -(-overlap // step) * step
+        outs = []
+        for i, x in enumerate(items):
+            xm = torch.cat([x, masks[i] if masks is not None else torch.zeros(1, *x.shape[-2:])])[None]
+            outs.append(tiled(self._restore_tile, xm, 1, tile, context, overlap)[0])
+        conds = {"mask": "given" if masks is not None else "none", "tile": tile, "context": context,
+                 "overlap": overlap}
+        return _any_size_output(outs, conds, self.codec, output_type)
+
+    def _restore_tile(self, xm: torch.Tensor) -> torch.Tensor:
+        """(1, c + 1, h, w): the image and its mask as one tensor, so the tiler cuts both alike."""
+        xm = xm.to(self.device)
+        x, m = xm[:, :-1], xm[:, -1:]
+        if not self.bf16:
+            return self.generator.restore(x, m).float().clamp(-1, 1).cpu()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+            return self.generator.restore(x, m).float().clamp(-1, 1).cpu()
+
+    @torch.no_grad()
     def resynthesize(self, items: Any = None, num_images: int = 8, output_type: str = "pil",
                      batch_size: int = 64) -> PipelineOutput:
         """Vocoders (hifigan): copy synthesis of the given clips (paths or the target's objects): each
@@ -391,6 +484,123 @@ def _load_wave(item: Any, sample_rate: int) -> np.ndarray:
     if x.ndim != 1:
         raise ValueError(f"clips are 1-D waveforms at {sample_rate} Hz (or file paths), got shape {x.shape}")
     return x
+def _any_size_output(outs: list[torch.Tensor], conds: dict, codec: Codec, output_type: str) -> PipelineOutput:
+    """Images that may differ in size: stacked into `tensor` when they agree, else `tensor` is None (the
+    objects are still there)."""
+    if len({tuple(o.shape) for o in outs}) == 1:
+        return _output(PipelineOutput(tensor=torch.stack(outs), conditions=conds), codec, output_type)
+    out = PipelineOutput(tensor=None, conditions=conds, target=codec.name)
+    out.objects = [codec.to_object(o) for o in outs] if output_type == "pil" else list(outs)
+    setattr(out, codec.attribute, out.objects)
+    return out
+
+
+def tiled(fn, x: torch.Tensor, scale: int, tile: int, context: int, blend: int = 0) -> torch.Tensor:
+    """fn (LR (1, c, h, w) -> (1, c, h s, w s)) over x in tiles, one at a time (bounded memory). The LR image
+    is cut into tile x tile cores; each is read with context + blend more pixels on every side (clipped at
+    the image's border). Outputs within `context` of a cut edge get no weight (zero padding spoils them);
+    across the next `blend` pixels the weight rises linearly to 1 over the core, so neighbours fade into
+    each other. With context at least the network's receptive radius every weighted output is exact and the
+    result equals fn(x) to float precision; with less, the blending hides the seams. fn may return another
+    number of channels than it takes (restoration: image + mask in, image out)."""
+    if tile < 1 or context < 0 or blend < 0:
+        raise ValueError(f"tile must be at least 1, context and overlap 0 or more; got tile={tile}, "
+                         f"context={context}, overlap={blend}")
+    _, c, h, w = x.shape
+    m = context + blend
+    if h <= tile + 2 * m and w <= tile + 2 * m:
+        return fn(x)
+    out: torch.Tensor | None = None
+    weight = torch.zeros(1, 1, h * scale, w * scale)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(0, top - m), max(0, left - m)
+            t1, l1 = min(h, top + tile + m), min(w, left + tile + m)
+            y = fn(x[:, :, t0:t1, l0:l1]).float()
+            wy = _ramp(t1 - t0, t0 > 0, t1 < h, context, blend, scale)
+            wx = _ramp(l1 - l0, l0 > 0, l1 < w, context, blend, scale)
+            wt = (wy[:, None] * wx[None, :])[None, None]                     # (1, 1, H_t, W_t)
+            out = torch.zeros(1, y.shape[1], h * scale, w * scale) if out is None else out
+            out[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += y * wt
+            weight[:, :, t0 * scale:t1 * scale, l0 * scale:l1 * scale] += wt
+    return out / weight        # every pixel lies in one core (weight 1), so no division by zero
+
+
+def _ramp(n: int, cut_lead: bool, cut_trail: bool, context: int, blend: int, scale: int) -> torch.Tensor:
+    """Blend weights along one side of a tile of n LR pixels, at the output's resolution: near a cut edge
+    0 over `context` pixels, then rising linearly over `blend` pixels to 1 (an uncut edge is the image's
+    own border: weight 1 there)."""
+    i = (torch.arange(n * scale, dtype=torch.float32) + 0.5) / scale               # LR coordinate of each pixel
+    w = torch.ones(n * scale)
+    for cut, dist in ((cut_lead, i), (cut_trail, n - i)):
+        if cut:
+            w = torch.minimum(w, ((dist - context) / blend).clamp(0, 1) if blend else (dist >= context).float())
+    return w
+
+
+def _load_any_size(image: Any, channels: int) -> list[torch.Tensor]:
+    """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> a list of (c, h, w), each at its
+    own size, converted to `channels` (grey <-> RGB; alpha composited onto white)."""
+    from PIL import Image
+
+    if torch.is_tensor(image):
+        x = image[None] if image.dim() == 3 else image
+        if x.dim() != 4:
+            raise ValueError(f"image tensors are (c, h, w) or (b, c, h, w), got shape {tuple(image.shape)}")
+        if x.shape[1] != channels:
+            if {int(x.shape[1]), channels} != {1, 3}:
+                raise ValueError(f"images have {x.shape[1]} channels; this model takes {channels}")
+            x = x.repeat(1, 3, 1, 1) if channels == 3 else \
+                (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return list(x.float())
+    items = [image] if isinstance(image, (str, Path)) or hasattr(image, "convert") else list(image)
+    out: list[torch.Tensor] = []
+    for item in items:
+        if torch.is_tensor(item):
+            out += _load_any_size(item, channels)
+            continue
+        if isinstance(item, (str, Path)):
+            if not Path(item).exists():
+                raise FileNotFoundError(f"image not found: {item}")
+            with Image.open(item) as im:
+                item = im.copy()
+        out.append(from_pil(item, 0, channels))
+    return out
+
+
+def _load_masks(mask: Any, sizes: list[tuple[int, int]]) -> list[torch.Tensor] | None:
+    """Masks for images of the given (h, w) sizes -> one (1, h, w) tensor in {0, 1} per image (1 = hole), or
+    None without masks. One mask serves every image; otherwise one per image. Files: mmgan.data.masks.load_mask
+    (white = hole); PIL images likewise; tensors are thresholded at 0.5."""
+    from PIL import Image
+
+    if mask is None:
+        return None
+    if torch.is_tensor(mask):
+        m = mask.float()
+        m = m[None, None] if m.dim() == 2 else (m[None] if m.dim() == 3 else m)
+        if m.dim() != 4 or m.shape[1] != 1:
+            raise ValueError(f"mask tensors are (h, w), (1, h, w) or (b, 1, h, w), got shape {tuple(mask.shape)}")
+        items = list(m)
+    else:
+        items = [mask] if isinstance(mask, (str, Path)) or isinstance(mask, Image.Image) else list(mask)
+    if len(items) == 1:
+        items = items * len(sizes)
+    if len(items) != len(sizes):
+        raise ValueError(f"give one mask for all images or one per image; got {len(items)} masks for {len(sizes)} images")
+    out = []
+    for item, (h, w) in zip(items, sizes):
+        if isinstance(item, (str, Path)):
+            m = load_mask(item, (h, w))[0]
+        elif isinstance(item, Image.Image):
+            m = torch.from_numpy((np.asarray(item.convert("L"), dtype=np.float32) > 127.5).astype(np.float32))[None]
+        else:
+            m = (torch.as_tensor(item).float().reshape(1, *torch.as_tensor(item).shape[-2:]) > 0.5).float()
+        if tuple(m.shape[-2:]) != (h, w):
+            raise ValueError(f"a mask of {m.shape[-1]}x{m.shape[-2]} pixels was given for an image of {w}x{h}; "
+                             f"a mask must have its image's size (white = hole)")
+        out.append(m)
+    return out
 
 
 def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:

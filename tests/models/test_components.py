@@ -77,7 +77,9 @@ def test_every_family_has_a_case():
 EXTERNAL_FAMILIES: set[str] = {"progressive", "stackgan", "dfgan",   # tests/families/test_family_components.py; dfgan: tests/multimodal/test_dfgan.py
                                 "hifigan",                            # mels in, waveforms out: tests/models/test_hifigan.py
                                 "captioner",                          # images in, token ids out: tests/models/test_captioner.py
-                                "recognizer"}                         # waveforms in, CTC ids out: tests/models/test_recognizer.py
+                                "recognizer",                         # waveforms in, CTC ids out: tests/models/test_recognizer.py
+                                "srresnet", "esrgan",                 # images in, bigger images out: tests/models/test_upscale.py
+                                "restorer"}                           # damaged images and masks in: tests/models/test_restore.py
 
 
 def _cond(b, cdim):

@@ -47,6 +47,11 @@ BEFORE = {
                    "temperature": 1.0, "beam_size": 8, "n_mels": 64, "hop_ms": 10.0, "win_ms": 25.0, "norm": "cmvn",
                    "conv_width": 32, "time_stride": 4, "hidden": 192, "layers": 2, "dropout": 0.1, "augment": {},
                    "lexicon": []},
+    **{fam: {"scale": 4, "body": "rrdb", "blocks": 3, "growth": 16, "skip": True, "patch": 0, "degrade": "bicubic",
+             "examples": 8, "pixel_weight": None, "perceptual_weight": 1.0, "adversarial_weight": 5e-3, "init_from": ""}
+       for fam in ("srresnet", "esrgan")},
+    "restorer": {"degrade": "noise,jpeg,mask", "masks": "strokes,boxes", "dilations": [2, 4, 8], "patch": 0,
+                 "examples": 8, "l1_weight": 1.0, "hole_weight": 1.0, "adversarial_weight": 0.01},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
@@ -77,6 +82,9 @@ SMALL = {
     "captioner": dict(z_dim=4, g_width=8, d_width=8, extra={"vocab": ["<pad>", "<eos>", "<unk>", "a", "b"],
                                                           "max_tokens": 5, "source": {"channels": 3}}),
     "recognizer": dict(condition=["audio"], extra={"vocab": ["<pad>", "<eos>", "<unk>", "a", "b"]}),
+    "srresnet": dict(channels=3, resolution=16, g_width=4, d_width=4),
+    "esrgan": dict(channels=3, resolution=16, g_width=4, d_width=4),
+    "restorer": dict(channels=3, resolution=16, g_width=4, d_width=4),
 }
 
 

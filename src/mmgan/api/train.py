@@ -19,6 +19,8 @@ from ..training.recipes import choose
 from ..training.setup import resolve
 
 PROBE_N = 16            # items of a built-in dataset loaded to see its columns and image size
+TASKS = {"generate": None, "upscale": "srresnet", "restore": "restorer"}   # --task -> its default family
+TASK_FAMILIES = {"upscale": ("srresnet", "esrgan"), "restore": ("restorer",)}
 
 
 def load_config(config: str | None = None, overrides: list[str] | None = None) -> Config:
@@ -29,10 +31,17 @@ def load_config(config: str | None = None, overrides: list[str] | None = None) -
 def train(data: str | None = None, config: str | Path | None = None, overrides: list[str] | None = None,
           out: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
           resume: bool = False, dry_run: bool = False, skip_bad: bool = False, log=print, cfg: Config | None = None,
-          target: str | None = None):
+          target: str | None = None, task: str | None = None, scale: int | None = None,
+          degrade: str | None = None):
     """The library call behind `mmgan train`. Returns a TrainResult, or None for a dry run. A time budget
     (minutes, or train.minutes) bounds the whole call, data loading included (training.budget).
-    target: the column the model generates (data.target; default: the image, else the vector)."""
+    target: the column the model generates (data.target; default: the image, else the vector).
+    task: "generate" (the default: a GAN that draws samples) or "upscale" (super-resolution: model.family
+    srresnet unless srresnet/esrgan is given, unconditional; the LR inputs are made from the data on the
+    fly) or "restore" (inpainting, denoising, JPEG artefact removal: model.family restorer, the damaged
+    inputs made on the fly); scale: the upscaling factor (model.extra.scale); degrade: what the inputs
+    suffer, model.extra.degrade (upscale: bicubic, blur, noise, jpeg, second-order; restore: noise, jpeg,
+    mask; a comma list)."""
     t0 = time.time()
     saved_extra = None
     if resume:
@@ -52,6 +61,7 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     given += [f"train.minutes={float(minutes)}"] if minutes is not None else []
     given += ["data.skip_bad=true"] if skip_bad else []
     given += [f"data.target={target}"] if target else []
+    given += _task_settings(cfg, task, scale, degrade) if not resume else []
     cfg.override(given)                         # flags count as given: a recipe does not overwrite them
     if not cfg.data.name:
         raise ConfigError("no data: pass --data NAME|FOLDER|MANIFEST or set data.name in the config")
@@ -90,6 +100,27 @@ def train(data: str | None = None, config: str | Path | None = None, overrides: 
     trainer = Trainer(cfg, run_dir, ds, log=lambda m: print(m, file=sys.stderr) if distributed.rank() == 0 else None,
                       budget=budget)
     return trainer.fit(resume=resume)
+
+
+def _task_settings(cfg: Config, task: str | None, scale: int | None, degrade: str | None = None) -> list[str]:
+    """The --task/--scale/--degrade flags as config assignments (the saved config then says what was trained)."""
+    task = (task or "generate").strip().lower()
+    if task not in TASKS:
+        raise ConfigError(f"unknown --task {task!r}; valid: {', '.join(TASKS)}")
+    if scale is not None and task != "upscale":
+        raise ConfigError("--scale belongs to --task upscale")
+    if task == "generate":
+        if degrade is not None:
+            raise ConfigError("--degrade belongs to --task upscale or --task restore")
+        return []
+    fams = TASK_FAMILIES[task]
+    if cfg.model.family and cfg.model.family not in fams:
+        raise ConfigError(f"--task {task} trains {' or '.join(fams)}; model.family={cfg.model.family} was given")
+    out = [] if cfg.model.family else [f"model.family={TASKS[task]}"]
+    out += [] if cfg.model.condition is not None else ["model.condition=[]"]
+    out += [f"model.extra.scale={int(scale)}"] if scale is not None else []
+    out += [f"model.extra.degrade={','.join(k.strip() for k in degrade.split(',') if k.strip())}"] if degrade else []
+    return out
 
 
 def calibrate(run: str | Path, steps: int = 1000, data: str | None = None, skip_bad: bool = False,

@@ -6,9 +6,12 @@
     mmgan index | search | store, generate --retrieve    (store.py)
     mmgan serve | keys                                   (serve.py)
     mmgan transcribe                                     (transcribe.py)
+    mmgan upscale | interpolate                          (upscale.py)
+    mmgan restore                                        (restore.py)
 """
 from . import core  # noqa: F401  (registers data, train, generate, calibrate, info)
 from . import embed, eval, serve, store, transcribe  # noqa: F401  (registration; store wraps core's generate)
+from . import restore, upscale  # noqa: F401  (registration: restore; upscale, interpolate)
 from .commands import COMMANDS
 from .main import build_parser, main
 

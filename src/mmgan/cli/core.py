@@ -1,7 +1,7 @@
 """The `mmgan` command. Each subcommand is a thin wrapper over the library.
 
     mmgan data make NAME --out DIR [-n N] [--seed S] [--speech]
-    mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
+    mmgan train --data DIR|MANIFEST|NAME [--target COLUMN] [--task upscale --scale 4 | --task restore --degrade noise,jpeg,mask] [--config FILE] [--set key=value ...] --out RUN [--minutes M] [--resume] [--dry-run]
     mmgan generate RUN [--label L] [--text T] [--audio WAV] [--image PNG|DIR] [-n N] [--seed S] [--no-drs] [--vocoder RUN] --out DIR
     mmgan caption RUN --image PNG|DIR [--style S] [-n N] [--decode sample|greedy|beam]      (text runs: prints captions)
     mmgan calibrate RUN [--steps N] [--data DIR|MANIFEST|NAME]
@@ -81,6 +81,18 @@ def _add_train(sub):
     p.add_argument("--target", metavar="COLUMN", help="the column the model generates (same as --set data.target=COLUMN; "
                    f"default: the image when the data has one, else the vector; columns a model can generate: "
                    f"{', '.join(codec_names())})")
+    p.add_argument("--task", choices=("generate", "upscale", "restore"), help="generate (default): a GAN that draws samples; "
+                   "upscale: super-resolution, the PSNR model srresnet (--set model.family=esrgan --set "
+                   "model.extra.init_from=PSNR_RUN for its GAN twin), its low-resolution inputs made on the fly "
+                   "from the clean images (--set model.extra.degrade=bicubic|blur,noise,jpeg|second-order); "
+                   "then `mmgan upscale RUN --image photo.jpg --out big.png`; restore: inpainting, denoising and JPEG "
+                   "artefact removal (family restorer: gated convolutions + an SN-PatchGAN), its damaged inputs made "
+                   "on the fly (--degrade); then `mmgan restore RUN --image damaged.png --mask mask.png --out fixed.png`")
+    p.add_argument("--scale", type=int, help="--task upscale: the upscaling factor, 2, 3, 4 or 8 (same as --set "
+                   "model.extra.scale=N; default 4)")
+    p.add_argument("--degrade", help="--task upscale|restore: what the inputs suffer, a comma list (same as --set "
+                   "model.extra.degrade=...): restore: noise, jpeg, mask (default: all three); upscale: bicubic "
+                   "(default), blur, noise, jpeg, or second-order")
 
 
 def _run_train(args) -> int:
@@ -88,7 +100,7 @@ def _run_train(args) -> int:
                                          if getattr(args, k) is not None]
     result = train(data=args.data, config=args.config, overrides=overrides, out=args.out, steps=args.steps,
                    minutes=args.minutes, resume=args.resume, dry_run=args.dry_run, skip_bad=args.skip_bad,
-                   target=args.target)
+                   target=args.target, task=args.task, scale=args.scale, degrade=args.degrade)
     if result is None:
         return 0
     if distributed.rank() != 0:

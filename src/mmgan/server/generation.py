@@ -42,6 +42,8 @@ class GenerateJob:
     image: Any = None                        # PIL image
     audio_sha256: str | None = None
     image_sha256: str | None = None
+    mask: Any = None                         # PIL image: a restoration model's holes (white = hole)
+    mask_sha256: str | None = None
     store: ItemStore | None = None           # where to write the items (None = do not store)
     requested_by: str | None = None
     options: dict = field(default_factory=dict)   # the generator's call options (a captioner's decode, ...)
@@ -49,7 +51,7 @@ class GenerateJob:
     def group(self) -> tuple:
         """Jobs conditioned on the same set of modalities (and truncation and options) can share a Pipeline call."""
         return (self.label is not None, self.text is not None, self.audio is not None, self.image is not None,
-                self.truncation, tuple(sorted(self.options.items())))
+                self.mask is not None, self.truncation, tuple(sorted(self.options.items())))
 
 
 @dataclass
@@ -203,7 +205,8 @@ class ServedModel:
         else:
             per = lambda j: [j] * j.n                    # noqa: E731  each sample its own copy of the condition
         kwargs: dict[str, Any] = {"truncation": first.truncation} if first.truncation != 1.0 else {}
-        for key, attr in (("labels", "label"), ("text", "text"), ("audio", "audio"), ("image", "image")):
+        for key, attr in (("labels", "label"), ("text", "text"), ("audio", "audio"), ("image", "image"),
+                          ("mask", "mask")):
             if getattr(first, attr) is not None:
                 kwargs[key] = [getattr(k, attr) for j in jobs for k in per(j)]
         if first.options:
@@ -267,6 +270,8 @@ class ServedModel:
             cond["image_sha256"] = job.image_sha256
         if job.options:
             cond["options"] = dict(job.options)
+        if job.mask_sha256:
+            cond["mask_sha256"] = job.mask_sha256
         return {"model": self.name, "run": self.source, "model_version": self.version, "step": self.config.get("step"),
                 "seed": job.seed, "num_images": job.n, "index": index, "truncation": job.truncation,
                 "conditions": cond, "requested_by": job.requested_by, "created": time.time(),

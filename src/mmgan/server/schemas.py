@@ -55,7 +55,10 @@ class GenerateRequest(_Strict):
                                                                       "only a URL to it")
     store: bool = Field(True, description="store the items (with provenance) when the service has a store")
     audio_b64: str | None = Field(None, description="audio clip (WAV/FLAC/OGG), base64")
-    image_b64: str | None = Field(None, description="reference image (PNG/JPEG), base64")
+    image_b64: str | None = Field(None, description="reference image (PNG/JPEG), base64; for super-resolution and "
+                                  "restoration models the image to upscale or restore")
+    mask_b64: str | None = Field(None, description="restoration models: the image's holes (white = hole, the image's "
+                                 "size), PNG base64")
 
     @field_validator("text")
     @classmethod
@@ -83,6 +86,7 @@ class GenerateForm(_Strict):
     store: bool = True
     audio: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
     image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+    mask: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
 
 
 class _OmitNull(BaseModel):

@@ -35,6 +35,7 @@ from .critic import fit_critic
 from .ema import make_ema, update_ema
 from .logger import RunLogger
 from .optim import adam
+from .pretrained import perceptual_features, warm_start
 
 
 # The GANLoss phases, whose D is D(x, c) -> score: a rejection-sampling critic is built from that D, and
@@ -80,6 +81,8 @@ class Trainer:
                                                 budget=self.budget).to(self.device)
         cfg.model.cond_dim = self.conditioner.cond_dim
         self.G, self.D = build_gan(cfg.model)
+        if getattr(self.G, "init_from", ""):          # a warm start (esrgan: from its PSNR run); resume overrides it
+            warm_start(self.G, self.G.init_from, log)
         if cfg.loss.phases == "standard":            # a family with its own step logic names it (cyclegan: "cycle")
             cfg.loss.phases = getattr(self.G, "phases", "standard")
         if t.drs_steps and cfg.loss.phases not in SCORING_PHASES:
@@ -103,9 +106,10 @@ class Trainer:
         g_params = list(self.G.parameters()) + [p for p in self.conditioner.parameters() if p.requires_grad]
         self.opt_G = adam(g_params, t.lr_g, (t.beta1, t.beta2))
         self.opt_D = adam(self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
+        parts = {"features": perceptual_features(ds, log)} if getattr(self.G, "wants_features", False) else {}
         self.loss = get("phases", cfg.loss.phases)(self.G, self.D, cfg.loss, cfg.model.z_dim, cfg.model.pack,
                                                    autocast=self._autocast_factory(), conditioner=self.conditioner,
-                                                   compile_mode=self.compile)
+                                                   compile_mode=self.compile, **parts)
         self.data_gen = torch.Generator().manual_seed(cfg.train.seed * 1000003 + 17)
         self.ckpt = CheckpointManager(self.run_dir, t.keep_checkpoints, writer=self.rank == 0)
         self.step, self.lr_scale, self.rollbacks, self.saved_step = 0, 1.0, 0, -1

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["generate"])
 async def generate(request: Request, principal: GeneratorDep, models: ModelsDep, store: OptionalStoreDep,
                    settings: SettingsDep) -> GenerateResponse:
     t0 = time.perf_counter()
-    req, uploads = await read_body(request, GenerateRequest, files=("audio", "image"))
+    req, uploads = await read_body(request, GenerateRequest, files=("audio", "image", "mask"))
     limits = settings.limits
     check_max("max_n", req.n, limits.max_n, "n")
     if req.text is not None:
@@ -51,6 +51,12 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
     if "image" in uploads:
         job.image = await run_in_threadpool(read_image, uploads["image"], limits)
         job.image_sha256 = sha256(uploads["image"])
+    if "mask" in uploads:
+        job.mask = await run_in_threadpool(read_image, uploads["mask"], limits, "mask")
+        job.mask_sha256 = sha256(uploads["mask"])
+        if job.mask.size != job.image.size:
+            raise field_error("mask", f"the mask is {job.mask.size[0]}x{job.mask.size[1]} pixels but the image is "
+                                      f"{job.image.size[0]}x{job.image.size[1]}; a mask must have its image's size")
     return await serve_job(model, models, job, settings, req.response, store_note, t0)
 
 
@@ -84,8 +90,20 @@ async def serve_job(model: ServedModel, models, job: GenerateJob, settings, resp
 
 def _check_conditions(model: ServedModel, req: GenerateRequest, uploads: dict) -> None:
     takes = set(model.pipe.modalities)
+    g = getattr(model.pipe, "generator", None)          # test doubles may have none
+    if getattr(g, "upscales", False) or getattr(g, "restores", False):
+        takes.add("image")                       # the image to upscale or restore
+        if "image" not in uploads:
+            raise field_error("image", f"model {model.name!r} "
+                                       f"{'restores' if getattr(g, 'restores', False) else 'upscales'} images: "
+                                       f"upload one (image, or image_b64)")
+    if getattr(g, "restores", False):
+        takes.add("mask")
+        if "mask" not in uploads and not any(k in g.kinds for k in ("noise", "jpeg")):
+            raise field_error("mask", f"model {model.name!r} was trained to fill holes only: upload the image's mask "
+                                      f"(mask, or mask_b64; white = hole)", "missing")
     given = {"label": req.label is not None, "text": req.text is not None, "audio": "audio" in uploads,
-             "image": "image" in uploads}
+             "image": "image" in uploads, "mask": "mask" in uploads}
     for modality, present in given.items():
         if present and modality not in takes:
             raise field_error(modality, f"model {model.name!r} is not conditioned on {modality}; it takes "
