@@ -1,18 +1,27 @@
 """Phases "captioning": the step of a caption generator G(z, c, source=images) -> token ids and its
-discriminator D(captions, c, source=images) -> logits (mmgan.models.captioner).
+discriminator D(captions, c, source=images) -> logits (mmgan.models.captioner). Three stages, by step:
 
-  MLE stage (step < mle_steps): G alone on teacher-forced cross-entropy of the real captions; D starts
-      learning in the last d_pretrain of those steps, so the adversarial stage starts with a judge.
+  MLE         step < mle_steps: G alone on teacher-forced cross-entropy of the real captions; D idle.
+  D pretrain  the next d_pretrain steps: D alone (G frozen), so the adversarial stage starts with a judge.
+              With d_from_g, D's image encoder first takes G's MLE-trained weights (G-GAN's G and D
+              read the same pretrained CNN): from scratch D sits at ln 4 for ~50 steps before it
+              finds the image at all.
+  adversarial both: D as below, and G by policy gradient plus mle_weight x the MLE loss.
+
   D:  softplus(-D(real)) + w * softplus(D(mismatched)) + (1 - w) * softplus(D(generated))
       real: an image and its caption; mismatched: the image with another item's caption (the batch
-      rolled by one, Reed et al. 2016's matching-aware D); generated: a caption G sampled for the image;
-      w = mismatch_weight
-  G:  policy gradient (REINFORCE) with a self-critical baseline (Rennie et al. 2017): reward
-      r = sigmoid(D(sampled caption)), baseline b = sigmoid(D(greedy caption)), loss
-      -(r - b) * sum of the sampled tokens' log-probabilities; plus mle_weight x the MLE loss, which
-      keeps the captions grounded and fluent while D pulls them toward the data's variety.
+      rolled by one, Reed et al. 2016's matching-aware D); generated: a caption G sampled for the image
+      (temperature 1, a fresh z); w = mismatch_weight. Before its update D is scored on the batch it has
+      not yet seen: D/acc_mismatch and D/acc_fake are the shares of pairs it ranks right (real above the
+      mismatched caption of the same image, real above the generated one): held-out accuracies.
+  G:  REINFORCE with a self-critical baseline (Rennie et al. 2017): reward r = sigmoid(D(sampled caption))
+      -- D's probability that the caption is real and matches its image, nothing else (no CIDEr or slot
+      term) -- baseline b = sigmoid(D(greedy caption with the same z)), loss
+      -pg_weight * (r - b) * sum of the sampled tokens' log-probabilities + mle_weight * MLE. The sampled
+      captions are the ones D just judged (one sample per image); their log-probabilities come from one
+      teacher-forced pass together with the MLE term's.
 Tokens are discrete: no gradient flows from D into G except through the sampled tokens' log-probs.
-Weights come from the generator's `loss_options` (model.extra mle_steps, d_pretrain, mle_weight,
+Weights come from the generator's `loss_options` (model.extra mle_steps, d_pretrain, d_from_g, mle_weight,
 pg_weight, mismatch_weight).
 """
 from __future__ import annotations
@@ -22,16 +31,26 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from ..modalities.text import PAD
 from ..registry import register
 from .phases import frozen
+
+
+def token_mask(tokens: torch.Tensor) -> torch.Tensor:
+    """(b, T) ids -> (b, T) bool: the caption's tokens through its EOS (PAD only ever follows EOS)."""
+    return tokens != PAD
 
 
 def mle_loss(G, source, z, c, tokens: torch.Tensor) -> torch.Tensor:
     """Teacher-forced cross-entropy of the real captions (b, T) over their tokens up to EOS."""
     logits = G.teacher_forcing(source, z, c, tokens)
-    mask = torch.ones_like(tokens, dtype=torch.bool)
-    mask[:, 1:] = tokens[:, :-1] != 0                     # every token through the first EOS (PAD after)
+    mask = token_mask(tokens)
     return F.cross_entropy(logits[mask].float(), tokens[mask])
+
+
+def d_accuracy(real: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Share of pairs where D scores the real caption of an image above the other one."""
+    return (real > other).float().mean()
 
 
 @register("phases", "captioning")
@@ -46,10 +65,12 @@ class CaptioningLoss:
         opts = getattr(G, "loss_options", {}) or {}
         self.mle_steps = int(opts.get("mle_steps", 1500))
         self.d_pretrain = int(opts.get("d_pretrain", 300))
+        self.d_from_g = bool(opts.get("d_from_g", True))
         self.mle_weight = float(opts.get("mle_weight", 1.0))
         self.pg_weight = float(opts.get("pg_weight", 1.0))
         self.mismatch_weight = float(opts.get("mismatch_weight", 0.5))
         self.keep_fake, self.step = False, 0
+        self._fake = None                               # (ids, z) the D phase sampled, for the G phase
 
     def z(self, b: int, device) -> torch.Tensor:
         return torch.randn(b, self.z_dim, device=device)
@@ -57,28 +78,44 @@ class CaptioningLoss:
     def wants_reg(self, step: int) -> bool:
         return False
 
+    def stage(self, step: int) -> str:
+        if step < self.mle_steps:
+            return "mle"
+        return "d_pretrain" if step < self.mle_steps + self.d_pretrain else "adversarial"
+
     def accumulate(self, phase, real, c, labels, step, source=None, **_):
-        self.step = step
+        self.step, stage = step, self.stage(step)
         if phase == "D":
-            return {} if step < self.mle_steps - self.d_pretrain else self.d_main(real, c, source)
+            return {} if stage == "mle" else self.d_main(real, c, source, first=step == self.mle_steps)
         if phase == "G":
-            return self.g_mle(real, c, source) if step < self.mle_steps else self.g_adversarial(real, c, source)
+            if stage == "mle":
+                return self.g_mle(real, c, source)
+            return {} if stage == "d_pretrain" else self.g_adversarial(real, c, source)
         raise ValueError(f"unknown phase {phase!r}")
 
     # ---- phases ------------------------------------------------------------------------------------
-    def d_main(self, real, c, source) -> dict[str, torch.Tensor]:
+    def d_main(self, real, c, source, first: bool = False) -> dict[str, torch.Tensor]:
+        if first and self.d_from_g:
+            self.init_d_encoder()
         b = len(real)
+        z = self.z(b, real.device)
         with torch.no_grad():
-            fake = self.G.sample(source, self.z(b, real.device), c)[0]
+            fake = self.G.sample(source, z, c)[0]
+        self._fake = (fake, z) if self.keep_fake else None
         mismatched = real.roll(1, 0)
-        logits, _ = self.D(torch.cat([real, mismatched, fake]), None if c is None else c.repeat(3, 1),
-                           source=_rep(source, 3))
+        logits, _ = self.D(torch.cat([real, mismatched, fake]), None if c is None else c.repeat(3, 1), source=source)
         r, m, f = logits.float().chunk(3)
         w = self.mismatch_weight
         loss = F.softplus(-r).mean() + w * F.softplus(m).mean() + (1 - w) * F.softplus(f).mean()
         loss.backward()
         return {"loss/D": loss.detach(), "D/real": r.detach().mean(), "D/mismatch": m.detach().mean(),
-                "D/fake": f.detach().mean()}
+                "D/fake": f.detach().mean(), "D/acc_mismatch": d_accuracy(r, m), "D/acc_fake": d_accuracy(r, f)}
+
+    def init_d_encoder(self) -> None:
+        """D's image encoder <- G's (when they have the same shapes: model.g_width == model.d_width)."""
+        g, d = self.G.encoder.state_dict(), self.D.encoder.state_dict()
+        if all(k in g and g[k].shape == v.shape for k, v in d.items()):
+            self.D.encoder.load_state_dict(g)
 
     def g_mle(self, real, c, source) -> dict[str, torch.Tensor]:
         loss = mle_loss(self.G, source, self.z(len(real), real.device), c, real)
@@ -87,16 +124,25 @@ class CaptioningLoss:
 
     def g_adversarial(self, real, c, source) -> dict[str, torch.Tensor]:
         b = len(real)
-        z = self.z(b, real.device)
-        ids, logp, mask = self.G.sample(source, z, c)
+        if self._fake is not None and len(self._fake[0]) == b:
+            ids, z = self._fake                        # the captions D was just trained against
+        else:
+            z = self.z(b, real.device)
+            with torch.no_grad():
+                ids = self.G.sample(source, z, c)[0]
+        self._fake = None
         with torch.no_grad():
             greedy = self.G.sample(source, z, c, greedy=True)[0]
-        with frozen(self.D), torch.no_grad():
-            logits, _ = self.D(torch.cat([ids, greedy]), None if c is None else c.repeat(2, 1),
-                               source=_rep(source, 2))
+            with frozen(self.D):
+                logits, _ = self.D(torch.cat([ids, greedy]), None if c is None else c.repeat(2, 1), source=source)
         reward, baseline = torch.sigmoid(logits.float()).chunk(2)
-        pg = -((reward - baseline)[:, None] * logp * mask).sum(1).mean()
-        mle = mle_loss(self.G, source, z, c, real)
+        # one teacher-forced pass: the sampled captions' log-probabilities and the real ones' cross-entropy
+        both = torch.cat([ids, real])
+        logits = self.G.teacher_forcing(_rep(source, 2), z.repeat(2, 1), None if c is None else c.repeat(2, 1), both)
+        logp = logits.float().log_softmax(-1).gather(2, both[:, :, None]).squeeze(2)     # (2b, T)
+        mask = token_mask(both)
+        pg = -((reward - baseline)[:, None] * logp[:b] * mask[:b]).sum(1).mean()
+        mle = -logp[b:][mask[b:]].mean()
         (self.pg_weight * pg + self.mle_weight * mle).backward()
         return {"loss/G": pg.detach(), "loss/G_mle": mle.detach(), "G/reward": reward.mean(),
                 "G/advantage": (reward - baseline).mean()}
