@@ -86,6 +86,19 @@ def train_gan(mle_run: Path, out: Path, d_steps: int, gan_steps: int, minutes: f
     return out
 
 
+def stage_record(run: Path, before: Path) -> dict:
+    """Steps and wall seconds of what a run trained after the run it was copied from."""
+    from mmgan.runs import latest_checkpoint, read_meta
+    from mmgan.utils import read_jsonl
+
+    start = int(read_meta(latest_checkpoint(before))["step"])
+    rows = [r for r in read_jsonl(run / "log.jsonl") if r.get("step", -1) >= start]
+    adv = [r["step"] for r in rows if "G/reward" in r]
+    return {"from step": start, "to step": int(read_meta(latest_checkpoint(run))["step"]),
+            "first adversarial step logged": adv[0] if adv else None,
+            "seconds": rows[-1]["time"] - rows[0]["time"] if len(rows) > 1 else float("nan")}
+
+
 # ---- data -----------------------------------------------------------------------------------------------
 def heldout(n: int, data: str = "shapes"):
     from mmgan.data import load_dataset
@@ -228,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=5.0, help="wall-time cap of each training stage")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mle-steps", type=int, default=1500)
-    ap.add_argument("--d-steps", type=int, default=150)
+    ap.add_argument("--d-steps", type=int, default=80)
     ap.add_argument("--gan-steps", type=int, default=600)
-    ap.add_argument("--styled-minutes", type=float, default=3.0, help="MLE minutes of the styled run (0: no tone)")
+    ap.add_argument("--styled-minutes", type=float, default=2.5, help="MLE minutes of the styled run (0: no tone)")
     ap.add_argument("--mle-run", type=Path, help="a trained MLE run (skips its training)")
     ap.add_argument("--run", type=Path, help="a trained GAN run (skips its training)")
     ap.add_argument("--styled-run", type=Path, help="a trained shapes-styled run (skips its training)")
@@ -254,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     refs = references(attrs)
     train_caps = training_captions()
     res = {"command": "python " + " ".join(sys.argv), "machine": machine(), "images": len(images),
-           "training": {"mle": train_record(mle_run), "gan": train_record(gan_run)}, "rows": []}
+           "training": {"mle": train_record(mle_run), "gan stage": stage_record(gan_run, mle_run)}, "rows": []}
     with CocoScorer() as score:
         res["rows"].append(reference_row(refs, attrs, train_caps, score))
         for name, run in (("MLE", mle_run), ("GAN", gan_run)):

@@ -95,8 +95,9 @@ def test_no_image_is_a_clear_error():
         G(torch.randn(2, 4), None)
 
 
-def test_phases_mle_then_d_alone_then_adversarial():
-    G, D = build_gan(_cfg(mle_steps=2, d_pretrain=1))
+@pytest.mark.parametrize("z_choices", [1, 3])
+def test_phases_mle_then_d_alone_then_adversarial(z_choices):
+    G, D = build_gan(_cfg(mle_steps=2, d_pretrain=1, z_choices=z_choices))
     loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
     images, tokens, _ = _batch()
     assert loss.accumulate("D", tokens, None, None, 0, source=images) == {}

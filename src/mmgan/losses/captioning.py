@@ -17,12 +17,15 @@ discriminator D(captions, c, source=images) -> logits (mmgan.models.captioner). 
   G:  REINFORCE with a self-critical baseline (Rennie et al. 2017): reward r = sigmoid(D(sampled caption))
       -- D's probability that the caption is real and matches its image, nothing else (no CIDEr or slot
       term) -- baseline b = sigmoid(D(greedy caption with the same z)), loss
-      -pg_weight * (r - b) * sum of the sampled tokens' log-probabilities + mle_weight * MLE. The sampled
+      -pg_weight * (r - b) * mean of the sampled tokens' log-probabilities + mle_weight * MLE (a mean per
+      token, as the MLE term's: with the sum, pg_weight 3 wrecked G within 60 steps). The sampled
       captions are the ones D just judged (one sample per image); their log-probabilities come from one
-      teacher-forced pass together with the MLE term's.
+      teacher-forced pass together with the MLE term's. With z_choices = k > 1 the MLE term scores each
+      real caption under k noises and keeps the best (best-of-many, Bhattacharyya et al. 2018), so that z,
+      not only sampling, picks the phrasing: greedy and beam captions then differ between seeds.
 Tokens are discrete: no gradient flows from D into G except through the sampled tokens' log-probs.
 Weights come from the generator's `loss_options` (model.extra mle_steps, d_pretrain, d_from_g, mle_weight,
-pg_weight, mismatch_weight).
+pg_weight, mismatch_weight, z_choices).
 """
 from __future__ import annotations
 
@@ -48,6 +51,14 @@ def mle_loss(G, source, z, c, tokens: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits[mask].float(), tokens[mask])
 
 
+def best_of(nll: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-token values (k b, T) of b captions under k noises each -> (b,): each caption's mean over its
+    tokens under its best noise (the lowest NLL: Bhattacharyya et al. 2018's best-of-many, each z learns
+    its own phrasing); k = 1: the per-caption mean."""
+    per = (nll * mask).sum(1) / mask.sum(1).clamp(min=1)                    # (k b,)
+    return per.reshape(k, -1).min(0).values
+
+
 def d_accuracy(real: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """Share of pairs where D scores the real caption of an image above the other one."""
     return (real > other).float().mean()
@@ -69,6 +80,7 @@ class CaptioningLoss:
         self.mle_weight = float(opts.get("mle_weight", 1.0))
         self.pg_weight = float(opts.get("pg_weight", 1.0))
         self.mismatch_weight = float(opts.get("mismatch_weight", 0.5))
+        self.z_choices = max(1, int(opts.get("z_choices", 1)))
         self.keep_fake, self.step = False, 0
         self._fake = None                               # (ids, z) the D phase sampled, for the G phase
 
@@ -137,12 +149,16 @@ class CaptioningLoss:
                 logits, _ = self.D(torch.cat([ids, greedy]), None if c is None else c.repeat(2, 1), source=source)
         reward, baseline = torch.sigmoid(logits.float()).chunk(2)
         # one teacher-forced pass: the sampled captions' log-probabilities and the real ones' cross-entropy
-        both = torch.cat([ids, real])
-        logits = self.G.teacher_forcing(_rep(source, 2), z.repeat(2, 1), None if c is None else c.repeat(2, 1), both)
-        logp = logits.float().log_softmax(-1).gather(2, both[:, :, None]).squeeze(2)     # (2b, T)
+        # (each real caption under z_choices noises, the best kept)
+        k = self.z_choices
+        zs = torch.cat([z, self.z((k - 1) * b, z.device)]) if k > 1 else z
+        both = torch.cat([ids, real.repeat(k, 1)])                              # ((1 + k) b, T)
+        logits = self.G.teacher_forcing(_rep(source, 1 + k), torch.cat([z, zs]),
+                                        None if c is None else c.repeat(1 + k, 1), both)
+        logp = logits.float().log_softmax(-1).gather(2, both[:, :, None]).squeeze(2)     # ((1 + k) b, T)
         mask = token_mask(both)
-        pg = -((reward - baseline)[:, None] * logp[:b] * mask[:b]).sum(1).mean()
-        mle = -logp[b:][mask[b:]].mean()
+        pg = -((reward - baseline) * best_of(logp[:b], mask[:b], 1)).mean()   # per token: as the MLE term
+        mle = best_of(-logp[b:], mask[b:], k).mean() if k > 1 else -logp[b:][mask[b:]].mean()
         (self.pg_weight * pg + self.mle_weight * mle).backward()
         return {"loss/G": pg.detach(), "loss/G_mle": mle.detach(), "G/reward": reward.mean(),
                 "G/advantage": (reward - baseline).mean()}

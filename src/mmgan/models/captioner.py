@@ -51,6 +51,9 @@ class CaptionerOptions(TextOptions):
     pg_weight: float = option(1.0, "weight of the policy-gradient term in the adversarial stage")
     mismatch_weight: float = option(0.5, "weight of mismatched (image, another image's caption) pairs in D's loss; "
                                          "generated pairs weigh 1 - this")
+    z_choices: int = option(1, "adversarial stage: the MLE term scores each real caption under this many noises z "
+                               "and keeps the best (best-of-many), so z picks the phrasing and greedy / beam "
+                               "captions vary with the seed; 1 = plain MLE")
 
 class RegionEncoder(nn.Module):
     """(b, c, h, w) images -> (b, grid^2, dim) region features with a position embedding per region."""
@@ -245,7 +248,7 @@ class CaptionDiscriminator(ConfigModule):
 def loss_options(cfg: ModelConfig) -> dict:
     o = CaptionerOptions.read(cfg.extra)
     return {"mle_steps": o.mle_steps, "d_pretrain": o.d_pretrain, "d_from_g": o.d_from_g, "mle_weight": o.mle_weight,
-            "pg_weight": o.pg_weight, "mismatch_weight": o.mismatch_weight}
+            "pg_weight": o.pg_weight, "mismatch_weight": o.mismatch_weight, "z_choices": o.z_choices}
 
 
 @register("model", "captioner", options=CaptionerOptions)
