@@ -10,7 +10,7 @@ Protocol:
               GAN   a copy of that run, resumed: D alone for --d-steps (its image encoder starts from G's),
                     then D and G together for --gan-steps (reward = D's probability that the sampled caption
                     is real and matches its image, self-critical baseline = the greedy caption with the
-                    same z, plus the MLE term), within --minutes
+                    same z, plus the MLE term), within --gan-minutes
               tone  the same preset on shapes-styled (label = neutral / positive / negative), MLE only,
                     --styled-minutes (0: skip)
   measure   on the first --images images of the `heldout` split (compositions never in training):
@@ -29,7 +29,8 @@ Protocol:
                          image's reference) and above generated (a GAN sample): pairwise accuracy
               tone       the styled run asked positive / negative / neutral for each image (sampled, and
                          greedy), VADER's verdict (metrics.caption_scores.tone); control: the same captions
-                         judged against the style labels shuffled (chance if the tone follows the label)
+                         judged against the style labels shuffled (chance if the tone follows the label);
+                         the heldout split's own styled captions as the judge's ceiling
 Prints a table (stdout) and writes --out/captions.json and --out/captions.md.
 """
 from __future__ import annotations
@@ -189,16 +190,23 @@ def d_accuracy(run: Path, images, refs, generated: list[list[str]]) -> dict:
             "p(generated)": float(torch.sigmoid(f).mean())}
 
 
-def tone_rows(run: Path, images: torch.Tensor) -> list[dict]:
+def tone_rows(run: Path, n: int) -> list[dict]:
+    from mmgan.data import load_dataset
     from mmgan.data.shapes import STYLES
     from mmgan.metrics.caption_scores import tone_accuracy
     from mmgan.pipeline import Pipeline
 
+    ds = load_dataset("shapes-styled", split="heldout")
+    images = ds.columns["image"][:n]
     pipe = Pipeline.from_pretrained(run, device="cpu")
     wanted = [STYLES[i % 3] for i in range(len(images))]
     shuffled = wanted[:]
     random.Random(0).shuffle(shuffled)
-    rows = []
+    own, own_style = list(ds.columns["text"][:n]), [STYLES[int(i)] for i in ds.columns["label"][:n]]
+    own_shuffled = own_style[:]
+    random.Random(0).shuffle(own_shuffled)
+    rows = [{"decoding": "the data's own captions", **{f"asked {k}": v for k, v in tone_accuracy(own, own_style).items()},
+             "control (labels shuffled)": tone_accuracy(own, own_shuffled)["all"], "examples": own[:6]}]
     for dec in ("sample", "greedy"):
         caps = [g[0] for g in captions(pipe, images, 1, DECODINGS[dec], seed=2, labels=wanted)]
         asked = tone_accuracy(caps, wanted)
@@ -239,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "captions")
     ap.add_argument("--minutes", type=float, default=5.0, help="wall-time cap of each training stage")
+    ap.add_argument("--gan-minutes", type=float, help="wall-time cap of the GAN stage (default --minutes)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mle-steps", type=int, default=1500)
-    ap.add_argument("--d-steps", type=int, default=80)
+    ap.add_argument("--d-steps", type=int, default=150)
     ap.add_argument("--gan-steps", type=int, default=600)
     ap.add_argument("--styled-minutes", type=float, default=2.5, help="MLE minutes of the styled run (0: no tone)")
     ap.add_argument("--mle-run", type=Path, help="a trained MLE run (skips its training)")
@@ -258,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     mle_run = args.mle_run or train_mle(args.out / "mle", "shapes", args.mle_steps, args.minutes, args.threads)
-    gan_run = args.run or train_gan(mle_run, args.out / "gan", args.d_steps, args.gan_steps, args.minutes, args.threads)
+    gan_run = args.run or train_gan(mle_run, args.out / "gan", args.d_steps, args.gan_steps,
+                                        args.gan_minutes or args.minutes, args.threads)
     styled = args.styled_run
     if styled is None and args.styled_minutes > 0:
         styled = train_mle(args.out / "styled", "shapes-styled", 10 ** 6, args.styled_minutes, args.threads)
@@ -278,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     res["d"] = d_accuracy(gan_run, images, refs, captions(pipe, images, 1, DECODINGS["sample"], seed=3))
     log(f"D on heldout pairs: {res['d']}")
     if styled is not None:
-        res["tone"] = tone_rows(styled, heldout(args.images, "shapes-styled")[0])
+        res["tone"] = tone_rows(styled, args.images)
     (args.out / "captions.json").write_text(json.dumps(res, indent=1, default=str))
     text = report(res)
     (args.out / "captions.md").write_text(text)

@@ -4,8 +4,11 @@ discriminator D(captions, c, source=images) -> logits (mmgan.models.captioner). 
   MLE         step < mle_steps: G alone on teacher-forced cross-entropy of the real captions; D idle.
   D pretrain  the next d_pretrain steps: D alone (G frozen), so the adversarial stage starts with a judge.
               With d_from_g, D's image encoder first takes G's MLE-trained weights (G-GAN's G and D
-              read the same pretrained CNN): from scratch D sits at ln 4 for ~50 steps before it
-              finds the image at all.
+              read the same pretrained CNN). Why: once G's captions read like the data, real and
+              generated captions give D nothing to learn from the text alone, and from scratch it does
+              not find the image: its loss sits at ln 4 (measured from an 820-step MLE run: 48% of
+              held-out real-vs-mismatched pairs ranked right after 150 D steps; with G's encoder 81%
+              after 100).
   adversarial both: D as below, and G by policy gradient plus mle_weight x the MLE loss.
 
   D:  softplus(-D(real)) + w * softplus(D(mismatched)) + (1 - w) * softplus(D(generated))

@@ -15,8 +15,9 @@ G (CaptionGenerator) reads the image raw (mmgan.conditioning.source: G(z, c, sou
 D (CaptionDiscriminator) scores (image, caption, style) triples: a GRU reads the caption, its last
 state attends over the image's regions (its own CNN), and an MLP scores [text, attended image,
 their product, c] -> (logits (b,), None).
-The phases "captioning" (mmgan.losses.captioning) own the step: MLE first, then D on real / mismatched
-/ generated captions and G by policy gradient with a self-critical baseline. Preset:
+The phases "captioning" (mmgan.losses.captioning) own the step: MLE first, then D alone on real /
+mismatched / generated captions (its image encoder from G's), then both: G by policy gradient with a
+self-critical baseline plus a best-of-z_choices MLE term. Preset:
 configs/captioner-shapes.yaml (`mmgan train --data shapes --target text`).
 """
 from __future__ import annotations
