@@ -120,6 +120,14 @@ def test_d_image_encoder_starts_from_g_when_d_starts():
     assert all(torch.equal(a, b) for a, b in zip(G.encoder.state_dict().values(), D.encoder.state_dict().values()))
 
 
+def test_d_from_g_needs_encoders_of_one_shape():
+    G, D = build_gan(ModelConfig(**{**_cfg().__dict__, "d_width": 32}))
+    with pytest.raises(ValueError, match="d_from_g"):
+        CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    G, D = build_gan(ModelConfig(**{**_cfg(d_from_g=False).__dict__, "d_width": 32}))
+    CaptioningLoss(G, D, LossConfig(), z_dim=4)
+
+
 def _colour_batch(b, seed):
     """Images all red or all blue (with noise) and captions that say which: D must read the image."""
     g = torch.Generator().manual_seed(seed)

@@ -84,6 +84,9 @@ class CaptioningLoss:
         self.pg_weight = float(opts.get("pg_weight", 1.0))
         self.mismatch_weight = float(opts.get("mismatch_weight", 0.5))
         self.z_choices = max(1, int(opts.get("z_choices", 1)))
+        if self.d_from_g and D is not None and not _same_shapes(G.encoder, D.encoder):
+            raise ValueError("model.extra.d_from_g: D's image encoder starts from G's, so they need the same shapes "
+                             "(model.g_width == model.d_width); set them equal or d_from_g=false")
         self.keep_fake, self.step = False, 0
         self._fake = None                               # (ids, z) the D phase sampled, for the G phase
 
@@ -127,10 +130,8 @@ class CaptioningLoss:
                 "D/fake": f.detach().mean(), "D/acc_mismatch": d_accuracy(r, m), "D/acc_fake": d_accuracy(r, f)}
 
     def init_d_encoder(self) -> None:
-        """D's image encoder <- G's (when they have the same shapes: model.g_width == model.d_width)."""
-        g, d = self.G.encoder.state_dict(), self.D.encoder.state_dict()
-        if all(k in g and g[k].shape == v.shape for k, v in d.items()):
-            self.D.encoder.load_state_dict(g)
+        """D's image encoder <- G's (same shapes: checked when the phases are built)."""
+        self.D.encoder.load_state_dict(self.G.encoder.state_dict())
 
     def g_mle(self, real, c, source) -> dict[str, torch.Tensor]:
         loss = mle_loss(self.G, source, self.z(len(real), real.device), c, real)
@@ -170,3 +171,8 @@ class CaptioningLoss:
 def _rep(x: torch.Tensor, k: int) -> torch.Tensor:
     """(b, ...) -> (k b, ...): the batch k times over (images or waveforms alike)."""
     return x.repeat(k, *([1] * (x.dim() - 1)))
+
+
+def _same_shapes(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
