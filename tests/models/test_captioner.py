@@ -95,13 +95,84 @@ def test_no_image_is_a_clear_error():
         G(torch.randn(2, 4), None)
 
 
-def test_phases_mle_then_adversarial():
-    G, D = build_gan(_cfg(mle_steps=2, d_pretrain=1))
+@pytest.mark.parametrize("z_choices", [1, 3])
+def test_phases_mle_then_d_alone_then_adversarial(z_choices):
+    G, D = build_gan(_cfg(mle_steps=2, d_pretrain=1, z_choices=z_choices))
     loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
     images, tokens, _ = _batch()
     assert loss.accumulate("D", tokens, None, None, 0, source=images) == {}
     assert set(loss.accumulate("G", tokens, None, None, 0, source=images)) == {"loss/G_mle"}
-    assert "loss/D" in loss.accumulate("D", tokens, None, None, 1, source=images)
-    stats = loss.accumulate("G", tokens, None, None, 2, source=images)
-    assert {"loss/G", "loss/G_mle", "G/reward"} <= set(stats)
+    stats = loss.accumulate("D", tokens, None, None, 2, source=images)      # D alone, G frozen
+    assert {"loss/D", "D/acc_mismatch", "D/acc_fake"} <= set(stats)
+    assert loss.accumulate("G", tokens, None, None, 2, source=images) == {}
+    loss.keep_fake = True
+    loss.accumulate("D", tokens, None, None, 3, source=images)
+    stats = loss.accumulate("G", tokens, None, None, 3, source=images)
+    assert {"loss/G", "loss/G_mle", "G/reward", "G/advantage"} <= set(stats)
     assert all(torch.isfinite(v) for v in stats.values())
+
+
+def test_d_image_encoder_starts_from_g_when_d_starts():
+    G, D = build_gan(_cfg(mle_steps=1, d_pretrain=1))
+    loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    images, tokens, _ = _batch()
+    loss.accumulate("D", tokens, None, None, 1, source=images)
+    assert all(torch.equal(a, b) for a, b in zip(G.encoder.state_dict().values(), D.encoder.state_dict().values()))
+
+
+def test_d_from_g_needs_encoders_of_one_shape():
+    G, D = build_gan(ModelConfig(**{**_cfg().__dict__, "d_width": 32}))
+    with pytest.raises(ValueError, match="d_from_g"):
+        CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    G, D = build_gan(ModelConfig(**{**_cfg(d_from_g=False).__dict__, "d_width": 32}))
+    CaptioningLoss(G, D, LossConfig(), z_dim=4)
+
+
+def _colour_batch(b, seed):
+    """Images all red or all blue (with noise) and captions that say which: D must read the image."""
+    g = torch.Generator().manual_seed(seed)
+    red = torch.randint(0, 2, (b,), generator=g).bool()
+    images = torch.rand(b, 3, 16, 16, generator=g) * 0.4 - 0.2
+    images[:, 0] += torch.where(red, 0.7, -0.7)[:, None, None]
+    images[:, 2] += torch.where(red, -0.7, 0.7)[:, None, None]
+    word = torch.where(red, 4, 2)                       # "red" / <unk> standing in for "blue"
+    tokens = torch.stack([torch.full_like(word, 3), word, torch.full_like(word, 5), torch.full_like(word, EOS),
+                          torch.zeros_like(word), torch.zeros_like(word)], 1)
+    return images, tokens
+
+
+def test_d_learns_real_vs_mismatched_above_chance():
+    torch.manual_seed(0)
+    G, D = build_gan(_cfg(mle_steps=0, d_pretrain=100, mismatch_weight=1.0, d_from_g=False))
+    loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    opt = torch.optim.Adam(D.parameters(), lr=3e-3, betas=(0.5, 0.999))
+    held_images, held_tokens = _colour_batch(64, seed=999)
+
+    def accuracy():
+        with torch.no_grad():
+            real, mismatched = D(torch.cat([held_tokens, held_tokens.roll(1, 0)]), None, source=held_images)[0].chunk(2)
+        same = (held_tokens[:, 1] == held_tokens.roll(1, 0)[:, 1])
+        return float((real > mismatched)[~same].float().mean())
+
+    before = accuracy()
+    for step in range(20):
+        opt.zero_grad()
+        images, tokens = _colour_batch(16, seed=step)
+        loss.accumulate("D", tokens, None, None, step + 1, source=images)
+        opt.step()
+    assert accuracy() > max(0.8, before + 0.2)
+
+
+def test_policy_gradient_step_changes_g():
+    torch.manual_seed(0)
+    G, D = build_gan(_cfg(mle_steps=0, d_pretrain=0, mle_weight=0.0))
+    loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    images, tokens, _ = _batch(8)
+    before = [p.detach().clone() for p in G.parameters()]
+    stats = loss.accumulate("G", tokens, None, None, 5, source=images)
+    assert float(stats["G/advantage"].abs()) > 0
+    grads = [p.grad for p in G.parameters()]
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
+    torch.optim.SGD(G.parameters(), lr=0.1).step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, G.parameters()))
+    assert all(p.grad is None for p in D.parameters())          # G's step leaves D alone

@@ -41,7 +41,8 @@ BEFORE = {
     # text out: the text codec's keys (TextOptions) and the captioner's own
     "captioner": {"tokens": "word", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "sample",
                   "temperature": 1.0, "beam_size": 5, "hidden": 256, "embed": 128, "grid": 4, "mle_steps": 1500,
-                  "d_pretrain": 300, "mle_weight": 1.0, "pg_weight": 1.0, "mismatch_weight": 0.5},
+                  "d_pretrain": 300, "d_from_g": True, "mle_weight": 1.0, "pg_weight": 1.0, "mismatch_weight": 0.5,
+                  "z_choices": 1},
     # subtitles: the text codec's keys (characters, best path) and the CTC recogniser's own
     "recognizer": {"tokens": "char", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "greedy",
                    "temperature": 1.0, "beam_size": 8, "n_mels": 64, "hop_ms": 10.0, "win_ms": 25.0, "norm": "cmvn",

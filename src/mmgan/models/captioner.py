@@ -15,8 +15,9 @@ G (CaptionGenerator) reads the image raw (mmgan.conditioning.source: G(z, c, sou
 D (CaptionDiscriminator) scores (image, caption, style) triples: a GRU reads the caption, its last
 state attends over the image's regions (its own CNN), and an MLP scores [text, attended image,
 their product, c] -> (logits (b,), None).
-The phases "captioning" (mmgan.losses.captioning) own the step: MLE first, then D on real / mismatched
-/ generated captions and G by policy gradient with a self-critical baseline. Preset:
+The phases "captioning" (mmgan.losses.captioning) own the step: MLE first, then D alone on real /
+mismatched / generated captions (its image encoder from G's), then both: G by policy gradient with a
+self-critical baseline plus a best-of-z_choices MLE term. Preset:
 configs/captioner-shapes.yaml (`mmgan train --data shapes --target text`).
 """
 from __future__ import annotations
@@ -46,12 +47,17 @@ class CaptionerOptions(TextOptions):
     grid: int = option(4, "the image encoder's region grid side (grid x grid regions)")
     mle_steps: int = option(1500, "steps of maximum likelihood (teacher forcing) before the adversarial stage "
                                   "(phases captioning; 0 = adversarial from the start)")
-    d_pretrain: int = option(300, "D trains alone during the last this many MLE steps (phases captioning)")
+    d_pretrain: int = option(300, "steps after the MLE stage in which D trains alone (G frozen), so the adversarial "
+                                  "stage starts with a judge (phases captioning)")
+    d_from_g: bool = option(True, "D's image encoder starts from G's MLE-trained one when D starts (as G-GAN's D "
+                                  "and G share a pretrained CNN); false: from scratch")
     mle_weight: float = option(1.0, "weight of the MLE term in the adversarial stage (keeps G grounded)")
     pg_weight: float = option(1.0, "weight of the policy-gradient term in the adversarial stage")
     mismatch_weight: float = option(0.5, "weight of mismatched (image, another image's caption) pairs in D's loss; "
                                          "generated pairs weigh 1 - this")
-
+    z_choices: int = option(1, "adversarial stage: the MLE term scores each real caption under this many noises z "
+                               "and keeps the best (best-of-many), so z picks the phrasing and greedy / beam "
+                               "captions vary with the seed; 1 = plain MLE")
 
 class RegionEncoder(nn.Module):
     """(b, c, h, w) images -> (b, grid^2, dim) region features with a position embedding per region."""
@@ -226,7 +232,8 @@ def _row_generators(z: torch.Tensor) -> list[torch.Generator]:
 
 
 class CaptionDiscriminator(ConfigModule):
-    """D(captions (b, T), c, source=images) -> (logits (b,), None)."""
+    """D(captions (k b, T), c (k b, ...), source=images (b, ...)) -> (logits (k b,), None): k blocks of b
+    captions each read with the same b images, which are encoded once."""
 
     def __init__(self, vocab_size: int, cond_dim: int = 0, channels: int = 3, width: int = 64, hidden: int = 256,
                  embed: int = 128, grid: int = 4):
@@ -243,18 +250,23 @@ class CaptionDiscriminator(ConfigModule):
         if source is None:
             raise ValueError("the captioner's D reads the image: D(captions, c, source=images)")
         tokens = tokens.long()
-        states, _ = self.rnn(self.embed(tokens))                                     # (b, T, d)
+        if len(tokens) % len(source):
+            raise ValueError(f"D: {len(tokens)} captions for {len(source)} images; give one image per caption, or "
+                             "k captions per image as k blocks of the batch (real, mismatched, generated)")
+        states, _ = self.rnn(self.embed(tokens))                                     # (k b, T, d)
         last = ((tokens != PAD).sum(1) - 1).clamp(min=0)                           # the EOS position
         text = states[torch.arange(len(tokens), device=tokens.device), last]
-        image = self.attend(text, self.encoder(source.float()))
+        regions = self.encoder(source.float())                                     # (b, n, d): each image once
+        regions = regions.repeat(len(tokens) // len(source), 1, 1)                 # (k b, n, d)
+        image = self.attend(text, regions)
         c = c.float() if c is not None and self.cond_dim else text.new_zeros(len(text), 0)
         return self.head(torch.cat([text, image, text * image, c], 1)).squeeze(1), None
 
 
 def loss_options(cfg: ModelConfig) -> dict:
     o = CaptionerOptions.read(cfg.extra)
-    return {"mle_steps": o.mle_steps, "d_pretrain": o.d_pretrain, "mle_weight": o.mle_weight,
-            "pg_weight": o.pg_weight, "mismatch_weight": o.mismatch_weight}
+    return {"mle_steps": o.mle_steps, "d_pretrain": o.d_pretrain, "d_from_g": o.d_from_g, "mle_weight": o.mle_weight,
+            "pg_weight": o.pg_weight, "mismatch_weight": o.mismatch_weight, "z_choices": o.z_choices}
 
 
 @register("model", "captioner", options=CaptionerOptions)
