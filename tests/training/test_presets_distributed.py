@@ -28,6 +28,7 @@ COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every
 SMALL_IMAGES = ["data.n=16", "train.batch_size=8"]
 TINY_TEXT = ["model.extra.text_encoder=tiny-text", "model.extra.joint_dim=16", "model.extra.joint_steps=3",
              "model.extra.joint_batch=8", "model.extra.fusion_steps=3", "model.extra.joint_minutes=1"]
+TINY_ASR = ["model.extra.hidden=8", "model.extra.conv_width=4", "model.extra.n_mels=16", "model.extra.layers=1"]
 # the smallest data each preset accepts; the families, phases and penalties stay the presets' own
 SMALL = {
     "captioner-shapes": [*SMALL_IMAGES, "model.extra.mle_steps=1", "model.extra.d_pretrain=1",
@@ -41,6 +42,8 @@ SMALL = {
                               "model.extra.segment_frames=8"],
     "mnist-cond": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "progressive-shapes64": SMALL_IMAGES,
+    "recognizer-spoken-digits": ["train.batch_size=4", *TINY_ASR],          # on tones with transcripts
+    "recognizer-spoken-shapes": ["train.batch_size=4", *TINY_ASR],
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
     "shapes-text-speech": ["train.batch_size=8", *TINY_EXTRA],       # on a tiny captioned, spoken manifest
     "specgan-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8"],   # on tones
@@ -51,7 +54,9 @@ SMALL = {
     "stylegan2-shapes": [*SMALL_IMAGES, "data.resolution=16"],
     "wavegan-spoken-digits": ["train.batch_size=8", "model.g_width=4", "model.d_width=4"],     # on tones
 }
-SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits", "hifigan-spoken-digits"}   # trained on labelled tones (a user's manifest)
+SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits", "hifigan-spoken-digits",   # trained on labelled tones
+                 "recognizer-spoken-digits", "recognizer-spoken-shapes"}                       # (a user's manifest; its text
+                                                                                               # column is the transcript)
 
 
 def test_every_preset_has_small_settings():
