@@ -11,6 +11,7 @@ registered codec's column, read by that codec: mmgan.modalities):
   vector      row index into vectors.npy next to the manifest (vector data, e.g. written 2-D mixtures)
   attributes  {name: value} (a JSON object; in CSV a JSON string), names/values from dataset.json
   split       optional: train/test/...; with it, split=... selects rows (all = every row)
+  provenance  optional, not read: where a synthetic row came from (`mmgan augment`: run, weights, step, seed)
 A column is present when any row has it; then every row needs a value. dataset.json next to the
 manifest (written by write_manifest) restores name, class names, attributes and extra.
 
@@ -35,7 +36,7 @@ from .folder import user_subset
 from .images import RowProblem, check_channels_arg
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
-KNOWN = ("image", "text", "audio", "label", "vector", "attributes", "split")
+KNOWN = ("image", "text", "audio", "label", "vector", "attributes", "split", "provenance")
 JSONL_CONVENTION = "row N is line N of the .jsonl file, counted from 1"
 CSV_CONVENTION = "row 1 is the first data row after the CSV header, so row N is line N+1"
 _DIGITS = re.compile(r"-?\d+")
