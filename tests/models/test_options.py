@@ -46,7 +46,7 @@ BEFORE = {
     "recognizer": {"tokens": "char", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "greedy",
                    "temperature": 1.0, "beam_size": 8, "n_mels": 64, "hop_ms": 10.0, "win_ms": 25.0, "norm": "cmvn",
                    "conv_width": 32, "time_stride": 4, "hidden": 192, "layers": 2, "dropout": 0.1, "augment": {},
-                   "lexicon": []},
+                   "lexicon": [], "upsample": 1},
 }
 SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, "joint_steps": 1500,
                  "joint_audio_steps": 2000, "joint_batch": 128, "joint_dim": 256, "joint_heads": "linear",
