@@ -47,7 +47,7 @@ BEFORE = {
     "recognizer": {"tokens": "char", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "greedy",
                    "temperature": 1.0, "beam_size": 8, "n_mels": 64, "hop_ms": 10.0, "win_ms": 25.0, "norm": "cmvn",
                    "conv_width": 32, "time_stride": 4, "hidden": 192, "layers": 2, "dropout": 0.1, "augment": {},
-                   "lexicon": []},
+                   "lexicon": [], "upsample": 1},
     **{fam: {"scale": 4, "body": "rrdb", "blocks": 3, "growth": 16, "skip": True, "patch": 0, "degrade": "bicubic",
              "examples": 8, "pixel_weight": None, "perceptual_weight": 1.0, "adversarial_weight": 5e-3, "init_from": ""}
        for fam in ("srresnet", "esrgan")},

@@ -28,6 +28,14 @@ def test_forward_backward_and_shapes():
     assert sum(p.numel() for p in D.parameters()) == 1                        # the stand-in D
 
 
+def test_upsample_writes_more_output_frames_than_the_gru_runs():
+    G, _ = build(upsample=2)
+    lp, n = G.log_probs(torch.randn(2, 8000) * 0.1, torch.tensor([8000, 1000]))
+    assert lp.shape == (2, 26, len(VOCAB)) and n.tolist() == [26, 4]          # 20-ms output frames
+    assert G.frame_seconds == pytest.approx(0.02)
+    assert G.transcribe(torch.randn(1, 8000) * 0.1)[0]["frames"] == 26
+
+
 def test_padding_never_changes_a_clip():
     G, _ = build()
     G.eval()
@@ -72,6 +80,7 @@ def test_trimmed_lengths():
     ({"vocab": SPECIALS + ["ab"]}, "holds words"),
     ({"tokens": "word"}, "tokens=char"),
     ({"time_stride": 3}, "time_stride"),
+    ({"upsample": 5}, "upsample"),
     ({"decode": "sample"}, "greedy, beam or lexicon"),
     ({"decode": "lexicon"}, "needs model.extra.lexicon"),
 ])

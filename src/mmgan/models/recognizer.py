@@ -9,9 +9,14 @@ are); the phases "ctc" (mmgan.losses.ctc) own the step: CTC loss on speech pertu
       -> per-utterance normalization (cmvn: each mel band over the clip's frames)                normalize()
       -> 2-D conv subsampling: two 3x3 convs, stride 2 in frequency, time stride 2 x (stride / 2)
       -> bidirectional GRU (layers, hidden each way; padded frames packed away)
-      -> linear -> log-softmax over the vocabulary (b, t / stride, len(vocab))               encode()
+      -> linear -> log-softmax over the vocabulary, `upsample` output frames per GRU frame
+         (b, t x upsample / stride, len(vocab))                                               encode()
 The vocabulary is the text codec's (model.extra.vocab, tokens=char: <pad> <eos> <unk>, then the training
-transcripts' characters by frequency); <pad> (0) is CTC's blank, <eos> is never a target. One output frame lasts hop_ms x time_stride (40 ms by default): `frame_seconds`.
+transcripts' characters by frequency); <pad> (0) is CTC's blank, <eos> is never a target. One output
+frame lasts hop_ms x time_stride / upsample (40 ms by default): `frame_seconds`.
+upsample > 1 gives CTC more frames than the GRU runs (20-ms output frames at the cost of a 40-ms GRU):
+a doubled letter needs a blank between its two frames ("upper" = u p <blank> p e r), and one phone
+of 40-ms frames often has too few.
 Decoding and frame alignment (timestamps) are mmgan.models.ctc; G.transcribe(waves) does both.
 Its preset: configs/recognizer-spoken-digits.yaml.
 """
@@ -49,7 +54,9 @@ class RecognizerOptions(TextOptions):
     win_ms: float = option(25.0, "front-end window, milliseconds (rounded up to a power-of-two FFT)")
     norm: str = option("cmvn", "per-utterance feature normalization", choices=("cmvn", "clip"))
     conv_width: int = option(32, "channels of the 2-D convolutional subsampling")
-    time_stride: int = option(4, "output frame = this many front-end hops (2 or 4)")
+    time_stride: int = option(4, "GRU frame = this many front-end hops (2 or 4)")
+    upsample: int = option(1, "output frames per GRU frame (1-4): the head writes this many, so an output frame "
+                              "is hop_ms x time_stride / upsample")
     hidden: int = option(192, "GRU units each way")
     layers: int = option(2, "bidirectional GRU layers")
     dropout: float = option(0.1, "dropout between the GRU layers and before the output")
@@ -66,10 +73,11 @@ class Recognizer(ConfigModule):
     def __init__(self, vocab: Sequence[str], sample_rate: int = 16000, n_mels: int = 64, hop_ms: float = 10.0,
                  win_ms: float = 25.0, norm: str = "cmvn", conv_width: int = 32, time_stride: int = 4,
                  hidden: int = 192, layers: int = 2, dropout: float = 0.1, decode: str = "greedy", beam_size: int = 8,
-                 lexicon: Sequence[str] = ()):
+                 lexicon: Sequence[str] = (), upsample: int = 1):
         super().__init__(vocab=list(vocab), sample_rate=sample_rate, n_mels=n_mels, hop_ms=hop_ms, win_ms=win_ms,
                          norm=norm, conv_width=conv_width, time_stride=time_stride, hidden=hidden, layers=layers,
-                         dropout=dropout, decode=decode, beam_size=beam_size, lexicon=list(lexicon))
+                         dropout=dropout, decode=decode, beam_size=beam_size, lexicon=list(lexicon),
+                         upsample=upsample)
         if list(vocab[:len(SPECIALS)]) != SPECIALS or len(vocab) <= len(SPECIALS):
             raise ValueError(f"recognizer: model.extra.vocab must be {SPECIALS} then characters (the text codec "
                              f"builds it from the training transcripts); got {list(vocab)[:8]}")
@@ -78,6 +86,8 @@ class Recognizer(ConfigModule):
                              "(model.extra.tokens=char)")
         if time_stride not in (2, 4):
             raise ValueError(f"recognizer: model.extra.time_stride must be 2 or 4, got {time_stride}")
+        if upsample not in (1, 2, 3, 4):
+            raise ValueError(f"recognizer: model.extra.upsample must be 1 to 4, got {upsample}")
         if norm not in ("cmvn", "clip"):
             raise ValueError(f"recognizer: model.extra.norm must be cmvn or clip, got {norm!r}")
         self.check_decode(decode, beam_size)
@@ -87,7 +97,7 @@ class Recognizer(ConfigModule):
                              "training writes the transcripts' words)")
         self.vocab, self.sample_rate, self.n_mels, self.hop_ms, self.norm = list(vocab), sample_rate, n_mels, hop_ms, norm
         self.n_fft, self.hop = stft_sizes(sample_rate, hop_ms, win_ms)
-        self.strides = (2, time_stride // 2)
+        self.strides, self.upsample = (2, time_stride // 2), upsample
         w = conv_width
         self.conv = nn.ModuleList([nn.Conv2d(1, w, 3, stride=(self.strides[0], 2), padding=1),
                                    nn.Conv2d(w, w, 3, stride=(self.strides[1], 2), padding=1)])
@@ -96,7 +106,7 @@ class Recognizer(ConfigModule):
         self.rnn = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * hidden, len(vocab))              # class 0 (PAD) is CTC's blank
+        self.head = nn.Linear(2 * hidden, len(vocab) * upsample)   # class 0 (PAD) is CTC's blank
 
     @staticmethod
     def check_decode(decode: str, beam_size: int) -> None:
@@ -108,7 +118,7 @@ class Recognizer(ConfigModule):
     @property
     def frame_seconds(self) -> float:
         """Seconds per output frame."""
-        return self.hop * self.strides[0] * self.strides[1] / self.sample_rate
+        return self.hop * self.strides[0] * self.strides[1] / self.upsample / self.sample_rate
 
     # ---- front end ----------------------------------------------------------------------------------
     def features(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -146,7 +156,8 @@ class Recognizer(ConfigModule):
         packed = nn.utils.rnn.pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
         h, _ = self.rnn(packed)
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=t)
-        return F.log_softmax(self.head(self.drop(h)), dim=-1), lengths
+        logits = self.head(self.drop(h)).reshape(b, t * self.upsample, -1)         # (b, t' x upsample, v)
+        return F.log_softmax(logits, dim=-1), lengths * self.upsample
 
     def log_probs(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode(self.normalize(self.features(waves, lengths)))
@@ -229,7 +240,7 @@ def generator_kwargs(cfg: ModelConfig) -> dict:
         raise ValueError("recognizer: model.extra.vocab is unset; train on data with `audio` and `text` columns "
                          "(the text codec builds the vocabulary from the transcripts)")
     return {k: getattr(o, k) for k in ("vocab", "n_mels", "hop_ms", "win_ms", "norm", "conv_width", "time_stride",
-                                       "hidden", "layers", "dropout", "decode", "beam_size", "lexicon")}
+                                       "hidden", "layers", "dropout", "decode", "beam_size", "lexicon", "upsample")}
 
 
 @register("model", "recognizer", options=RecognizerOptions)
