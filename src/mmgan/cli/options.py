@@ -56,5 +56,13 @@ def add_device(p, default: str = "auto") -> None:
     p.add_argument("--device", default=default, help=DEVICE_HELP)
 
 
+def add_tiling(p, tile: int, unit: str = "pixels") -> None:
+    """--tile, --overlap, --context: how image-to-image commands (upscale, restore) cut big images (Pipeline's tiler)."""
+    p.add_argument("--tile", type=int, default=tile, help=f"tile side in {unit} (default {tile}; smaller = less memory)")
+    p.add_argument("--overlap", type=int, default=8, help=f"{unit} over which neighbouring tiles blend (default 8)")
+    p.add_argument("--context", type=int, default=0, help=f"{unit} read around each tile beyond the overlap "
+                   "(default 0 = the generator's receptive radius: tiled output equals whole-image output)")
+
+
 def add_embedder(p, help: str) -> None:
     p.add_argument("--embedder", metavar="RUN", help=help)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from .commands import COMMANDS
-from .options import add_device
+from .options import add_device, add_tiling
 from ..api.restore import restore_to_path
 
 
@@ -23,10 +23,7 @@ def _add_restore(sub):
     p.add_argument("--mask", help="the holes, white on black, the image's size: one file for every image, or a "
                    "folder with one mask per image named after it (e.g. photo.png for photo.jpg)")
     p.add_argument("--out", required=True, help="output file (.png, .jpg, ...) or folder (PNGs named after the inputs)")
-    p.add_argument("--tile", type=int, default=256, help="tile side in pixels (default 256; smaller = less memory)")
-    p.add_argument("--overlap", type=int, default=8, help="pixels over which neighbouring tiles blend (default 8)")
-    p.add_argument("--context", type=int, default=0, help="pixels read around each tile beyond the overlap "
-                   "(default 0 = the generator's receptive radius: tiled output equals whole-image output)")
+    add_tiling(p, 256)
     add_device(p)
 
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .commands import COMMANDS
-from .options import add_device
+from .options import add_device, add_tiling
 from ..api.upscale import interpolate, upscale_to_path
 
 
@@ -19,12 +19,7 @@ def _add_upscale(sub):
     p.add_argument("run", help="run folder, checkpoint folder or exported pipeline (e.g. from mmgan interpolate)")
     p.add_argument("--image", required=True, help="an image file, or a folder of images (then --out is a folder)")
     p.add_argument("--out", required=True, help="output file (.png, .jpg, ...) or folder (PNGs named after the inputs)")
-    p.add_argument("--tile", type=int, default=128,
-                   help="tile side in input pixels (default 128; smaller = less memory)")
-    p.add_argument("--overlap", type=int, default=8,
-                   help="input pixels over which neighbouring tiles blend (default 8)")
-    p.add_argument("--context", type=int, default=0, help="input pixels read around each tile beyond the overlap "
-                   "(default 0 = the generator's receptive radius: tiled output equals whole-image output)")
+    add_tiling(p, 128, "input pixels")
     add_device(p)
 
 

@@ -98,7 +98,7 @@ async def transcribe(request: Request, principal: GeneratorDep, models: ModelsDe
         srt=to_srt(t.cues), vtt=to_vtt(t.cues), seconds=round(t.seconds, 3), rtf=round(t.rtf, 4),
         elapsed_ms=0.0)
     if req.store and store is not None:
-        out.store_note = _store_refusal(store)
+        out.store_note = model.store_refusal(store)      # a recogniser's transcripts are text: the embedder must read it
         if out.store_note is None and t.text:
             out.id = await run_in_threadpool(_store_transcript, store, model, t, uploads["audio"], out,
                                              principal.key_id, req.beam)
@@ -106,14 +106,6 @@ async def transcribe(request: Request, principal: GeneratorDep, models: ModelsDe
             out.store_note = "not stored: nothing was recognised"
     out.elapsed_ms = round((time.perf_counter() - t0) * 1000, 2)
     return out
-
-
-def _store_refusal(store) -> str | None:
-    reads = tuple(getattr(store.embedder, "modalities", ()))
-    if "text" in reads:
-        return None
-    return (f"not stored: the store's embedder ({getattr(store.embedder, 'id', '?')}) does not embed text; serve "
-            f"with an embedder that reads text to store transcripts")
 
 
 def _store_transcript(store, model: ServedModel, t, audio: bytes, out: TranscribeResponse, user: str | None,
