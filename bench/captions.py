@@ -70,8 +70,10 @@ def train_mle(out: Path, data: str, steps: int, minutes: float, threads: int) ->
     return out
 
 
-def train_gan(mle_run: Path, out: Path, d_steps: int, gan_steps: int, minutes: float, threads: int) -> Path:
-    """A copy of the MLE run, resumed into D pretraining and the adversarial stage."""
+def train_gan(mle_run: Path, out: Path, d_steps: int, gan_steps: int, minutes: float, threads: int,
+              z_choices: int | None = None) -> Path:
+    """A copy of the MLE run, resumed into D pretraining and the adversarial stage (z_choices: the preset's
+    best-of-k MLE term, unless given)."""
     from mmgan.api import train as train_run
     from mmgan.runs import latest_checkpoint, read_meta
 
@@ -123,6 +125,32 @@ def training_captions(data: str = "shapes") -> list[str]:
     return list(load_dataset(data, split="train").columns["text"])
 
 
+def joint_space(path: Path, minutes: float, threads: int):
+    """The judge of R-precision: an image-text joint space fitted on `shapes` train (real pairs only; mmgan's
+    own joint space, the one `mmgan index` fits), loaded if `path` already holds one."""
+    from mmgan.conditioning.joint import JointSpace
+    from mmgan.data import load_dataset
+    from mmgan.training.joint import JointOptions, fit_joint_space
+
+    if (path / "config.json").exists():
+        return JointSpace.from_pretrained(path)
+    log(f"joint space (image, text) on shapes train, {minutes:g} min -> {path}")
+    torch.set_num_threads(threads)
+    ds = load_dataset("shapes", split="train")
+    space, _ = fit_joint_space(ds, path, ["image", "text"], JointOptions(minutes=minutes), log=log)
+    return space
+
+
+def r_precision_of(space, images, attrs, caps: list[str]) -> dict:
+    """For each image, its caption ranked among 100 (99 from images with other attributes) by cosine in the
+    joint space: the share ranked first, mean and std over 10 folds (metrics.retrieval.r_precision)."""
+    from mmgan.metrics.retrieval import r_precision
+
+    _, groups = torch.unique(attrs, dim=0, return_inverse=True)
+    r = r_precision(space.embed("image", images), space.embed("text", caps), groups.numpy())
+    return {"R-precision": r["mean"], "R-precision std": r["std"]}
+
+
 # ---- captions ---------------------------------------------------------------------------------------------
 def captions(pipe, images: torch.Tensor, n: int, options: dict, seed: int, labels=None) -> list[list[str]]:
     """n captions per image (z drawn per caption), grouped by image."""
@@ -134,7 +162,8 @@ DECODINGS = {"greedy": {"decode": "greedy"}, "beam": {"decode": "beam", "beam_si
              "sample": {"decode": "sample", "temperature": 1.0}}
 
 
-def evaluate(pipe, name: str, images, attrs, refs, train_caps, score, cold: float, decodings: list[str]) -> list[dict]:
+def evaluate(pipe, name: str, images, attrs, refs, train_caps, score, cold: float, decodings: list[str],
+             space=None) -> list[dict]:
     from mmgan.metrics.caption_scores import diversity
     from mmgan.metrics.captions import slot_accuracy
 
@@ -149,20 +178,31 @@ def evaluate(pipe, name: str, images, attrs, refs, train_caps, score, cold: floa
         coco = score.leave_one_out({str(i): g[0] for i, g in enumerate(groups)}, refs)
         row = {"model": name, "decoding": dec, "slots": acc["slots"], "exact": acc["exact"], **coco,
                **diversity(groups, train_caps), "seconds": secs, "examples": groups[:3]}
+        if space is not None:
+            row.update(r_precision_of(space, images, attrs, [g[0] for g in groups]))
         log(f"{name} {dec}: slots {acc['slots']:.4f} exact {acc['exact']:.4f} CIDEr {coco['CIDEr']:.3f} "
             f"distinct-2 {row['distinct-2']:.3f} self-BLEU {row['self-BLEU']:.3f}")
         rows.append(row)
     return rows
 
 
-def reference_row(refs, attrs, train_caps, score) -> dict:
+def reference_row(refs, attrs, train_caps, score, images=None, space=None) -> list[dict]:
     from mmgan.metrics.caption_scores import diversity
     from mmgan.metrics.captions import slot_accuracy
 
     groups = list(refs.values())
     acc = slot_accuracy([c for g in groups for c in g], [row for row in attrs.tolist() for _ in range(5)])
-    return {"model": "references (human)", "decoding": "-", "slots": acc["slots"], "exact": acc["exact"],
-            **score.human(refs), **diversity(groups, train_caps), "examples": groups[:3]}
+    row = {"model": "references (human)", "decoding": "-", "slots": acc["slots"], "exact": acc["exact"],
+           **score.human(refs), **diversity(groups, train_caps), "examples": groups[:3]}
+    if space is None:
+        return [row]
+    row.update(r_precision_of(space, images, attrs, [g[0] for g in groups]))
+    shuffled = [g[0] for g in groups]
+    random.Random(0).shuffle(shuffled)       # control: each image judged against another image's reference
+    control = {"model": "control: references shuffled across images", "decoding": "-",
+               **r_precision_of(space, images, attrs, shuffled)}
+    log(f"R-precision: references {row['R-precision']:.3f}, shuffled control {control['R-precision']:.3f}")
+    return [row, control]
 
 
 def d_accuracy(run: Path, images, refs, generated: list[list[str]]) -> dict:
@@ -190,31 +230,42 @@ def d_accuracy(run: Path, images, refs, generated: list[list[str]]) -> dict:
             "p(generated)": float(torch.sigmoid(f).mean())}
 
 
-def tone_rows(run: Path, n: int) -> list[dict]:
+def tone_rows(runs: dict[str, Path], n: int, cold: float = 0.5) -> list[dict]:
+    """Each styled run asked neutral / positive / negative in turn (one style per image), 5 captions per image
+    (a fresh z each) for each decoding: VADER's verdict on all of them, the control with the labels shuffled,
+    slot accuracy and Self-BLEU within an image's 5 (does the tone come with variety?)."""
     from mmgan.data import load_dataset
     from mmgan.data.shapes import STYLES
-    from mmgan.metrics.caption_scores import tone_accuracy
+    from mmgan.metrics.caption_scores import diversity, tone_accuracy
+    from mmgan.metrics.captions import slot_accuracy
     from mmgan.pipeline import Pipeline
 
     ds = load_dataset("shapes-styled", split="heldout")
-    images = ds.columns["image"][:n]
-    pipe = Pipeline.from_pretrained(run, device="cpu")
+    images, attrs = ds.columns["image"][:n], ds.columns["attributes"][:n].tolist()
     wanted = [STYLES[i % 3] for i in range(len(images))]
     shuffled = wanted[:]
     random.Random(0).shuffle(shuffled)
     own, own_style = list(ds.columns["text"][:n]), [STYLES[int(i)] for i in ds.columns["label"][:n]]
     own_shuffled = own_style[:]
     random.Random(0).shuffle(own_shuffled)
-    rows = [{"decoding": "the data's own captions", **{f"asked {k}": v for k, v in tone_accuracy(own, own_style).items()},
+    rows = [{"model": "the data's own captions", "decoding": "-",
+             **{f"asked {k}": v for k, v in tone_accuracy(own, own_style).items()},
              "control (labels shuffled)": tone_accuracy(own, own_shuffled)["all"], "examples": own[:6]}]
-    for dec in ("sample", "greedy"):
-        caps = [g[0] for g in captions(pipe, images, 1, DECODINGS[dec], seed=2, labels=wanted)]
-        asked = tone_accuracy(caps, wanted)
-        control = tone_accuracy(caps, shuffled)
-        rows.append({"decoding": dec, **{f"asked {k}": v for k, v in asked.items()},
-                     "control (labels shuffled)": control["all"],
-                     "examples": [f"[{w}] {c}" for w, c in zip(wanted[:6], caps[:6])]})
-        log(f"tone {dec}: {asked} control {control['all']:.3f}")
+    for name, run in runs.items():
+        pipe = Pipeline.from_pretrained(run, device="cpu")
+        for dec in ("sample", f"T={cold:g}", "greedy"):
+            opts = DECODINGS.get(dec, {"decode": "sample", "temperature": cold})
+            groups = captions(pipe, images, 5, opts, seed=2, labels=wanted)
+            flat = [c for g in groups for c in g]
+            asked = tone_accuracy(flat, [w for w in wanted for _ in range(5)])
+            control = tone_accuracy(flat, [w for w in shuffled for _ in range(5)])
+            slots = slot_accuracy(flat, [a for a in attrs for _ in range(5)])
+            rows.append({"model": name, "decoding": dec, **{f"asked {k}": v for k, v in asked.items()},
+                         "control (labels shuffled)": control["all"], "slots": slots["slots"],
+                         "self-BLEU": diversity(groups, [])["self-BLEU"],
+                         "examples": [f"[{w}] {g[0]}" for w, g in zip(wanted[:6], groups[:6])]})
+            log(f"tone {name} {dec}: {asked} control {control['all']:.3f} slots {slots['slots']:.3f} "
+                f"self-BLEU {rows[-1]['self-BLEU']:.3f}")
     return rows
 
 
@@ -229,7 +280,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 def report(res: dict) -> str:
     cols = ["slots", "exact", "BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "distinct-1", "distinct-2",
-            "self-BLEU", "vocabulary", "novel"]
+            "self-BLEU", "vocabulary", "novel", "R-precision"]
     rows = [[r["model"], r["decoding"], *[r.get(k, "-") for k in cols]] for r in res["rows"]]
     out = [f"Command: `{res['command']}`", "", res["machine"], "",
            f"Heldout images: {res['images']}; training: {json.dumps(res['training'])}", "",
@@ -237,8 +288,8 @@ def report(res: dict) -> str:
     if res.get("d"):
         out += ["GAN run's D on heldout pairs:", "", table(list(res["d"]), [list(res["d"].values())]), ""]
     if res.get("tone"):
-        keys = [k for k in res["tone"][0] if k != "examples"]
-        out += ["Tone (styled MLE run, VADER):", "", table(keys, [[r[k] for k in keys] for r in res["tone"]]), ""]
+        keys = [k for k in {k: 0 for r in res["tone"] for k in r} if k != "examples"]
+        out += ["Tone (styled runs, VADER):", "", table(keys, [[r.get(k, "-") for k in keys] for r in res["tone"]]), ""]
     out += ["Published, for scale:", "", table(["", ""], [list(p) for p in PUBLISHED])]
     return "\n".join(out) + "\n"
 
@@ -256,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mle-run", type=Path, help="a trained MLE run (skips its training)")
     ap.add_argument("--run", type=Path, help="a trained GAN run (skips its training)")
     ap.add_argument("--styled-run", type=Path, help="a trained shapes-styled run (skips its training)")
+    ap.add_argument("--styled-gan-minutes", type=float, default=0.0,
+                    help="GAN stage of the styled run (D alone, then adversarial; 0: the styled run stays MLE only)")
+    ap.add_argument("--styled-gan-run", type=Path, help="a trained styled GAN run (skips its training)")
+    ap.add_argument("--z-choices", type=int, help="the GAN stage's best-of-k MLE term (default: the preset's)")
+    ap.add_argument("--joint", type=Path, help="image-text joint space for R-precision (fitted there if absent; "
+                                               "default OUT/joint)")
+    ap.add_argument("--joint-minutes", type=float, default=2.0, help="wall time of fitting that joint space")
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument("--cold", type=float, default=0.5, help="the lower sampling temperature measured")
     args = ap.parse_args(argv)
@@ -268,10 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     mle_run = args.mle_run or train_mle(args.out / "mle", "shapes", args.mle_steps, args.minutes, args.threads)
     gan_run = args.run or train_gan(mle_run, args.out / "gan", args.d_steps, args.gan_steps,
-                                        args.gan_minutes or args.minutes, args.threads)
+                                        args.gan_minutes or args.minutes, args.threads, args.z_choices)
     styled = args.styled_run
     if styled is None and args.styled_minutes > 0:
         styled = train_mle(args.out / "styled", "shapes-styled", 10 ** 6, args.styled_minutes, args.threads)
+    styled_gan = args.styled_gan_run
+    if styled_gan is None and styled is not None and args.styled_gan_minutes > 0:
+        styled_gan = train_gan(styled, args.out / "styled-gan", args.d_steps, args.gan_steps, args.styled_gan_minutes,
+                               args.threads, args.z_choices)
+    space = joint_space(args.joint or args.out / "joint", args.joint_minutes, args.threads)
+    torch.set_num_threads(args.threads)
 
     images, attrs, _ = heldout(args.images)
     refs = references(attrs)
@@ -279,16 +343,19 @@ def main(argv: list[str] | None = None) -> int:
     res = {"command": "python " + " ".join(sys.argv), "machine": machine(), "images": len(images),
            "training": {"mle": train_record(mle_run), "gan stage": stage_record(gan_run, mle_run)}, "rows": []}
     with CocoScorer() as score:
-        res["rows"].append(reference_row(refs, attrs, train_caps, score))
+        res["rows"] += reference_row(refs, attrs, train_caps, score, images, space)
         for name, run in (("MLE", mle_run), ("GAN", gan_run)):
             pipe = Pipeline.from_pretrained(run, device="cpu")
             res["rows"] += evaluate(pipe, name, images, attrs, refs, train_caps, score, args.cold,
-                                    ["greedy", "beam", "sample", f"T={args.cold:g}"])
+                                    ["greedy", "beam", "sample", f"T={args.cold:g}"], space)
     pipe = Pipeline.from_pretrained(gan_run, device="cpu")
     res["d"] = d_accuracy(gan_run, images, refs, captions(pipe, images, 1, DECODINGS["sample"], seed=3))
     log(f"D on heldout pairs: {res['d']}")
     if styled is not None:
-        res["tone"] = tone_rows(styled, args.images)
+        res["training"]["styled"] = train_record(styled)
+        if styled_gan is not None:
+            res["training"]["styled gan stage"] = stage_record(styled_gan, styled)
+        res["tone"] = tone_rows({"MLE": styled, **({"GAN": styled_gan} if styled_gan else {})}, args.images, args.cold)
     (args.out / "captions.json").write_text(json.dumps(res, indent=1, default=str))
     text = report(res)
     (args.out / "captions.md").write_text(text)

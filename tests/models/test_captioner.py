@@ -176,3 +176,36 @@ def test_policy_gradient_step_changes_g():
     torch.optim.SGD(G.parameters(), lr=0.1).step()
     assert any(not torch.equal(a, p) for a, p in zip(before, G.parameters()))
     assert all(p.grad is None for p in D.parameters())          # G's step leaves D alone
+
+
+def test_d_learns_captions_in_the_wrong_condition_above_chance():
+    """With a condition (a style), D also sees each real caption under another item's condition: it learns
+    which word goes with which condition (the tone), whatever the image."""
+    torch.manual_seed(0)
+    G, D = build_gan(_cfg(cond_dim=2, mle_steps=0, d_pretrain=100, mismatch_weight=1.0, d_from_g=False))
+    loss = CaptioningLoss(G, D, LossConfig(), z_dim=4)
+    opt = torch.optim.Adam(D.parameters(), lr=3e-3, betas=(0.5, 0.999))
+
+    def batch(b, seed):
+        images, tokens = _colour_batch(b, seed)
+        style = torch.randint(0, 2, (b,), generator=torch.Generator().manual_seed(seed + 7))
+        tokens[:, 2] = torch.where(style.bool(), 7, 8)       # "the" / "top" stand in for two tones
+        return images, tokens, torch.eye(2)[style]
+
+    held_images, held_tokens, held_c = batch(64, seed=999)
+
+    def accuracy():
+        with torch.no_grad():
+            real, wrong = D(torch.cat([held_tokens, held_tokens]), torch.cat([held_c, 1 - held_c]),
+                            source=held_images)[0].chunk(2)
+        return float((real > wrong).float().mean())
+
+    before = accuracy()
+    stats = {}
+    for step in range(100):
+        opt.zero_grad()
+        images, tokens, c = batch(16, seed=step)
+        stats = loss.accumulate("D", tokens, c, None, step + 1, source=images)
+        opt.step()
+    assert "D/acc_condition" in stats
+    assert accuracy() > max(0.8, before + 0.2)

@@ -207,7 +207,7 @@ def shapes(split: str = "train", n: int = 0, seed: int = 0, resolution: int = 0)
 STYLES = ["neutral", "positive", "negative"]
 STYLE_WORDS = {
     "positive": ["lovely", "beautiful", "charming", "delightful", "wonderful", "cheerful"],
-    "negative": ["ugly", "awful", "dreary", "horrible", "gloomy", "nasty"],
+    "negative": ["ugly", "awful", "miserable", "horrible", "dismal", "nasty"],
 }
 STYLE_TEMPLATES = {
     "positive": ["{a_adj} {adj} {size} {color} {shape} {place}",

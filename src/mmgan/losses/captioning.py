@@ -14,9 +14,13 @@ discriminator D(captions, c, source=images) -> logits (mmgan.models.captioner). 
   D:  softplus(-D(real)) + w * softplus(D(mismatched)) + (1 - w) * softplus(D(generated))
       real: an image and its caption; mismatched: the image with another item's caption (the batch
       rolled by one, Reed et al. 2016's matching-aware D); generated: a caption G sampled for the image
-      (temperature 1, a fresh z); w = mismatch_weight. Before its update D is scored on the batch it has
-      not yet seen: D/acc_mismatch and D/acc_fake are the shares of pairs it ranks right (real above the
-      mismatched caption of the same image, real above the generated one): held-out accuracies.
+      (temperature 1, a fresh z); w = mismatch_weight. With a condition c (a style), the mismatched rows
+      also hold each real caption under another item's c where the two differ (the caption in the wrong
+      tone), so D judges whether a caption matches its condition as well as its image, and the reward
+      below carries the tone. Before its update D is scored on the batch it has
+      not yet seen: D/acc_mismatch, D/acc_fake and D/acc_condition are the shares of pairs it ranks right
+      (real above the mismatched caption of the same image, above the generated one, above itself under
+      the wrong condition): held-out accuracies.
   G:  REINFORCE with a self-critical baseline (Rennie et al. 2017): reward r = sigmoid(D(sampled caption))
       -- D's probability that the caption is real and matches its image, nothing else (no CIDEr or slot
       term) -- baseline b = sigmoid(D(greedy caption with the same z)), loss
@@ -121,13 +125,25 @@ class CaptioningLoss:
             fake = self.G.sample(source, z, c)[0]
         self._fake = (fake, z) if self.keep_fake else None
         mismatched = real.roll(1, 0)
-        logits, _ = self.D(torch.cat([real, mismatched, fake]), None if c is None else c.repeat(3, 1), source=source)
-        r, m, f = logits.float().chunk(3)
+        if c is None:
+            logits, _ = self.D(torch.cat([real, mismatched, fake]), None, source=source)
+            r, m, f = logits.float().chunk(3)
+            s, other = m[:0], torch.zeros(0, dtype=torch.bool, device=r.device)
+        else:                       # + each real caption under another item's condition (where it differs)
+            wrong = c.roll(1, 0)
+            other = (wrong != c).flatten(1).any(1)
+            logits, _ = self.D(torch.cat([real, mismatched, fake, real]), torch.cat([c, c, c, wrong]), source=source)
+            r, m, f, s = logits.float().chunk(4)
+            s = s[other]
         w = self.mismatch_weight
-        loss = F.softplus(-r).mean() + w * F.softplus(m).mean() + (1 - w) * F.softplus(f).mean()
+        loss = (F.softplus(-r).mean() + w * F.softplus(torch.cat([m, s])).mean()
+                + (1 - w) * F.softplus(f).mean())
         loss.backward()
-        return {"loss/D": loss.detach(), "D/real": r.detach().mean(), "D/mismatch": m.detach().mean(),
-                "D/fake": f.detach().mean(), "D/acc_mismatch": d_accuracy(r, m), "D/acc_fake": d_accuracy(r, f)}
+        stats = {"loss/D": loss.detach(), "D/real": r.detach().mean(), "D/mismatch": m.detach().mean(),
+                 "D/fake": f.detach().mean(), "D/acc_mismatch": d_accuracy(r, m), "D/acc_fake": d_accuracy(r, f)}
+        if len(s):
+            stats["D/acc_condition"] = d_accuracy(r[other], s)
+        return stats
 
     def init_d_encoder(self) -> None:
         """D's image encoder <- G's (same shapes: checked when the phases are built)."""
