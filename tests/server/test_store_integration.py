@@ -111,6 +111,12 @@ def test_generated_sounds_are_stored_where_the_embedder_reads_audio(tiny_audio_r
         wav = c.get(item["urls"]["audio.wav"], headers=view)
         assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
         assert wav.content == base64.b64decode(it["audio_base64"]) and wav.content[:4] == b"RIFF"
+        # searches match each item's content (the clip), so text and audio queries find the stored sounds
+        hits = c.post("/v1/search", json={"text": "low", "k": 5}, headers=view).json()["hits"]
+        assert {h["id"] for h in hits} == {g["id"] for g in out["items"]}
+        assert all(h["item"]["assets"] == ["audio.wav"] and h["item"]["urls"]["audio.wav"] for h in hits)
+        r = c.post("/v1/search", data={"k": "1"}, files={"audio": ("q.wav", wav.content, "audio/wav")}, headers=view)
+        assert r.json()["hits"][0]["id"] == it["id"]                     # the clip itself ranks first
         assert c.delete(f"/v1/items/{it['id']}", headers=admin).json()["deleted"]
         assert c.get(item["urls"]["audio.wav"], headers=view).status_code == 404
     settings = Settings(runs={"tones": str(tiny_audio_run)}, keys_file=keyring.path, store=str(tmp_path / "pixels"))

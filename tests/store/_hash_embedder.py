@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 class HashEmbedder:
     """image: a fixed random projection of 8x8-pooled pixels; text: hashed bag of words;
-    audio: a random vector seeded by the file's bytes; label: a random vector per class."""
+    audio: a random vector seeded by the file's bytes (a clip's samples); label: a random vector per class."""
 
     modalities = ("image", "text", "audio", "label")
 
@@ -43,6 +43,13 @@ class HashEmbedder:
             self._proj[f.shape[1]] = np.random.default_rng(self.seed).standard_normal((f.shape[1], self.dim)).astype(np.float32)
         return f @ self._proj[f.shape[1]] + 1e-3
 
+    @staticmethod
+    def _audio_bytes(item) -> bytes:
+        """A file's bytes, or a generated clip's (Sound) or an array's samples."""
+        if isinstance(item, (str, Path)):
+            return Path(item).read_bytes()
+        return np.asarray(getattr(item, "waveform", item), dtype=np.float32).tobytes()
+
     def embed(self, modality, items):
         if modality == "image":
             v = self._image(items)
@@ -50,7 +57,7 @@ class HashEmbedder:
             v = np.stack([sum((self._rand("w:" + w) for w in str(t).lower().split()), np.zeros(self.dim, np.float32))
                           + 1e-3 for t in items])
         elif modality == "audio":
-            v = np.stack([self._rand("a:" + str(zlib.crc32(Path(p).read_bytes()))) for p in items])
+            v = np.stack([self._rand("a:" + str(zlib.crc32(self._audio_bytes(p)))) for p in items])
         elif modality == "label":
             v = np.stack([self._rand(f"l:{int(l)}") for l in items])
         else:

@@ -25,15 +25,19 @@ def test_index_dataset_idempotent_with_assets(store, embedder, shapes_small):
     assert not again.added and len(again.existing) == 48 and store.count() == 48
 
 
-@pytest.mark.parametrize("target", ["audio", "vector"])
-def test_index_run_refuses_runs_that_do_not_make_images(store, embedder, tmp_path, target):
-    """The indexer draws, scores and embeds pictures; generated sounds are stored by the server instead."""
+def test_index_run_refuses_what_the_store_cannot_keep(store, embedder, tmp_path):
+    """Vectors have no stored file; a clip needs an embedder that reads audio (checked before anything is drawn)."""
     from types import SimpleNamespace
 
     from mmgan.modalities import get_codec
 
-    with pytest.raises(ValueError, match="not images"):
-        index_run(store, embedder, tmp_path / "run", pipe=SimpleNamespace(codec=get_codec(target)), progress=False)
+    with pytest.raises(ValueError, match="does not keep generated vectors"):
+        index_run(store, embedder, tmp_path / "run", pipe=SimpleNamespace(codec=get_codec("vector")), progress=False)
+    images_only = HashEmbedder()
+    images_only.modalities = ("image", "text")
+    with pytest.raises(ValueError, match="cannot index generated audio"):
+        index_run(store, images_only, tmp_path / "run", pipe=SimpleNamespace(codec=get_codec("audio")), progress=False)
+    assert not store.exists
 
 
 def test_index_run_provenance(store, embedder, tmp_path):

@@ -55,11 +55,16 @@ def generate(run: str | Path, labels=None, text=None, audio=None, image=None, n:
 
 def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
                     seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
-                    drs_gamma: float = 0.0, vocoder: str | Path | None = None, options: dict | None = None) -> list[Path]:
-    """generate() and the target codec's files in out (see generate)."""
+                    drs_gamma: float = 0.0, vocoder: str | Path | None = None, options: dict | None = None,
+                    on_result=None) -> list[Path]:
+    """generate() and the target codec's files in out (see generate). on_result(pipe, result) is called
+    before the files are written (`mmgan generate --store` stores the samples there; if it raises,
+    nothing is written)."""
     pipe, result = generate(run, labels=labels, text=text, audio=audio, image=image, n=n, seed=seed,
                             truncation=truncation, device=device, pipe=pipe, drs=drs, drs_gamma=drs_gamma,
                             vocoder=vocoder, options=options)
+    if on_result is not None:
+        on_result(pipe, result)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # the target's codec writes its files: images as PNGs + grid.png, vectors as samples.npy + scatter.png, ...

@@ -164,7 +164,7 @@ def _run_generate(args) -> int:
     written = generate_to_dir(args.run, args.out, labels=labels, text=args.text, audio=args.audio,
                               image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
                               device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma,
-                              vocoder=args.vocoder, options=opts)
+                              vocoder=args.vocoder, options=opts, on_result=getattr(args, "on_result", None))
     if written and written[0].name == "captions.jsonl":       # text runs: the captions, then the files
         _print_captions(written[0])
     for w in written:

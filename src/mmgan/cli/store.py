@@ -4,6 +4,9 @@
     mmgan index shapes --embedder runs/00004-joint --store st  # a dataset's items (real), a trained space
     mmgan index runs/00003-shapes-text --per-condition 8 --store st   # a run's generated samples (synthetic)
     mmgan search --text "a small green triangle" -k 8 --kind real --store st
+    mmgan index spoken-digits --store sd                 # clips with captions: a text+audio space bound to the audio
+    mmgan generate runs/00007-spoken-digits-specgan --label 7 -n 4 --out gen --store sd   # + stored, with provenance
+    mmgan search --text "seven" --store sd               # the clips (their WAV paths), best first
     mmgan store serve --store st                         # share one store between processes
 """
 from __future__ import annotations
@@ -24,13 +27,14 @@ from ..pipeline import Pipeline
 from ..runs import looks_like_model
 from ..store.connect import DEFAULT_PATH, DEFAULT_PATH_ENV, DEFAULT_PORT
 from ..store.connect import serve as serve_store
-from ..store.index import embed_query, index_dataset, index_run
+from ..store.index import embed_query, index_dataset, index_run, store_outputs
 from ..store.rag import accepts_retrieved, retrieve_conditions
-from ..store.sheet import contact_sheet, hits_table
+from ..store.schema import CONTENT
+from ..store.sheet import contact_sheet, hit_record, hits_table
 from ..store.spaces import runs_trained_on, store_space, store_space_dir
 from ..store.store import DUP_THRESHOLD, Store
 from ..training.conditioner import joint_options
-from ..training.joint import fit_joint_space
+from ..training.joint import fit_joint_space, hub_of
 
 # model.extra keys of the joint space that `mmgan index --set` takes for a space fitted on the data
 JOINT_KEYS = ("joint_dim", "joint_minutes", "joint_steps", "joint_audio_steps", "joint_batch", "joint_heads",
@@ -127,14 +131,18 @@ def _fit_space(args, store, ds) -> tuple:
     if out is None:
         raise ValueError("no embedder: a store reached by --store-uri has no folder to keep a joint space fitted on "
                          "the data; pass --embedder RUN, or index into a store folder (--store DIR)")
-    bound = [m for m in ("text", "audio") if ds.has(m)] + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else [])
-    if not ds.has("image") or not bound:
+    hub = hub_of(ds) if ds.has("image") or ds.has("audio") else ""
+    bound = [m for m in ("text", "audio") if ds.has(m) and m != hub] + \
+        (["label"] if ds.has("label") and ds.info.num_classes >= 2 else [])
+    if not hub or not bound:
         raise ValueError(f"no embedder, and {args.source} cannot teach one: fitting a joint space needs images paired "
-                         f"with text, audio or labels (it has {', '.join(ds.columns)}); pass --embedder RUN")
+                         f"with text, audio or labels, or sound paired with text or labels (it has {', '.join(ds.columns)}); "
+                         f"pass --embedder RUN")
     opts = joint_options(_joint_overrides(args.overrides), seed=args.seed)
     limit = f"{opts.minutes:g} min" if opts.minutes > 0 else "no time limit"
-    print(f"no joint space for {args.source}: fitting one on its {len(ds)} items (image with {', '.join(bound)}; "
-          f"at most {opts.steps} + {opts.audio_steps if 'audio' in bound else 0} steps, {limit}). It is kept in {out} "
+    audio_steps = opts.audio_steps if "audio" in bound else 0
+    print(f"no joint space for {args.source}: fitting one on its {len(ds)} items ({hub} with {', '.join(bound)}; "
+          f"at most {opts.steps} + {audio_steps} steps, {limit}). It is kept in {out} "
           f"and later searches use it; pass --embedder RUN to use a trained run's joint space instead.", file=sys.stderr)
     t0 = time.time()
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
@@ -159,7 +167,9 @@ def _run_index(args) -> int:
     run = looks_like_model(args.source)                # a run, checkpoint or export (else a dataset)
     with _open(args) as store:
         ds = None
-        if run or args.embedder:
+        if run and not args.embedder and (store.exists or store_space(store)):
+            emb, src = _load_embedder(None, store=store)   # a run's samples go into the store's own space
+        elif run or args.embedder:
             emb, src = _load_embedder(args.embedder, args.source if run else None)
         else:
             ds = load_dataset(args.source, split=args.split, n=args.num, seed=args.seed)
@@ -204,8 +214,9 @@ def _add_search(sub):
     p.add_argument("-k", "--top-k", type=int, default=10)
     p.add_argument("--kind", choices=["real", "synthetic"])
     p.add_argument("--filter", help='Milvus expression over metadata, e.g. \'label == 3 and step >= 1000\'')
-    p.add_argument("--against", choices=["image", "text", "audio", "any"], default="image",
-                   help="which embeddings of the items to match (default image)")
+    p.add_argument("--against", choices=[CONTENT, "image", "text", "audio", "any"], default=CONTENT,
+                   help="which embeddings of the items to match (default content: what each item is, its image "
+                        "or its clip; text: their captions' vectors; any: the best of all)")
     p.add_argument("--dense", action="store_true", help="dense only: no BM25 for a text query")
     add_embedder(p, "joint space (default: the one the store was indexed with)")
     p.add_argument("--sheet", default="search.png", help="contact sheet PNG to write ('' for none)")
@@ -235,9 +246,9 @@ def _run_search(args) -> int:
                 hits = store.search(vec, k=args.top_k, modality=against, kind=args.kind, filter=args.filter)
         if args.json:
             for h in hits:
-                print(json.dumps(h.to_dict(), default=str, sort_keys=True))
+                print(json.dumps(hit_record(h, store.assets), default=str, sort_keys=True))
         else:
-            print(hits_table(hits))
+            print(hits_table(hits, assets_dir=store.assets))
         if args.sheet:
             path = contact_sheet(hits, store.assets, args.sheet)
             print(f"contact sheet: {path}", file=sys.stderr)
@@ -307,17 +318,44 @@ if _base_generate is not None:
     def _add_generate(sub):
         _base_add(sub)
         p = sub.choices["generate"]
-        g = p.add_argument_group("retrieval (vector store)")
+        g = p.add_argument_group("vector store: keep the samples (--store), retrieve for them (--retrieve)")
         g.add_argument("--retrieve", type=int, default=0, metavar="K",
                        help="condition on the --text query fused with its K nearest real items in the store")
-        add_embedder(g, "joint space for retrieval (default: the store's)")
+        add_embedder(g, "joint space for the store (default: the store's)")
         alias(g, "--retrieve-embedder", dest="embedder")
-        add_store(p, title="the store to retrieve from (--retrieve)", assets=False)
+        add_store(p, title="the store: every sample is also stored there with its provenance and file (embedded "
+                  "by the store's joint space); with --retrieve K, the store to retrieve from (nothing is stored)")
+
+    def _keep_in_store(args, store):
+        """args.on_result for generate_to_dir: store the call's samples before their files are written."""
+        emb, _ = _load_embedder(args.embedder, store=store)
+        settings = {k: v for k, v in (("truncation", args.truncation), ("vocoder", args.vocoder)) if v not in (None, 1.0)}
+        done = {}
+
+        def on_result(pipe, result):
+            done["report"] = store_outputs(store, emb, pipe, result, args.run, seed=args.seed, settings=settings)
+        args.on_result = on_result
+        return done
+
+    def _store_wanted(args) -> bool:
+        return bool(getattr(args, "store", None) or getattr(args, "store_uri", None))
 
     @_milvus_errors
     def _run_generate(args) -> int:
         if not getattr(args, "retrieve", 0):
-            return _base_run(args)
+            if not _store_wanted(args):
+                return _base_run(args)
+            with _open(args) as store:
+                if not store.exists and not args.embedder:
+                    raise ValueError(f"store {store.location} is empty, so it has no joint space to embed samples "
+                                     f"with: index a dataset into it first (`mmgan index DATA --store DIR`: clips with "
+                                     f"captions teach a text+audio space), or pass --embedder RUN")
+                done = _keep_in_store(args, store)
+                rc = _base_run(args)
+                store.flush()
+                print(f"store {store.location}: {done['report'].summary()}; it now holds {store.count()} items",
+                      file=sys.stderr)
+            return rc
         if not args.text or len(args.text) != 1:
             raise ValueError("--retrieve K takes one --text query")
         pipe = Pipeline.from_pretrained(args.run, device=args.device)

@@ -1,8 +1,9 @@
 """JointSpace: one embedding space for text, audio, images and labels (in the manner of ImageBind).
 
 Each modality has an encoder (mmgan.encoders) and a linear head into the shared space; embeddings
-are L2-normalized, so cosine similarity is a dot product. Images are the hub every other modality is
-bound to with a contrastive (InfoNCE) loss and a learned temperature (see train_joint.py).
+are L2-normalized, so cosine similarity is a dot product. One modality is the hub every other one is
+bound to with a contrastive (InfoNCE) loss and a learned temperature (mmgan.training.joint): images,
+or, for data without images (sound with captions: spoken-digits, sfx), the audio.
 
     space = JointSpace.from_pretrained("runs/00003-shapes-dfgan")     # RUN, RUN/joint, an export
     v = space.embed("text", ["a small red circle at the top"])       # (1, dim) float32, unit norm
@@ -33,6 +34,7 @@ from ..utils import auto_device
 from .base import build_conditioner
 
 FORMAT = "mmgan-joint-space"
+HUBS = ("image", "audio")                 # what the other modalities are bound to (see train_joint)
 
 
 @dataclass
@@ -65,12 +67,16 @@ def encoder_specs(modalities: Sequence[str], dim: int = 256, channels: int = 3, 
 
 class JointSpace(ConfigModule):
     def __init__(self, encoders: dict[str, dict], dim: int = 256, temperature: float = 0.07,
-                 heads: str = "linear"):
-        if "image" not in encoders:
-            raise ValueError("a joint space binds modalities to images: include an 'image' encoder")
+                 heads: str = "linear", hub: str = "image"):
+        if hub not in HUBS:
+            raise ValueError(f"a joint space's hub is one of {', '.join(HUBS)}, got {hub!r}")
+        if hub not in encoders:
+            raise ValueError(f"a joint space binds modalities to its hub ({hub}): include an {hub!r} encoder")
+        # hub is written only when it is not the image, so a space saved before it existed keeps its id
         super().__init__(encoders={m: dict(s) for m, s in encoders.items()}, dim=dim, temperature=temperature,
-                         heads=heads)
+                         heads=heads, **({"hub": hub} if hub != "image" else {}))
         self.dim = dim
+        self.hub = hub
         self.encoders = nn.ModuleDict()
         for m, spec in encoders.items():
             args = {k: v for k, v in spec.items() if k != "name"}

@@ -5,8 +5,8 @@ audio-cnn          1-D convolutions over time (mel bins as channels), three stri
                    tokens (b, T/8, d); pooled = linear(mean ++ max over real frames).
 audio-transformer  a stride-4 convolutional stem, then transformer layers with a padding mask.
 
-Items are file paths (WAV, FLAC, OGG: whatever libsndfile reads) or 1-D float arrays at
-`sample_rate`. A missing, unreadable, empty or silent-NaN clip raises AudioError naming the item.
+Items are file paths (WAV, FLAC, OGG: whatever libsndfile reads), generated clips (.waveform at
+.sample_rate, resampled) or 1-D float arrays at `sample_rate`. A missing, unreadable, empty or silent-NaN clip raises AudioError naming the item.
 Feature normalization per utterance (`norm`): "clip" (zero mean, unit variance over the whole log-mel:
 loudness is irrelevant) or "cmvn" (each mel bin to zero mean and unit variance over the clip's frames:
 also removes a fixed spectral colouring -- microphone, room, a voice's timbre). Padding never changes a
@@ -27,14 +27,19 @@ from ..data.errors import AudioError
 from ..registry import register
 from .base import Encoder, EncoderOutput, masked_max, masked_mean, pad_to
 from ..data.audio import load_audio
-from ..modalities.sound import (EPS, NORMS, mel_centres, mel_filters, mel_position, mel_power,  # noqa: F401  (re-exported)
+from ..modalities.sound import (EPS, NORMS, resample, mel_centres, mel_filters, mel_position, mel_power,  # noqa: F401  (re-exported)
                                 normalize_mel, stft_sizes)
 
 def read_waveform(item: Any, sample_rate: int, max_seconds: float) -> np.ndarray:
-    """A path or a 1-D array to float32 mono samples, checked."""
+    """A path, a clip with .waveform and .sample_rate (a generated Sound) or a 1-D array at sample_rate to
+    float32 mono samples at sample_rate, checked."""
     if isinstance(item, (str, Path)):
         x = load_audio(item, sample_rate, max_seconds=max_seconds)
         where = str(item)
+    elif hasattr(item, "waveform") and hasattr(item, "sample_rate"):   # a generated clip (its samples and rate)
+        x = resample(np.asarray(item.waveform, np.float32).reshape(-1), int(item.sample_rate), sample_rate)
+        x = x[: int(max_seconds * sample_rate)]
+        where = f"clip of {len(x)} samples"
     else:
         x = np.asarray(item, dtype=np.float32)
         where = f"array of shape {x.shape}"

@@ -9,8 +9,8 @@ An item as the API sees it:
      "provenance": {...}, "assets": ["image.png" or "audio.wav"], "created": float}
 A generated item is embedded as what it is (an image, a sound) and by its prompt, each where the store's embedder
 reads that modality; an item with no embedding cannot be stored (ServedModel.store_refusal says so first).
-Searches: "text", "image", "audio" (embedded by the store's embedder, matched against image embeddings; text
-also matches captions by keywords), or "id" (items like a stored one, itself left out).
+Searches: "text", "image", "audio" (embedded by the store's embedder, matched against each item's content
+embedding: a generated image's, a generated clip's; text also matches captions by keywords), or "id" (items like a stored one, itself left out).
 """
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def embed_items(embedder, items: Sequence[NewItem]) -> list[dict]:
 
 
 class MemoryItemStore:
-    """ItemStore in a dict: brute-force cosine over image embeddings, keyword match over captions."""
+    """ItemStore in a dict: brute-force cosine over content embeddings (what each item is: its image, its
+    clip), keyword match over captions."""
 
     def __init__(self, embedder=None):
         if embedder is None:
@@ -137,8 +138,9 @@ class MemoryItemStore:
                                       "provenance": dict(it.provenance), "assets": sorted(it.assets),
                                       "created": time.time()}
                 self._assets[it.id] = dict(it.assets)
-                if "image" in v:
-                    self._vecs[it.id] = v["image"]
+                content = next((m for m in it.embed if m in v), None)      # what was generated
+                if content is not None:
+                    self._vecs[it.id] = v[content]
         return [it.id for it in items]
 
     def get(self, item_id: str) -> dict | None:

@@ -19,6 +19,7 @@ from ..conditioning import load_embedder
 from .items import FILTER_KEYS, Hit, NewItem, embed_items
 from ..store import Item
 from ..store import Store
+from ..store.schema import CONTENT, asset_slot, place_asset
 from .embed import PixelEmbedder
 
 log = logging.getLogger("mmgan.server")
@@ -136,25 +137,22 @@ class MilvusItemStore:
         rows, files = [], []
         for it, v in zip(items, vecs):
             md = it.metadata
-            # the store's layout (as `mmgan index` writes real items): the image is the row's asset, a sound is
-            # extra["audio_asset"]; both files are named by the item's id
-            asset, extra = "", {"provenance": it.provenance}
-            for name, data in it.assets.items():
-                kind, ext = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
-                if kind not in ("image", "audio"):
-                    raise ValueError(f"item {it.id}: the store keeps image.* and audio.* assets, not {name}")
-                rel = self.store.asset_rel(it.id, ext)
-                files.append((rel, data))
-                if kind == "image":
-                    asset = rel
-                else:
-                    extra["audio_asset"] = rel
-            rows.append(Item(
+            row = Item(
                 id=it.id, kind=md.get("kind", "synthetic"), vectors=v, caption=md.get("caption", ""),
                 label=int(md.get("label", -1)), class_name=md.get("class_name", ""), dataset=md.get("dataset", ""),
                 model=md.get("model", ""), model_version=md.get("model_version", ""), step=int(md.get("step", -1)),
-                seed=int(md.get("seed", -1)), user=md.get("user", ""), asset=asset, embedder=self.embedder.id,
-                conditions=it.conditions, extra=extra))
+                seed=int(md.get("seed", -1)), user=md.get("user", ""), embedder=self.embedder.id,
+                conditions=it.conditions, extra={"provenance": it.provenance},
+                content=next((m for m in it.embed if m in v), ""))        # what was generated: its image, its clip
+            # the store's layout (as `mmgan index` writes items; schema.place_asset), files named by the item's id
+            for name, data in it.assets.items():
+                try:
+                    rel = self.store.asset_rel(it.id, asset_slot(name)[1])
+                except ValueError as e:
+                    raise ValueError(f"item {it.id}: {e}") from None
+                files.append((rel, data))
+                place_asset(row, rel, name)
+            rows.append(row)
         write_files_durably(Path(self.store.assets), files, self._io, self.fsync)   # files first: rows name them
         # generated items are kept even when they look alike (1.01 > any cosine: no near-duplicate search)
         self.store.add(rows, on_duplicate="keep", dup_threshold=1.01)
@@ -201,17 +199,18 @@ class MilvusItemStore:
         expr = filter_expr(filters) or None
         if not self.store.exists:
             return []
+        # matched against what each item is (CONTENT: its image, its clip), not against its caption's vector
         if modality == "id":
-            hits = self.store.similar(query, k=k, modality="image", filter=expr)
+            hits = self.store.similar(query, k=k, modality=CONTENT, filter=expr)
         elif modality == "text":
             vec = self.embedder.embed("text", [query])[0] if "text" in self.embedder.modalities else None
-            hits = self.store.hybrid_search(vec, query, k=k, modality="image", filter=expr)
+            hits = self.store.hybrid_search(vec, query, k=k, modality=CONTENT, filter=expr)
         else:
             if modality not in self.embedder.modalities:
                 raise ValueError(f"this store's embedder ({self.embedder.id}) cannot embed {modality}; it embeds "
                                  f"{', '.join(self.embedder.modalities)}; serve with --embedder RUN/joint")
             vec = self.embedder.embed(modality, [query])[0]
-            hits = self.store.search(vec, k=k, modality="image", filter=expr)
+            hits = self.store.search(vec, k=k, modality=CONTENT, filter=expr)
         return [Hit(h.item.id, float(h.score), self._item(h.item)) for h in hits]
 
     def stats(self) -> dict:

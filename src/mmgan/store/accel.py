@@ -8,8 +8,9 @@ Store, which updates it. Milvus stays the source of truth: the copy is built fro
 each row's metadata) and serves unfiltered-or-kind-filtered dense search; searches with a metadata
 filter, and BM25, still go to Milvus. A process that only connects by URI never uses it.
 
-One faiss HNSW graph per modality (exact numpy search when faiss is missing); kind filters and
-deleted rows are excluded during graph traversal with an id selector.
+One faiss HNSW graph per modality, and one more over each item's content row (CONTENT: the rows
+flagged primary) (exact numpy search when faiss is missing); kind filters and deleted rows are
+excluded during graph traversal with an id selector.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .schema import KINDS, MODALITIES
+from .schema import CONTENT, KINDS, MODALITIES
 
 try:
     import faiss
@@ -106,8 +107,9 @@ class DenseCache:
     def __init__(self, dim: int, exact: bool = False):
         self.dim = dim
         self.exact = exact
-        self.parts = {m: _Part(dim, exact) for m in MODALITIES}
+        self.parts = {m: _Part(dim, exact) for m in (*MODALITIES, CONTENT)}
         self.where: dict[str, tuple[str, int]] = {}             # pk -> (modality, row)
+        self.content_row: dict[str, int] = {}                   # pk of a content row -> its row in parts[CONTENT]
         self.meta: dict[str, dict] = {}                         # pk -> the row's fields but the vector
         self.lock = threading.Lock()
 
@@ -128,6 +130,12 @@ class DenseCache:
                 for r, i in zip(sel, rownums):
                     self.where[r["pk"]] = (m, int(i))
                     self.meta[r["pk"]] = {k: v for k, v in r.items() if k != "vector"}
+            sel = [r for r in rows if r.get("primary")]
+            if sel:
+                vecs = np.asarray([r["vector"] for r in sel], dtype=np.float32).reshape(len(sel), self.dim)
+                kinds = np.asarray([KINDS.index(r["kind"]) for r in sel])
+                for r, i in zip(sel, self.parts[CONTENT].add([r["pk"] for r in sel], vecs, kinds)):
+                    self.content_row[r["pk"]] = int(i)
 
     def remove_pks(self, pks: list[str], locked: bool = False) -> None:
         def go():
@@ -137,6 +145,9 @@ class DenseCache:
                 hit = self.where.pop(pk, None)
                 if hit:
                     by_mod.setdefault(hit[0], []).append(hit[1])
+                row = self.content_row.pop(pk, None)
+                if row is not None:
+                    by_mod.setdefault(CONTENT, []).append(row)
             for m, rows in by_mod.items():
                 self.parts[m].kill(rows)
 

@@ -2,6 +2,10 @@
 
     index_dataset(store, embedder, "shapes", split="test")           # real items
     index_run(store, embedder, "runs/00003-shapes", per_condition=8)  # synthetic items, with provenance
+    store_outputs(store, embedder, pipe, result, seed=0)              # what `mmgan generate --store` drew
+
+Every item's content (Item.content) is what the data or the run makes (the dataset's target column, the
+run's codec): an image, a clip. Its file is the codec's stored file (Codec.store_asset, stored_file).
 
 Ids are content hashes, so indexing the same items again writes nothing; after a kill, running the
 same command again skips the batches that were committed (without embedding them again) and adds
@@ -22,11 +26,11 @@ from ..embedding import Embedder, normalize
 from ..models import build_gan
 from ..models.base import load_weights
 from ..runs import resolve, weights_digest
-from .schema import Item, content_id
+from .schema import Item, asset_slot, content_id, place_asset
 from .store import DUP_THRESHOLD, AddReport, Store
 from ..data import load_dataset
 from ..data.base import MemoryDataset
-from ..modalities import codec_of
+from ..modalities import codec_of, target_of
 from ..modalities.pixels import to_pil, to_uint8
 from ..pipeline import Pipeline
 
@@ -38,12 +42,30 @@ def _user() -> str:
         return ""
 
 
-def _file_digest(path: str) -> str:
+def _file_digest(path: str, row: int | None = None, source: str = "") -> str:
+    """sha256 of a file; a missing or unreadable audio file names its dataset row."""
+    if row is not None:
+        _check_audio_file(path, row, source)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _check_audio_file(path: str, row: int, source: str) -> None:
+    import soundfile as sf
+
+    where = f"{source} row {row}" if source else f"row {row}"
+    if not Path(path).is_file():
+        raise ValueError(f"{where}: audio file not found: {path}; nothing of this batch was stored")
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # LibsndfileError, RuntimeError, ...
+        raise ValueError(f"{where}: unreadable audio {path} ({type(e).__name__}: {e}); nothing of this batch "
+                         f"was stored") from None
+    if info.frames == 0:
+        raise ValueError(f"{where}: empty audio (0 frames): {path}; nothing of this batch was stored")
 
 
 def _check_embedder(embedder: Embedder) -> None:
@@ -89,7 +111,8 @@ def real_ids(ds, idx: Sequence[int]) -> list[str]:
     for j, i in enumerate(idx):
         parts = [u8[j] if u8 is not None else None, str(cols["text"][i]) if "text" in cols else None,
                  int(cols["label"][i]) if "label" in cols else None,
-                 _file_digest(str(cols["audio"][i])) if "audio" in cols and cols["audio"][i] else None]
+                 _file_digest(str(cols["audio"][i]), int(i), f"dataset {ds.info.name!r}")
+                 if "audio" in cols and cols["audio"][i] else None]
         ids.append(content_id("real", *parts))
     return ids
 
@@ -118,11 +141,17 @@ def dataset_items(store: Store, embedder: Embedder, ds, idx: Sequence[int], user
     if has_txt:
         vec["text"] = _embed(embedder, "text", [texts[j] for j in keep], len(keep))
     if has_aud:
-        vec["audio"] = _embed(embedder, "audio", [audios[j] for j in keep], len(keep))
+        try:
+            vec["audio"] = _embed(embedder, "audio", [audios[j] for j in keep], len(keep))
+        except ValueError as e:                         # AudioError: name the row, not only the file
+            bad = next((idx[j] for j in keep if audios[j] in str(e)), None)
+            raise ValueError(f"dataset {info.name!r}" + (f" row {bad}" if bad is not None else
+                             f" rows {idx[keep[0]]}..{idx[keep[-1]]}") + f": {e}; nothing of this batch was stored") from e
     if not vec:
         raise ValueError(f"dataset {info.name!r} has columns {list(cols)}, none of which the embedder "
                          f"{embedder.id!r} embeds ({', '.join(embedder.modalities)})")
     names = list(info.attributes)
+    content = target_of(ds) if target_of(ds) in vec else ""     # what a row is: the data's target column
     eid = embedder.id                                   # may hash the weights: once per batch
     out = []
     for r, j in enumerate(keep):
@@ -146,7 +175,7 @@ def dataset_items(store: Store, embedder: Embedder, ds, idx: Sequence[int], user
             id=iid, kind="real", vectors={m: v[r] for m, v in vec.items()}, caption=texts[j] if texts else "",
             label=label, class_name=info.class_names[label] if 0 <= label < len(info.class_names) else "",
             dataset=info.name, dataset_version=info.version, user=user, match_score=match, asset=asset,
-            embedder=eid, extra=extra, files=files if store.assets is not None else {}))
+            embedder=eid, extra=extra, files=files if store.assets is not None else {}, content=content))
     return out
 
 
@@ -253,12 +282,75 @@ def run_conditions(pipe, labels: Sequence | None = None, prompts: Sequence[str] 
     return conds
 
 
+def _media(codec, obj) -> bytes | None:
+    """The one file of a codec's response for obj (a PNG, a WAV), as the server serves it."""
+    return next((bytes(v) for v in codec.response(obj).values() if isinstance(v, (bytes, bytearray))), None)
+
+
+def storable_codec(pipe, embedder: Embedder):
+    """The run's codec, when the store can keep what it makes: the codec names a stored file and the embedder
+    reads its modality (else a ValueError that says what to do)."""
+    codec = codec_of(pipe)
+    if codec.store_asset is None:
+        raise ValueError(f"the store does not keep generated {codec.attribute} (the {codec.name} codec names no "
+                         f"store_asset)")
+    if codec.name not in embedder.modalities:
+        raise ValueError(f"the store's embedder {embedder.id!r} embeds {', '.join(embedder.modalities)}, so it "
+                         f"cannot index generated {codec.name}; use a joint space that embeds {codec.name} (for "
+                         f"sound: `mmgan index` clips with captions into a new store first, which fits one)")
+    return codec
+
+
+def synthetic_items(store: Store, embedder: Embedder, pipe, objects: list, x: torch.Tensor, conditions: list[dict],
+                    provenance: list[dict], model: str, version: str, step: int, user: str = "",
+                    d_scores: Sequence | None = None) -> list[Item]:
+    """Items for a run's generated objects (x: their batch in data units), the i-th made under conditions[i]
+    ({"labels": 3}, {"text": "..."}) with provenance[i] (its seed, how to regenerate it). The content is what
+    the run's codec makes, embedded as that modality; its file is the codec's stored file; a prompt is
+    embedded as text too. Nothing is written here."""
+    codec = storable_codec(pipe, embedder)
+    n = len(objects)
+    u8 = to_uint8(x).numpy()                            # what the id hashes (pixels, or the clip at 8 bits)
+    vec = _embed(embedder, codec.name, objects, n)
+    eid = embedder.id
+    d_scores = list(d_scores) if d_scores is not None else [None] * n
+    text_vec, label_vec = {}, {}
+    for c in conditions:
+        if c.get("text") and "text" in embedder.modalities and c["text"] not in text_vec:
+            text_vec[c["text"]] = _embed(embedder, "text", [c["text"]], 1)[0]
+        if "labels" in c and "label" in embedder.modalities and int(c["labels"]) not in label_vec:
+            label_vec[int(c["labels"])] = _embed(embedder, "label", [int(c["labels"])], 1)[0]
+    out = []
+    for j, (obj, c, prov) in enumerate(zip(objects, conditions, provenance)):
+        prompt = c.get("text", "")
+        label = int(c["labels"]) if "labels" in c else -1
+        cname = pipe.class_names[label] if 0 <= label < len(pipe.class_names) else ""
+        cond_vec = text_vec.get(prompt) if prompt else label_vec.get(label)
+        iid = content_id("synthetic", u8[j], model, version, step, c, prov.get("seed", -1),
+                         *([prov["index"]] if "index" in prov else []))
+        vectors = {codec.name: vec[j]}
+        if prompt and cond_vec is not None:
+            vectors["text"] = cond_vec
+        item = Item(id=iid, kind="synthetic", vectors=vectors, caption=prompt or cname, label=label, class_name=cname,
+                    dataset=pipe.config["data"].get("name", ""), dataset_version=pipe.config["data"].get("version", ""),
+                    model=model, model_version=version, step=step, seed=int(prov.get("seed", -1)), user=user,
+                    d_score=d_scores[j], match_score=float(vec[j] @ cond_vec) if cond_vec is not None else None,
+                    embedder=eid, conditions=c, extra={"regenerate": prov}, content=codec.name)
+        if store.assets is not None:
+            _, ext = asset_slot(codec.store_asset)
+            place_asset(item, store.asset_rel(iid, ext), codec.store_asset)
+            item.files = {codec.store_asset: (codec.stored_file(obj, _media(codec, obj)), ext)}
+        out.append(item)
+    return out
+
+
 def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: int = 4, seed: int = 0,
               labels: Sequence | None = None, prompts: Sequence[str] | None = None, batch_size: int = 64,
               user: str | None = None, device: str = "cpu", on_duplicate: str = "skip",
               dup_threshold: float = DUP_THRESHOLD, progress: bool = True, pipe=None) -> AddReport:
     """Generate per_condition samples for each condition with the run's Pipeline and store them as
-    synthetic items: model id, weights version, step, seed, conditions, scores and the image asset.
+    synthetic items: model id, weights version, step, seed, conditions, scores and the codec's file
+    (an image, a clip).
 
     Sample i of a condition has seed `seed + i`: pipe(<condition>, num_images=1, seed=seed + i)
     regenerates it exactly."""
@@ -268,10 +360,7 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
         raise ValueError(f"per_condition must be at least 1, got {per_condition}")
     run = Path(run)
     pipe = pipe or Pipeline.from_pretrained(run, device=device)
-    codec = codec_of(pipe)
-    if codec.name != "image":         # this indexer draws, scores and embeds pictures
-        raise ValueError(f"run {run} generates {codec.attribute}, not images; `mmgan index` indexes image runs "
-                         f"(the server stores generated sounds: mmgan serve RUN --store DIR --embedder JOINT)")
+    storable_codec(pipe, embedder)
     if not store.exists:
         store.create(embedder.dim, embedder.id)
     user = _user() if user is None else user
@@ -280,7 +369,6 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
     D = _discriminator(run, pipe)
     conds = run_conditions(pipe, labels, prompts)
     zdim = int(pipe.model_config["z_dim"])
-    eid = embedder.id
     jobs = [(c, seed + i) for c in conds for i in range(per_condition)]
     report = AddReport()
     bar = _progress(len(jobs), f"index {run.name}", progress)
@@ -293,37 +381,45 @@ def index_run(store: Store, embedder: Embedder, run: str | Path, per_condition: 
             out = pipe(num_images=len(seeds), z=z, output_type="tensor",
                        **({"labels": c["labels"]} if "labels" in c else {}),
                        **({"text": [c["text"]] * len(seeds)} if "text" in c else {}))
-            x = out.tensor                                              # (b, c, h, w) in [-1, 1]
+            x = out.tensor                                              # (b, ...) in data units
             inputs = pipe.conditioner.expand(len(seeds), **{k: ([v] * len(seeds) if k == "text" else v)
                                                              for k, v in c.items()})
-            dsc = _d_scores(D, pipe, x, inputs)
-            u8 = to_uint8(x).numpy()
-            img_vec = _embed(embedder, "image", x, len(seeds))
-            prompt = c.get("text", "")
-            label = int(c["labels"]) if "labels" in c else -1
-            cname = pipe.class_names[label] if 0 <= label < len(pipe.class_names) else ""
-            cond_vec = None
-            if prompt and "text" in embedder.modalities:
-                cond_vec = _embed(embedder, "text", [prompt], 1)[0]
-            elif label >= 0 and "label" in embedder.modalities:
-                cond_vec = _embed(embedder, "label", [label], 1)[0]
-            for j, s in enumerate(seeds):
-                iid = content_id("synthetic", u8[j], model, version, step, c, s)
-                vectors = {"image": img_vec[j]}
-                if prompt and cond_vec is not None:
-                    vectors["text"] = cond_vec
-                items.append(Item(
-                    id=iid, kind="synthetic", vectors=vectors, caption=prompt or cname, label=label,
-                    class_name=cname, dataset=pipe.config["data"].get("name", ""),
-                    dataset_version=pipe.config["data"].get("version", ""), model=model, model_version=version,
-                    step=step, seed=s, user=user, d_score=dsc[j],
-                    match_score=float(img_vec[j] @ cond_vec) if cond_vec is not None else None,
-                    asset=store.asset_rel(iid, "png") if store.assets is not None else "",
-                    files={"image": (to_pil(x[j]), "png")} if store.assets is not None else {},
-                    embedder=eid, conditions=c,
-                    extra={"regenerate": {"num_images": 1, "seed": s, **c}}))
+            items += synthetic_items(store, embedder, pipe, pipe.codec.to_objects(x), x, [c] * len(seeds),
+                                     [{"num_images": 1, "seed": s, **c} for s in seeds], model, version, step, user,
+                                     _d_scores(D, pipe, x, inputs))
         report.merge(store.add(items, on_duplicate=on_duplicate, dup_threshold=dup_threshold))
         bar.update(len(part))
         bar.set_postfix(added=len(report.added), dup=len(report.duplicates))
     bar.close()
     return report
+
+
+def store_outputs(store: Store, embedder: Embedder, pipe, result, run: str | Path, seed: int, user: str | None = None,
+                  settings: dict | None = None) -> AddReport:
+    """Store what one Pipeline call made (`mmgan generate RUN ... --store DIR`): each object with its
+    provenance (run, weights, step, the call's seed and the sample's index in it, its condition, settings
+    such as truncation) and its codec's file. Generated items are kept even when they look alike."""
+    _check_embedder(embedder)
+    storable_codec(pipe, embedder)
+    if not store.exists:
+        store.create(embedder.dim, embedder.id)
+    objects, x = list(result.objects), result.tensor
+    n = len(objects)
+    if x is None or len(x) != n:
+        raise ValueError("this pipeline output has no batch tensor of its objects; it cannot be stored")
+    conds = []
+    for i in range(n):                                  # the call's conditions, one per sample
+        c = {}
+        for k, v in (result.conditions or {}).items():
+            v = v[i] if isinstance(v, list) and len(v) == n else v
+            if k == "labels":
+                c[k] = int(v[0] if isinstance(v, list) else v)
+            elif k == "text" and v:
+                c[k] = str(v)
+        conds.append(c)
+    prov = [{"num_images": n, "seed": int(seed), "index": i, **(settings or {}), **c} for i, c in enumerate(conds)]
+    model, step = str(Path(run).resolve()), int(pipe.config.get("step", 0))
+    version = weights_digest(getattr(pipe, "generator", None))
+    items = synthetic_items(store, embedder, pipe, objects, x, conds, prov, model, version, step,
+                            _user() if user is None else user)
+    return store.add(items, on_duplicate="keep", dup_threshold=1.01)

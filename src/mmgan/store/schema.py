@@ -34,7 +34,8 @@ SCALAR_FIELDS = [
     ("item_id", "VARCHAR", {"max_length": ID_CHARS + 8}),
     ("kind", "VARCHAR", {"max_length": 16}),
     ("modality", "VARCHAR", {"max_length": 16}),
-    ("primary", "BOOL", {}),                        # True on each item's first row: count items, not rows
+    ("primary", "BOOL", {}),                        # True on the row of each item's content: count items, not
+                                                    # rows; search what items are (CONTENT)
     ("caption", "VARCHAR", {"max_length": MAX_CAPTION, "enable_analyzer": True}),
     ("label", "INT64", {}),
     ("class_name", "VARCHAR", {"max_length": 256}),
@@ -52,6 +53,7 @@ SCALAR_FIELDS = [
     ("embedder", "VARCHAR", {"max_length": 256}),
     ("meta", "JSON", {}),
 ]
+CONTENT = "content"                 # search modality: each item's content row (its image, its clip, its words)
 FILTER_FIELDS = [name for name, _, _ in SCALAR_FIELDS if name not in ("pk", "meta")]
 OUTPUT_FIELDS = [name for name, _, _ in SCALAR_FIELDS]
 
@@ -60,10 +62,12 @@ OUTPUT_FIELDS = [name for name, _, _ in SCALAR_FIELDS]
 class Item:
     """One real or generated item with its embeddings and provenance.
 
-    vectors maps modality -> (dim,) float32 embedding; `asset` is the path of the image (or the main
-    file) relative to the store's assets folder. conditions holds the generator's inputs (labels,
-    text, audio path) for synthetic items; extra holds anything else (attributes, audio asset, the
-    source index in its dataset).
+    vectors maps modality -> (dim,) float32 embedding; `content` names the one that is what the item
+    is (a generated clip's audio; a dataset row's target column), the others describe it (a caption, a
+    spoken caption); unset, the first of MODALITIES. `asset` is the path of the image relative to the
+    store's assets folder, extra["audio_asset"] that of the sound (item_files lists both). conditions
+    holds the generator's inputs (labels, text, audio path) for synthetic items; extra holds anything
+    else (attributes, the source index in its dataset, the file it was read from).
     """
 
     kind: str
@@ -87,11 +91,17 @@ class Item:
     extra: dict = field(default_factory=dict)
     id: str = ""
     files: dict = field(default_factory=dict, repr=False)   # asset path -> (data, ext) for Store.add to write
-
+    content: str = ""
 
     @property
     def modalities(self) -> list[str]:
         return [m for m in MODALITIES if m in self.vectors]
+
+    @property
+    def content_modality(self) -> str:
+        """The modality of what the item is: `content` when it is embedded, else its first embedding."""
+        mods = self.modalities
+        return self.content if self.content in mods or not mods else mods[0]
 
     def to_dict(self, vectors: bool = False) -> dict:
         d = asdict(self)
@@ -103,6 +113,37 @@ class Item:
             d.pop("vectors")
             d["modalities"] = self.modalities
         return d
+
+
+ASSET_SLOTS = ("image", "audio")     # the files an item keeps: its image (the row's asset), its sound (extra)
+
+
+def asset_slot(name: str) -> tuple[str, str]:
+    """A codec's store_asset ("image.png", "audio.wav") -> (modality, extension). The store keeps an image as
+    the row's `asset` and a sound as extra["audio_asset"] (item_files reads both back)."""
+    kind, _, ext = str(name).partition(".")
+    if kind not in ASSET_SLOTS or not ext:
+        raise ValueError(f"the store keeps {' and '.join(s + '.*' for s in ASSET_SLOTS)} files, not {name!r}")
+    return kind, ext
+
+
+def place_asset(item: Item, rel: str, name: str) -> None:
+    """Record on item where its file `name` (a codec's store_asset) is kept: rel, under the assets folder."""
+    if asset_slot(name)[0] == "image":
+        item.asset = rel
+    else:
+        item.extra = {**item.extra, "audio_asset": rel}
+
+
+def item_files(item: Item) -> dict[str, str]:
+    """modality -> the file an item keeps (relative to the store's assets folder): its image, its sound."""
+    out = {}
+    if item.asset:
+        out["image"] = item.asset
+    audio = (item.extra or {}).get("audio_asset")
+    if audio:
+        out["audio"] = str(audio)
+    return out
 
 
 def content_id(kind: str, *parts: Any) -> str:
@@ -154,6 +195,8 @@ def check_item(item: Item, dim: int, embedder: str) -> Item:
         if n < 1e-6:
             raise ValueError(f"{who}: {m} embedding is all zeros")
         item.vectors[m] = v / n                       # the contract says L2-normalised; make it exact
+    if item.content and item.content not in MODALITIES:
+        raise ValueError(f"{who}: content must be one of {MODALITIES}, got {item.content!r}")
     if item.embedder and embedder and item.embedder != embedder:
         raise ValueError(f"{who}: embedded with {item.embedder!r} but the store holds {embedder!r} embeddings; "
                          f"vectors from different joint spaces cannot be compared (use another --collection)")
@@ -181,9 +224,9 @@ def item_rows(item: Item) -> list[dict]:
         "match_score": item.match_score, "asset": item.asset, "embedder": item.embedder,
         "meta": {"conditions": item.conditions, "extra": item.extra},
     }
-    mods = item.modalities
-    return [{**base, "pk": f"{item.id}:{m}", "modality": m, "primary": m == mods[0], "vector": item.vectors[m].tolist()}
-            for m in mods]
+    content = item.content or item.content_modality
+    return [{**base, "pk": f"{item.id}:{m}", "modality": m, "primary": m == content, "vector": item.vectors[m].tolist()}
+            for m in item.modalities]
 
 
 def rows_to_items(rows: list[dict]) -> list[Item]:
@@ -205,4 +248,6 @@ def rows_to_items(rows: list[dict]) -> list[Item]:
                 conditions=meta.get("conditions", {}), extra=meta.get("extra", {}))
         v = r.get("vector")
         items[iid].vectors[r["modality"]] = None if v is None else np.asarray(v, dtype=np.float32)
+        if r.get("primary"):
+            items[iid].content = r["modality"]
     return list(items.values())

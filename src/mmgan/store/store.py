@@ -4,6 +4,7 @@
     store = Store.open(uri="http://127.0.0.1:19530")     # any Milvus server or cluster, same code path
     report = store.add(items)                            # idempotent; near-duplicates reported, skipped by default
     hits = store.search(vec, k=10, kind="real", filter="label == 3")
+    hits = store.search(vec, k=10, modality="content")   # against what each item is: its image, its clip
     hits = store.hybrid_search(vec, "a red circle", k=10)  # BM25 over captions + dense, fused by RRF
     store.get(ids); store.delete(ids=...); store.export("out.parquet"); store.stats(); store.close()
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..utils import atomic_write, chunks
 from . import connect
-from .schema import (FILTER_FIELDS, KINDS, MODALITIES, OUTPUT_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, Item,
+from .schema import (CONTENT, FILTER_FIELDS, KINDS, MODALITIES, OUTPUT_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, Item,
                      check_item, item_rows, rows_to_items)
 from .accel import DenseCache
 
@@ -81,7 +82,7 @@ def _quote(s: str) -> str:
 
 
 def _primary(item: Item) -> str:
-    return next(m for m in MODALITIES if m in item.vectors)
+    return item.content_modality
 
 
 class Store:
@@ -245,7 +246,7 @@ class Store:
     def add(self, items: Sequence[Item], on_duplicate: str = "skip", dup_threshold: float = DUP_THRESHOLD) -> AddReport:
         """Add items; ids already stored are left untouched (so re-adding changes nothing).
 
-        A new item whose first embedding (image, else text, else audio) has cosine >= dup_threshold
+        A new item whose content embedding (Item.content_modality) has cosine >= dup_threshold
         with a stored item of the same kind, or with an earlier item of this call, is a near-duplicate:
         reported, and skipped (on_duplicate="skip") or written anyway ("keep").
         """
@@ -276,6 +277,7 @@ class Store:
             if not missing:
                 report.existing.append(it.id)
             elif len(missing) < len(it.modalities):          # an older write of fewer modalities: add the rest
+                it.content = it.content_modality                 # (its content row keeps the primary flag)
                 it.vectors = {m: it.vectors[m] for m in missing}
                 new.append(it)
             else:
@@ -384,9 +386,11 @@ class Store:
     # ---- reading ------------------------------------------------------------------------------------
     def _expr(self, modality: str | None = None, kind: str | None = None, filter: str | None = None) -> str:
         parts = []
-        if modality is not None:
+        if modality == CONTENT:
+            parts.append("primary == true")
+        elif modality is not None:
             if modality not in MODALITIES:
-                raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+                raise ValueError(f"modality must be one of {MODALITIES} or {CONTENT!r}, got {modality!r}")
             parts.append(f"modality == {_quote(modality)}")
         if kind is not None:
             if kind not in KINDS:
@@ -486,8 +490,9 @@ class Store:
 
     def search(self, vector: Any, k: int = 10, modality: str | None = "image", kind: str | None = None,
                filter: str | None = None, exclude: Sequence[str] = ()) -> list[Hit]:
-        """Items nearest to a joint-space vector, matched against their `modality` embeddings
-        (None: any embedding, best per item). filter is a Milvus expression over the metadata."""
+        """Items nearest to a joint-space vector, matched against their `modality` embeddings ("content":
+        each item's content row, what it is; None: any embedding, best per item). filter is a Milvus
+        expression over the metadata."""
         self._require()
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")

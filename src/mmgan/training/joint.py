@@ -1,7 +1,9 @@
 """Training the joint space (ImageBind's recipe at small scale) and fitting a fusion into it.
 
-Phase A  image encoder + text (and label) heads, contrastive image<->text and image<->label.
-Phase B  image and text frozen; the audio encoder is bound to the image embeddings (and to the
+Phase A  hub encoder + text (and label) heads, contrastive hub<->text and hub<->label. The hub is the
+         image; data without images (sound with captions: spoken-digits, sfx, a manifest of clips) binds
+         to the audio instead, and then phase A is all there is (text and labels bound to the clips).
+Phase B  (image hub) image and text frozen; the audio encoder is bound to the image embeddings (and to the
          caption embeddings of the same item, a paired target that speeds learning up). With
          audio_augment, every batch of cached raw log-mels is perturbed on the fly (speed, pitch,
          room, level, noise, SpecAugment masks: mmgan.encoders.audio_augment) before the encoder's
@@ -12,6 +14,7 @@ Fusion   with every encoder frozen, a fusion method learns to map any subset of 
 
 InfoNCE with a learned temperature. Items that share a description (same attributes, else same
 caption) are positives for each other rather than false negatives: several images fit one caption.
+With the audio hub, items of one class are (a caption says the word, not the voice that says it).
 """
 from __future__ import annotations
 
@@ -54,8 +57,21 @@ class JointOptions:
     log_every: int = 100
 
 
-def positive_groups(ds: MemoryDataset) -> torch.Tensor:
-    """(N,) group ids: items with the same attributes (else the same caption) share a group."""
+def hub_of(ds: MemoryDataset) -> str:
+    """The modality a joint space of this data binds the others to: its images, else its clips."""
+    if ds.has("image"):
+        return "image"
+    if ds.has("audio"):
+        return "audio"
+    raise ValueError(f"dataset {ds.info.name!r} has no images or sound to bind other modalities to "
+                     f"(columns: {', '.join(ds.columns)})")
+
+
+def positive_groups(ds: MemoryDataset, hub: str = "image") -> torch.Tensor:
+    """(N,) group ids: items with the same attributes (else the same caption) share a group; with the audio
+    hub, items with the same label (a clip's attributes name its voice, which no caption describes)."""
+    if hub == "audio" and ds.has("label"):
+        return ds.columns["label"].long()
     if ds.has("attributes"):
         _, g = torch.unique(ds.columns["attributes"], dim=0, return_inverse=True)
         return g
@@ -98,20 +114,22 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
     budget). progress: a bar over both phases' steps, or over the time when that ends them first."""
     t_start = time.time()
     opts = opts or JointOptions()
-    if not ds.has("image"):
-        raise ValueError(f"dataset {ds.info.name!r} has no images to bind other modalities to")
-    mods = [m for m in (modalities or ["image", "text", "audio", "label"]) if m == "image" or
+    hub = hub_of(ds)
+    mods = [m for m in (modalities or ["image", "text", "audio", "label"]) if m == hub or
             (ds.has(m) and (m != "label" or ds.info.num_classes >= 2))]
-    mods = ["image"] + [m for m in mods if m != "image"]
-    c, res = (int(v) for v in ds.columns["image"].shape[1::2])       # the images', whatever the target is
+    mods = [hub] + [m for m in mods if m != hub]
+    if len(mods) < 2:
+        raise ValueError(f"dataset {ds.info.name!r}: nothing to bind to its {hub} (a joint space needs text, "
+                         f"audio or labels beside it; columns: {', '.join(ds.columns)})")
+    c, res = (int(v) for v in ds.columns["image"].shape[1::2]) if hub == "image" else (3, 32)  # the images'
     specs = encoder_specs(mods, opts.dim, c, min(res, 64), ds.info.num_classes, opts.encoders)
     torch.manual_seed(opts.seed)
-    space = JointSpace(specs, dim=opts.dim, temperature=opts.temperature, heads=opts.heads)
+    space = JointSpace(specs, dim=opts.dim, temperature=opts.temperature, heads=opts.heads, hub=hub)
     g = torch.Generator().manual_seed(opts.seed)
-    groups = positive_groups(ds)
+    groups = positive_groups(ds, hub)
     n, bs = len(ds), min(opts.batch_size, len(ds))
-    report: dict = {"modalities": mods, "items": n, "options": asdict(opts)}   # audio_augment: its fields
-    images = _images(space, ds)
+    report: dict = {"modalities": mods, "hub": hub, "items": n, "options": asdict(opts)}   # audio_augment: its fields
+    images = _images(space, ds) if hub == "image" else None
     cols: dict[str, dict[str, torch.Tensor]] = {}
     if "text" in mods:
         cols["text"] = prepared_column(space.encoders["text"], ds.columns["text"], cache_dir, keep_tokens=False, log=log)
@@ -126,15 +144,18 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         deadline = deadline()
     else:                                                                          # features are not training
         deadline = time.time() + opts.minutes * 60 if opts.minutes > 0 else math.inf
-    total_steps = opts.steps + (opts.audio_steps if "audio" in mods else 0)
+    bound_audio = "audio" in mods and hub != "audio"                 # phase B binds the audio to the images
+    total_steps = opts.steps + (opts.audio_steps if bound_audio else 0)
     bar = BudgetBar(total_steps, deadline - time.time(), desc="joint space", enabled=progress)
 
-    # ---- phase A: image <-> text, image <-> label ------------------------------------------------------
+    # ---- phase A: hub <-> text, hub <-> label ------------------------------------------------------------
     side = [m for m in mods if m in ("text", "label")]
-    params = [p for m in ["image"] + side for p in list(space.encoders[m].parameters()) + list(space.heads[m].parameters())]
+    params = [p for m in [hub] + side for p in list(space.encoders[m].parameters()) + list(space.heads[m].parameters())]
     params.append(space.logit_scale)
     opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
-    budget_a = deadline if "audio" not in mods else time.time() + (deadline - time.time()) * 0.35   # audio learns slower
+    budget_a = deadline if not bound_audio else time.time() + (deadline - time.time()) * 0.35   # audio learns slower
+    hub_batch = (lambda idx: {"image": images[idx]}) if hub == "image" else \
+        _audio_batches(space.encoders["audio"], cols["audio"], opts)
     space.train()
     t0, step, loss = time.time(), 0, torch.zeros(())
     for step in range(opts.steps):
@@ -143,7 +164,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         for gr in opt.param_groups:
             gr["lr"] = cosine_lr(step, opts.steps, opts.lr)
         idx = torch.randint(0, n, (bs,), generator=g)
-        img = space("image", {"image": images[idx]}).pooled
+        img = space(hub, hub_batch(idx)).pooled
         scale = space.logit_scale.clamp(max=math.log(100)).exp()
         loss = sum(info_nce(img, space(m, take(cols[m], idx)).pooled, scale, groups[idx]) for m in side) \
             if side else torch.zeros((), requires_grad=True)
@@ -155,12 +176,12 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             bar.set_postfix(phase="A", loss=f"{float(loss.detach()):.3f}")
             if not progress:
                 log(f"  joint A step {step}: loss {float(loss.detach()):.3f}, temperature {1 / float(scale.detach()):.3f}")
-    if "audio" in mods:                         # phase A may end early: the bar moves on to phase B's share
+    if bound_audio:                             # phase A may end early: the bar moves on to phase B's share
         bar.update(opts.steps - bar.step)
     report["phase_a"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
 
     # ---- phase B: audio -> frozen image (and caption) embeddings --------------------------------------
-    if "audio" in mods:
+    if bound_audio:
         space.eval()
         with torch.no_grad():
             img_emb = torch.cat([space("image", {"image": images[i : i + 1024]}).pooled for i in range(0, n, 1024)])
