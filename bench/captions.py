@@ -85,7 +85,8 @@ def train_gan(mle_run: Path, out: Path, d_steps: int, gan_steps: int, minutes: f
         f"{minutes:g} min -> {out}")
     train_run(out=str(out), resume=True, minutes=minutes, steps=start + d_steps + gan_steps,
               overrides=[f"train.threads={threads}", "train.progress=false", f"model.extra.mle_steps={start}",
-                         f"model.extra.d_pretrain={d_steps}", "train.ckpt_every=100000", "train.log_every=25"])
+                         f"model.extra.d_pretrain={d_steps}", "train.ckpt_every=100000", "train.log_every=25"]
+              + ([f"model.extra.z_choices={z_choices}"] if z_choices else []))
     return out
 
 
