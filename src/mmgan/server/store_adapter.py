@@ -19,7 +19,7 @@ from ..conditioning import load_embedder
 from .items import FILTER_KEYS, Hit, NewItem, embed_items
 from ..store import Item
 from ..store import Store
-from ..store.schema import CONTENT, asset_slot, place_asset
+from ..store.schema import CONTENT, asset_slot, item_files, place_asset
 from .embed import PixelEmbedder
 
 log = logging.getLogger("mmgan.server")
@@ -166,11 +166,7 @@ class MilvusItemStore:
         d = item.to_dict()
         extra = dict(d.pop("extra") or {})
         prov = extra.pop("provenance", None) or {"conditions": d.get("conditions") or {}, **extra}
-        assets = []
-        if item.asset:
-            assets.append("image" + Path(item.asset).suffix)
-        if extra.get("audio_asset"):
-            assets.append("audio" + Path(extra["audio_asset"]).suffix)
+        assets = [slot + Path(rel).suffix for slot, rel in item_files(item).items()]
         return {"id": item.id, "kind": item.kind, "modalities": d.get("modalities", []),
                 "metadata": {k: d.get(k) for k in FILTER_KEYS} | {"d_score": d.get("d_score"),
                                                                    "match_score": d.get("match_score")},
@@ -186,7 +182,7 @@ class MilvusItemStore:
             return None
         item = found[0]
         stem = name.rsplit(".", 1)[0]
-        rel = item.asset if stem == "image" else (item.extra or {}).get("audio_asset") if stem == "audio" else None
+        rel = item_files(item).get(stem)
         if not rel or name != stem + Path(rel).suffix:
             return None
         root = Path(self.store.assets).resolve()

@@ -331,7 +331,9 @@ def synthetic_items(store: Store, embedder: Embedder, pipe, objects: list, x: to
         vectors = {codec.name: vec[j]}
         if prompt and cond_vec is not None:
             vectors["text"] = cond_vec
-        item = Item(id=iid, kind="synthetic", vectors=vectors, caption=prompt or cname, label=label, class_name=cname,
+        words = codec.caption_of(obj)          # generated words (a caption, a transcript) are the item's caption
+        item = Item(id=iid, kind="synthetic", vectors=vectors, caption=words or prompt or cname, label=label,
+                    class_name=cname,
                     dataset=pipe.config["data"].get("name", ""), dataset_version=pipe.config["data"].get("version", ""),
                     model=model, model_version=version, step=step, seed=int(prov.get("seed", -1)), user=user,
                     d_score=d_scores[j], match_score=float(vec[j] @ cond_vec) if cond_vec is not None else None,
@@ -416,6 +418,8 @@ def store_outputs(store: Store, embedder: Embedder, pipe, result, run: str | Pat
                 c[k] = int(v[0] if isinstance(v, list) else v)
             elif k == "text" and v:
                 c[k] = str(v)
+            elif k == "source_names" and v:             # what a captioner / recogniser read: the input's name
+                c["source"] = str(v)
         conds.append(c)
     prov = [{"num_images": n, "seed": int(seed), "index": i, **(settings or {}), **c} for i, c in enumerate(conds)]
     model, step = str(Path(run).resolve()), int(pipe.config.get("step", 0))

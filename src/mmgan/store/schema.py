@@ -115,35 +115,37 @@ class Item:
         return d
 
 
-ASSET_SLOTS = ("image", "audio")     # the files an item keeps: its image (the row's asset), its sound (extra)
+ASSET_SLOTS = ("image", "audio", "caption", "transcript")   # the files an item keeps, by a codec's store_asset stem
 
 
 def asset_slot(name: str) -> tuple[str, str]:
-    """A codec's store_asset ("image.png", "audio.wav") -> (modality, extension). The store keeps an image as
-    the row's `asset` and a sound as extra["audio_asset"] (item_files reads both back)."""
+    """A codec's store_asset ("image.png", "audio.wav", "caption.txt", "transcript.srt") -> (slot, extension).
+    The store keeps an image as the row's `asset` and any other file as extra["<slot>_asset"] (item_files reads
+    them back)."""
     kind, _, ext = str(name).partition(".")
     if kind not in ASSET_SLOTS or not ext:
-        raise ValueError(f"the store keeps {' and '.join(s + '.*' for s in ASSET_SLOTS)} files, not {name!r}")
+        raise ValueError(f"the store keeps {', '.join(s + '.*' for s in ASSET_SLOTS)} files, not {name!r}")
     return kind, ext
 
 
 def place_asset(item: Item, rel: str, name: str) -> None:
     """Record on item where its file `name` (a codec's store_asset) is kept: rel, under the assets folder."""
-    if asset_slot(name)[0] == "image":
+    slot = asset_slot(name)[0]
+    if slot == "image":
         item.asset = rel
     else:
-        item.extra = {**item.extra, "audio_asset": rel}
+        item.extra = {**item.extra, f"{slot}_asset": rel}
+
+
+def extra_files(extra: dict | None) -> dict[str, str]:
+    """slot -> file of the non-image files named in an item's extra (audio, caption, transcript)."""
+    extra = extra or {}
+    return {slot: str(extra[f"{slot}_asset"]) for slot in ASSET_SLOTS[1:] if extra.get(f"{slot}_asset")}
 
 
 def item_files(item: Item) -> dict[str, str]:
-    """modality -> the file an item keeps (relative to the store's assets folder): its image, its sound."""
-    out = {}
-    if item.asset:
-        out["image"] = item.asset
-    audio = (item.extra or {}).get("audio_asset")
-    if audio:
-        out["audio"] = str(audio)
-    return out
+    """slot -> the file an item keeps (relative to the store's assets folder): its image, its sound, its words."""
+    return ({"image": item.asset} if item.asset else {}) | extra_files(item.extra)
 
 
 def content_id(kind: str, *parts: Any) -> str:

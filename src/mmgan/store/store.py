@@ -26,7 +26,7 @@ import numpy as np
 from ..utils import atomic_write, chunks
 from . import connect
 from .schema import (CONTENT, FILTER_FIELDS, KINDS, MODALITIES, OUTPUT_FIELDS, SCALAR_FIELDS, SCHEMA_VERSION, Item,
-                     check_item, item_rows, rows_to_items)
+                     check_item, extra_files, item_rows, rows_to_items)
 from .accel import DenseCache
 
 DEFAULT_COLLECTION = "mmgan"
@@ -367,7 +367,7 @@ class Store:
             rows = self._query(filter, ["item_id", "asset", "meta"])
         item_ids = {r["item_id"] for r in rows}
         files = {r["asset"] for r in rows if r.get("asset")}
-        files |= {(r.get("meta") or {}).get("extra", {}).get("audio_asset") for r in rows} - {None, ""}
+        files |= {f for r in rows for f in extra_files((r.get("meta") or {}).get("extra")).values()}
         if not item_ids:
             return 0
         pks = [f"{i}:{m}" for i in sorted(item_ids) for m in MODALITIES]
