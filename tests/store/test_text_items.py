@@ -58,3 +58,21 @@ def test_generated_captions_are_text_items_with_their_file(store, caption_run):
     assert served.get(first.id)["assets"] == ["caption.txt"]
     assert served.asset(first.id, "caption.txt") == first.caption.encode()
     assert served.asset(first.id, "image.png") is None
+
+
+def test_a_served_transcript_is_kept_with_its_subtitles(store):
+    """/v1/transcribe stores the transcript as the item's caption and its SRT as its file."""
+    from mmgan.server.items import NewItem
+    from mmgan.server.store_adapter import MilvusItemStore
+
+    embedder = HashEmbedder()
+    store.create(embedder.dim, embedder.id)
+    served = MilvusItemStore(store, embedder, fsync=False)
+    srt = "1\n00:00:00,000 --> 00:00:01,200\na red circle\n"
+    (iid,) = served.add([NewItem(id="t" * 32, metadata={"kind": "synthetic", "caption": "a red circle", "model": "asr"},
+                                 provenance={"audio_sha256": "ab"}, assets={"transcript.srt": srt.encode()},
+                                 embed={"text": "a red circle"}, text="a red circle")])
+    got = served.get(iid)
+    assert got["assets"] == ["transcript.srt"] and got["metadata"]["caption"] == "a red circle"
+    assert served.asset(iid, "transcript.srt").decode() == srt
+    assert served.asset(iid, "transcript.vtt") is None

@@ -122,6 +122,6 @@ def _store_transcript(store, model: ServedModel, t, audio: bytes, out: Transcrib
                 "dataset": model.config.get("data", {}).get("name", ""), "user": user or "", "label": -1,
                 "class_name": "", "caption": t.text[:1000]}
     store.add([NewItem(id=item_id, metadata=metadata, provenance=provenance, conditions=provenance["conditions"],
-                       assets={"transcript.srt": out.srt.encode(), "transcript.vtt": out.vtt.encode()},
+                       assets={"transcript.srt": out.srt.encode()},
                        text=t.text[:1000])])
     return item_id
