@@ -37,7 +37,7 @@ from ..conditioning.joint import JointSpace
 from ..conditioning.source import SourceConditioner, reads
 from ..data.speech import with_speech
 from .budget import Budget, needs_conditioner_fit
-from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, positive_groups
+from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, hub_of, positive_groups
 
 
 def joint_options(extra: dict, seed: int = 0) -> JointOptions:
@@ -106,11 +106,14 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         raise FileNotFoundError(f"{joint_dir}: no joint space to load; under torchrun rank 0 trains and saves it "
                                 f"before the other ranks build their conditioner")
     else:
-        want = ex.get("joint_modalities") or (mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else []))
+        # the conditions and the labels, once each (condition [label, text] already names the label)
+        want = ex.get("joint_modalities") or list(dict.fromkeys(
+            mods + (["label"] if ds.has("label") and ds.info.num_classes >= 2 else [])))
+        hub = hub_of(ds)
         budget.begin("joint")
         opts = joint_options(ex, cfg.train.seed)
         opts.minutes = budget.minutes_for("joint")
-        log(f"training the joint space on {', '.join(['image'] + [m for m in want if m != 'image'])}"
+        log(f"training the joint space on {', '.join([hub] + [m for m in want if m != hub])}"
             f"{f' for at most {opts.minutes:.1f} min' if opts.minutes else ''} ...")
         space, report = fit_joint_space(ds, joint_dir, list(want), opts, log=log, progress=cfg.train.progress,
                                         deadline=(lambda: budget.deadline("joint")) if budget.timed else None)
@@ -125,7 +128,9 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
     cond.joint.load_state_dict(space.state_dict())
     feats = dataset_features(cond.joint, ds, mods, cond.wants_tokens, log=log)
     if fit and latest_checkpoint(run_dir) is None:
-        target = dataset_features(cond.joint, ds, ["image"], False, log=log)["image"]["pooled"]
+        # the fusion lands on the paired item's embedding in the space's hub: the image, or the clip for sound data
+        hub = cond.joint.hub
+        target = dataset_features(cond.joint, ds, [hub], False, log=log)[hub]["pooled"]
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
         rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds), scale, steps=int(ex.get("fusion_steps", 1500)),
