@@ -133,7 +133,7 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         target = dataset_features(cond.joint, ds, [hub], False, log=log)[hub]["pooled"]
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
-        rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds), scale, steps=int(ex.get("fusion_steps", 1500)),
+        rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds, hub), scale, steps=int(ex.get("fusion_steps", 1500)),
                          p_drop=cond.dropout, minutes=budget.minutes_for("features"), seed=cfg.train.seed, log=log)
         cond.fusion.requires_grad_(False)
         log(f"fusion {cfg.model.fusion!r} fitted: {json.dumps(rep)}")
