@@ -95,3 +95,35 @@ def test_bad_settings_are_refused(cfg, match):
     G, D = models()
     with pytest.raises(ValueError, match=match):
         VocoderLoss(G, D, cfg, z_dim=1)
+
+
+def test_stft_loss_stays_bounded_with_a_silent_clip_in_the_batch():
+    """Spectral convergence over the batch (Parallel WaveGAN): per clip, a digitally silent reference
+    (spoken digits open and close on silence) divided faint noise by the magnitude floor, ~x100."""
+    real = torch.cat([tone(1, 4000), torch.zeros(1, 1, 4000)])
+    fake = real + 1e-3 * torch.randn_like(real)
+    assert multi_resolution_stft(fake, real) < 5
+    assert multi_resolution_stft(real, real) < 1e-6
+
+
+def test_loud_segments_are_drawn_where_the_clips_have_sound():
+    G, D = models(loud_segments=1.0)
+    loss = VocoderLoss(G, D, LossConfig(name="lsgan"), z_dim=1)
+    real = torch.zeros(16, 1, 8000)
+    real[:, :, 6000:7000] = tone(16, 1000)                             # sound in frames 48 .. 56 only
+    torch.manual_seed(0)
+    _, mel, _ = loss.pairs(real)
+    assert all((m > -1).any() for m in mel)                             # every segment holds some of it
+    loss.loud_segments = 0.0
+    torch.manual_seed(0)
+    _, mel, _ = loss.pairs(real)
+    assert sum(bool((m <= -1).all()) for m in mel) >= 6                 # uniform: most fall on silence
+
+
+def test_stft_weight_adds_the_full_band_term():
+    G, D = models(stft_weight=1.0)
+    loss = VocoderLoss(G, D, LossConfig(name="lsgan"), z_dim=1)
+    loss.accumulate("D", tone(), None, None, step=0)
+    stats = loss.accumulate("G", tone(), None, None, step=0)
+    assert "loss/G_stft" in stats and torch.isfinite(stats["loss/G_stft"])
+

@@ -37,7 +37,7 @@ BEFORE = {
     "wavegan": {"phase_shuffle": 2, "kernel": 25, "stages": 0},
     "hifigan": {"upsample_rates": None, "resblock_kernels": [3, 7, 11], "resblock_dilations": [1, 3, 5],
                 "periods": [2, 3, 5, 7, 11], "scales": 3, "segment_frames": 16, "feature_weight": 2.0,
-                "mel_weight": 45.0, "warmup_steps": 0, "examples": 8},
+                "mel_weight": 45.0, "warmup_steps": 0, "stft_weight": 0.0, "loud_segments": 0.0, "examples": 8},
     # text out: the text codec's keys (TextOptions) and the captioner's own
     "captioner": {"tokens": "word", "vocab": None, "vocab_size": 8000, "max_tokens": None, "decode": "sample",
                   "temperature": 1.0, "beam_size": 5, "hidden": 256, "embed": 128, "grid": 4, "mle_steps": 1500,

@@ -38,11 +38,13 @@ def mel_l1(fake: torch.Tensor, real: torch.Tensor, spec: MelSpec) -> torch.Tenso
 
 
 def multi_resolution_stft(fake: torch.Tensor, real: torch.Tensor, resolutions=RESOLUTIONS) -> torch.Tensor:
-    """The mean over resolutions of spectral convergence (||R - F|| / ||R||, Frobenius) plus the L1 of
-    the log magnitudes."""
+    """The mean over resolutions of spectral convergence (||R - F|| / ||R||, Frobenius norms over the
+    whole batch, as Parallel WaveGAN computes it) plus the L1 of the log magnitudes. Over the batch, not
+    per clip: a digitally silent clip or segment (||R|| at the magnitude floor) would otherwise divide
+    its noise by ~0 and swamp the loss (x100 and more on speech with silent gaps)."""
     total = torch.zeros((), device=fake.device)
     for n_fft, hop, win in resolutions:
         f, r = magnitude(fake, n_fft, hop, win), magnitude(real, n_fft, hop, win)
-        sc = torch.linalg.norm(r - f, dim=(1, 2)) / torch.linalg.norm(r, dim=(1, 2)).clamp_min(1e-7)
-        total = total + sc.mean() + F.l1_loss(f.log(), r.log())
+        sc = torch.linalg.norm(r - f) / torch.linalg.norm(r).clamp_min(1e-7)
+        total = total + sc + F.l1_loss(f.log(), r.log())
     return total / len(resolutions)

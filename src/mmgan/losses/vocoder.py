@@ -9,9 +9,16 @@ picture's frames f0 .. f0 + n and the samples f0 * hop .. (f0 + n) * hop).
   G:  sum of mean((1 - D(G(mel)))^2)
       + feature_weight (2) * sum over layers of mean |D_l(wave) - D_l(G(mel))|        (feature matching)
       + mel_weight (45) * mean |log-mel(G(mel)) - log-mel(wave)|                     (reconstruction)
-  warm-up (the first warmup_steps steps): G alone on the multi-resolution STFT loss; D rests.
-Weights come from the generator's `loss_options` (model.extra feature_weight, mel_weight,
-warmup_steps, segment_frames). The G phase reuses the D phase's fakes (loss.reuse_fakes).
+      + stft_weight (0) * multi-resolution STFT loss       (optional: the mel filterbank gives the 0 Hz and
+        Nyquist bins no weight, so the log-mel L1 sees a transposed-conv checkerboard tone at 8 kHz only
+        through window leakage, about a quarter of what it charges for a 4 kHz tone of the same power;
+        the STFT terms see every bin)
+  warm-up (the first warmup_steps steps): G alone on the multi-resolution STFT loss plus the log-mel L1
+      (unweighted sum); D rests.
+Segments are drawn where the clips have sound (loud_segments: that share of them in proportion to the
+segment's loudness, the rest uniformly).
+Weights come from the generator's `loss_options` (model.extra feature_weight, mel_weight, stft_weight,
+warmup_steps, segment_frames, loud_segments). The G phase reuses the D phase's fakes (loss.reuse_fakes).
 """
 from __future__ import annotations
 
@@ -57,6 +64,8 @@ class VocoderLoss(GANLoss):
         self.mel_weight = float(opts.get("mel_weight", 45.0))
         self.warmup_steps = int(opts.get("warmup_steps", 0))
         self.segment_frames = int(opts.get("segment_frames", 0))
+        self.loud_segments = float(opts.get("loud_segments", 0.0))
+        self.stft_weight = float(opts.get("stft_weight", 0.0))
         self.spec = G.spec
         self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -68,10 +77,25 @@ class VocoderLoss(GANLoss):
         with torch.no_grad():
             mel = spec.encode(real.float().flatten(1))
         n = self.segment_frames if 0 < self.segment_frames < spec.frames else spec.frames
-        starts = torch.randint(0, spec.frames - n + 1, (real.shape[0],)).tolist()
+        starts = self.starts(mel, n).tolist()
         mels = torch.stack([mel[i, :, :, s:s + n] for i, s in enumerate(starts)])
         waves = torch.stack([real[i, :, s * hop:(s + n) * hop] for i, s in enumerate(starts)]).float()
         return mel, mels, waves
+
+    def starts(self, mel: torch.Tensor, n: int) -> torch.Tensor:
+        """A start frame per clip for an n-frame segment of its picture (b, 1, m, f): with probability
+        loud_segments in proportion to the segment's loudness (its frames' mean height above the picture's
+        floor), else uniformly. Clips of speech with long silences (spoken digits: over half of the
+        frames) otherwise spend most steps on segments of silence."""
+        b, f = mel.shape[0], mel.shape[-1]
+        uniform = torch.full((b, f - n + 1), 1.0 / (f - n + 1), device=mel.device)
+        if self.loud_segments <= 0 or n >= f:
+            return torch.multinomial(uniform, 1)[:, 0].cpu()
+        loud = (mel[:, 0].float() + 1).mean(1).unfold(1, n, 1).sum(-1)          # (b, f - n + 1)
+        total = loud.sum(1, keepdim=True)
+        weights = torch.where(total > 0, loud / total.clamp_min(1e-12), uniform)
+        p = self.loud_segments * weights + (1 - self.loud_segments) * uniform
+        return torch.multinomial(p, 1)[:, 0].cpu()
 
     def warming_up(self, step: int) -> bool:
         return step < self.warmup_steps
@@ -128,13 +152,18 @@ class VocoderLoss(GANLoss):
         adv = ls_g([lg[half:] for lg in logits])
         fm = feature_matching([[x[:half] for x in fs] for fs in feats], [[x[half:] for x in fs] for fs in feats])
         rec = mel_l1(fake, wave, self.spec)
-        (adv + self.feature_weight * fm + self.mel_weight * rec).backward()
-        return {"loss/G": adv.detach(), "loss/G_fm": fm.detach(), "loss/G_mel": rec.detach()}
+        total = adv + self.feature_weight * fm + self.mel_weight * rec
+        stats = {"loss/G": adv.detach(), "loss/G_fm": fm.detach(), "loss/G_mel": rec.detach()}
+        if self.stft_weight > 0:           # every bin: the mel filterbank weighs 0 Hz and Nyquist 0
+            stft = multi_resolution_stft(fake, wave)
+            total = total + self.stft_weight * stft
+            stats["loss/G_stft"] = stft.detach()
+        total.backward()
+        return stats
 
     def g_warmup(self, mel: torch.Tensor, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self.vocode(mel)
-        loss = multi_resolution_stft(fake, wave)
-        loss.backward()
-        with torch.no_grad():
-            rec = mel_l1(fake, wave, self.spec)
-        return {"loss/G_stft": loss.detach(), "loss/G_mel": rec.detach()}
+        stft = multi_resolution_stft(fake, wave)
+        rec = mel_l1(fake, wave, self.spec)
+        (stft + rec).backward()
+        return {"loss/G_stft": stft.detach(), "loss/G_mel": rec.detach()}

@@ -19,7 +19,9 @@ sub-discriminator ((b, n) logits; a list of feature maps for feature matching):
                 scale, weight norm on the others
 The phases "vocoder" (mmgan.losses.vocoder) own the step: least-squares adversarial terms, feature
 matching (feature_weight, 2) and the log-mel L1 (mel_weight, 45) on random segments of the clips
-(segment_frames), after an optional multi-resolution STFT warm-up of G alone (warmup_steps).
+(segment_frames, drawn where the clips have sound: loud_segments), optionally a multi-resolution STFT
+term (stft_weight), after an optional warm-up of G alone on the multi-resolution STFT loss plus the log-mel
+L1 (warmup_steps).
 Its preset: configs/hifigan-spoken-digits.yaml.
 """
 from __future__ import annotations
@@ -49,8 +51,13 @@ class HiFiGANOptions(VocoderOptions):
                                      "(16 = 0.25 s of a 1-s clip; 0 = whole clips)")
     feature_weight: float = option(2.0, "weight of the feature-matching loss (phases vocoder)")
     mel_weight: float = option(45.0, "weight of the log-mel L1 loss (phases vocoder)")
-    warmup_steps: int = option(0, "steps of G alone on a multi-resolution STFT loss before the GAN terms "
-                                  "(phases vocoder; 0 = none)")
+    warmup_steps: int = option(0, "steps of G alone on the multi-resolution STFT loss plus the log-mel L1 "
+                                  "before the GAN terms (phases vocoder; 0 = none)")
+    stft_weight: float = option(0.0, "weight of the multi-resolution STFT loss added to G's GAN terms (phases "
+                                     "vocoder; 0 = none, as in the paper; it sees the 0 Hz and Nyquist bins, "
+                                     "which the mel filterbank weighs 0)")
+    loud_segments: float = option(0.0, "share of training segments drawn in proportion to their loudness, the "
+                                        "rest uniformly (phases vocoder; 0 = all uniform)")
     examples: int = option(8, "training clips whose mels G keeps for previews")
 
 
@@ -174,7 +181,7 @@ class HiFiGANDiscriminator(ConfigModule):
 def loss_options(cfg: ModelConfig) -> dict:
     o = HiFiGANOptions.read(cfg.extra)
     return {"feature_weight": o.feature_weight, "mel_weight": o.mel_weight, "warmup_steps": o.warmup_steps,
-            "segment_frames": o.segment_frames}
+            "segment_frames": o.segment_frames, "loud_segments": o.loud_segments, "stft_weight": o.stft_weight}
 
 
 @register("model", "hifigan", options=HiFiGANOptions)
