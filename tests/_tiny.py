@@ -57,3 +57,12 @@ def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, s
     path = folder / "manifest.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def captioner_args(steps: int = 3, n: int = 48) -> list[str]:
+    """`mmgan train` arguments for a captioner small enough for a test: `steps` steps on `n` images (MLE for 2,
+    then D alone for 1, then adversarial), one thread."""
+    sets = [f"data.n={n}", "train.batch_size=8", "train.progress=false", "train.tensorboard=false", "train.minutes=0",
+            "train.threads=1", "model.extra.mle_steps=2", "model.extra.d_pretrain=1", "model.extra.hidden=16",
+            "model.extra.embed=8", "model.g_width=8", "model.d_width=8"]
+    return ["--steps", str(steps)] + [a for s in sets for a in ("--set", s)]

@@ -8,14 +8,12 @@ import json
 import pytest
 import torch
 
+from _tiny import captioner_args
 from mmgan.cli import main
 from mmgan.modalities.pixels import to_pil
 from mmgan.pipeline import Pipeline
 
-TINY = ["--steps", "4", "--set", "data.n=64", "--set", "train.batch_size=8", "--set", "train.progress=false",
-        "--set", "train.tensorboard=false", "--set", "train.minutes=0", "--set", "train.threads=1",
-        "--set", "model.extra.mle_steps=2", "--set", "model.extra.d_pretrain=1", "--set", "model.extra.hidden=16",
-        "--set", "model.extra.embed=8", "--set", "model.g_width=8", "--set", "model.d_width=8"]
+TINY = captioner_args(steps=4, n=64)
 
 
 @pytest.fixture(scope="module")

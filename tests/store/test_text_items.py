@@ -9,16 +9,11 @@ from pathlib import Path
 import pytest
 
 from _hash_embedder import HashEmbedder
+from _tiny import captioner_args
 from mmgan.store.index import store_outputs
 from mmgan.store.schema import item_files
 
 pytest.importorskip("milvus_lite", reason="pymilvus / milvus-lite not installed")
-
-CAPTION = ["--steps", "3", "--set", "data.n=48", "--set", "train.batch_size=8", "--set", "train.progress=false",
-           "--set", "train.tensorboard=false", "--set", "train.minutes=0", "--set", "train.threads=1",
-           "--set", "model.extra.mle_steps=2", "--set", "model.extra.d_pretrain=1", "--set", "model.extra.hidden=16",
-           "--set", "model.extra.embed=8", "--set", "model.g_width=8", "--set", "model.d_width=8"]
-
 
 @pytest.fixture(scope="module")
 def caption_run(tmp_path_factory):
@@ -27,7 +22,7 @@ def caption_run(tmp_path_factory):
     from mmgan.modalities.pixels import to_pil
 
     root = tmp_path_factory.mktemp("caption-run")
-    assert main(["train", "--data", "shapes", "--target", "text", "--out", str(root / "run"), *CAPTION]) == 0
+    assert main(["train", "--data", "shapes", "--target", "text", "--out", str(root / "run"), *captioner_args()]) == 0
     (root / "pics").mkdir()
     for i, x in enumerate(load_dataset("shapes", split="test", n=2, seed=3).columns["image"]):
         to_pil(x).save(root / "pics" / f"pic{i}.png")

@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if "grid25" in parts:
         written.update(grid25(out, 1.5 * args.minutes))
     if "mnist" in parts:
-        written.update(mnist(out, 2.0 * args.minutes))
+        written.update(mnist(out, 1.75 * args.minutes))
     if "multimodal" in parts:
-        written.update(multimodal(out, 5.0 * args.minutes))
+        written.update(multimodal(out, 4.6 * args.minutes))
     if "sound" in parts:
-        written.update(sound(out, 1.25 * args.minutes))
+        written.update(sound(out, 1.15 * args.minutes))
     _say(f"done in {time.time() - t0:.0f}s. Pictures and files:")
     for k, v in written.items():
         if isinstance(v, Path):
