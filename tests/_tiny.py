@@ -66,3 +66,24 @@ def captioner_args(steps: int = 3, n: int = 48) -> list[str]:
             "train.threads=1", "model.extra.mle_steps=2", "model.extra.d_pretrain=1", "model.extra.hidden=16",
             "model.extra.embed=8", "model.g_width=8", "model.d_width=8"]
     return ["--steps", str(steps)] + [a for s in sets for a in ("--set", s)]
+
+
+def photo(rng, w: int, h: int, mode: str = "RGB"):
+    """A smooth synthetic w x h photograph (three random sinusoid products) as a PIL image in `mode`."""
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    ch = [np.sin(6 * xx * rng.uniform(0.5, 2) + rng.uniform(0, 6)) * np.cos(5 * yy + rng.uniform(0, 6))
+          for _ in range(3)]
+    return Image.fromarray(((np.stack(ch, -1) + 1) * 127.5).astype(np.uint8), "RGB").convert(mode)
+
+
+def photo_folder(folder, n: int, size: int):
+    """A user's folder of n such photographs, size x size, p00.png ...; returns the folder."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        photo(rng, size, size).save(folder / f"p{i:02d}.png")
+    return folder

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from _tiny import photo, photo_folder
 from mmgan.cli import main
 from mmgan.pipeline import Pipeline
 from mmgan.runs import read_meta
@@ -17,13 +18,6 @@ TINY = ["--set", "train.progress=false", "--set", "train.tensorboard=false", "--
         "--set", "train.threads=1"]
 
 
-def _photo(rng, w: int, h: int, mode: str = "RGB") -> Image.Image:
-    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
-    ch = [np.sin(6 * xx * rng.uniform(0.5, 2) + rng.uniform(0, 6)) * np.cos(5 * yy + rng.uniform(0, 6))
-          for _ in range(3)]
-    return Image.fromarray(((np.stack(ch, -1) + 1) * 127.5).astype(np.uint8), "RGB").convert(mode)
-
-
 def _mask(w: int, h: int) -> Image.Image:
     a = np.zeros((h, w), np.uint8)
     a[h // 4:h // 2, w // 4:3 * w // 4] = 255
@@ -32,11 +26,7 @@ def _mask(w: int, h: int) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    d = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        _photo(rng, 24, 24).save(d / f"p{i:02d}.png")
-    return d
+    return photo_folder(tmp_path_factory.mktemp("photos"), 8, 24)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +43,7 @@ def damaged(tmp_path):
     src.mkdir(), masks.mkdir()
     rng = np.random.default_rng(1)
     for name, (w, h), mode in (("wide", (41, 23), "RGB"), ("grey", (17, 30), "L")):
-        _photo(rng, w, h, mode).save(src / f"{name}.png")
+        photo(rng, w, h, mode).save(src / f"{name}.png")
         _mask(w, h).save(masks / f"{name}.png")
     return src, masks
 

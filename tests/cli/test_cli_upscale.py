@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from _tiny import photo, photo_folder
 from mmgan.cli import main
 from mmgan.pipeline import Pipeline
 from mmgan.runs import read_meta
@@ -16,21 +17,9 @@ TINY = ["--set", "train.progress=false", "--set", "train.tensorboard=false", "--
         "--set", "model.extra.growth=4", "--set", "train.threads=1"]
 
 
-def _photo(rng, w: int, h: int, mode: str = "RGB") -> Image.Image:
-    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
-    ch = [np.sin(6 * xx * rng.uniform(0.5, 2) + rng.uniform(0, 6)) * np.cos(5 * yy + rng.uniform(0, 6))
-          for _ in range(3)]
-    a = ((np.stack(ch, -1) + 1) * 127.5).astype(np.uint8)
-    return Image.fromarray(a, "RGB").convert(mode)
-
-
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    d = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        _photo(rng, 32, 32).save(d / f"p{i:02d}.png")
-    return d
+    return photo_folder(tmp_path_factory.mktemp("photos"), 12, 32)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +40,8 @@ def test_upscale_a_folder_and_one_file(psnr_run, tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     rng = np.random.default_rng(1)
-    _photo(rng, 41, 23).save(src / "wide.png")
-    _photo(rng, 17, 30, "L").save(src / "grey.jpg")
+    photo(rng, 41, 23).save(src / "wide.png")
+    photo(rng, 17, 30, "L").save(src / "grey.jpg")
     Image.new("RGBA", (9, 9), (255, 0, 0, 128)).save(src / "alpha.png")
     out = tmp_path / "out"
     assert main(["upscale", str(psnr_run), "--image", str(src), "--out", str(out), "--tile", "8",
