@@ -166,16 +166,17 @@ def dataset_items(store: Store, embedder: Embedder, ds, idx: Sequence[int], user
         if audios and audios[j]:
             extra["audio"] = audios[j]
             files["audio"] = (audios[j], Path(audios[j]).suffix.lstrip(".") or "wav")
-        asset = store.asset_rel(iid, "png") if imgs is not None and store.assets is not None else ""
-        if "audio" in files and store.assets is not None:
-            extra["audio_asset"] = store.asset_rel(iid, files["audio"][1])
         label = labels[j] if labels else -1
         match = float(vec["image"][r] @ vec["text"][r]) if "image" in vec and "text" in vec else None
-        out.append(Item(
+        item = Item(
             id=iid, kind="real", vectors={m: v[r] for m, v in vec.items()}, caption=texts[j] if texts else "",
             label=label, class_name=info.class_names[label] if 0 <= label < len(info.class_names) else "",
-            dataset=info.name, dataset_version=info.version, user=user, match_score=match, asset=asset,
-            embedder=eid, extra=extra, files=files if store.assets is not None else {}, content=content))
+            dataset=info.name, dataset_version=info.version, user=user, match_score=match,
+            embedder=eid, extra=extra, files=files if store.assets is not None else {}, content=content)
+        if store.assets is not None:                    # the store's layout (schema.place_asset), as for runs
+            for slot, (_, ext) in files.items():
+                place_asset(item, store.asset_rel(iid, ext), f"{slot}.{ext}")
+        out.append(item)
     return out
 
 

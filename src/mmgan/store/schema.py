@@ -65,7 +65,8 @@ class Item:
     vectors maps modality -> (dim,) float32 embedding; `content` names the one that is what the item
     is (a generated clip's audio; a dataset row's target column), the others describe it (a caption, a
     spoken caption); unset, the first of MODALITIES. `asset` is the path of the image relative to the
-    store's assets folder, extra["audio_asset"] that of the sound (item_files lists both). conditions
+    store's assets folder, extra["<slot>_asset"] those of its other files: sound, caption, transcript
+    (place_asset writes them, item_files lists them all). conditions
     holds the generator's inputs (labels, text, audio path) for synthetic items; extra holds anything
     else (attributes, the source index in its dataset, the file it was read from).
     """
