@@ -35,9 +35,10 @@ def tiny_config(*overrides: str) -> Config:
     return Config().override(base + list(overrides))
 
 
-def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, sr: int = 16000):
+def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, sr: int = 16000, speakers: int = 0):
     """A user's sound manifest: n WAV tones (class k at 300 + 200 k Hz, each its own length around
-    `seconds`, at `sr`), labelled "low"/"high"/... and captioned; returns the manifest path."""
+    `seconds`, at `sr`), labelled "low"/"high"/... and captioned; returns the manifest path. speakers > 0:
+    row i is spoken by "spk{i % speakers}", whose timbre is its own (speaker s adds the harmonic s + 2)."""
     import json
     from pathlib import Path
 
@@ -51,9 +52,13 @@ def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, s
     for i in range(n):
         k = i % classes
         t = np.arange(int(sr * seconds * (0.8 + 0.4 * i / max(1, n - 1)))) / sr
-        y = 0.3 * np.sin(2 * np.pi * (300 + 200 * k) * t) * np.exp(-3 * t)
+        f = 300 + 200 * k
+        y = 0.3 * np.sin(2 * np.pi * f * t) * np.exp(-3 * t)
+        if speakers:
+            y = y + 0.2 * np.sin(2 * np.pi * f * (i % speakers + 2) * t) * np.exp(-3 * t)
         sf.write(folder / "clips" / f"{i:03d}.wav", y.astype(np.float32), sr)
-        rows.append({"audio": f"clips/{i:03d}.wav", "label": names[k], "text": f"a {names[k]} tone"})
+        rows.append({"audio": f"clips/{i:03d}.wav", "label": names[k], "text": f"a {names[k]} tone",
+                     **({"speaker": f"spk{i % speakers}"} if speakers else {})})
     path = folder / "manifest.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

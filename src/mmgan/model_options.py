@@ -200,6 +200,14 @@ class SharedOptions(Options):
                                     "length (0.3 moves it to cosine ~0.95), so G draws the same for the slightly "
                                     "different condition that speech (or another voice) gives for the same caption")
     retrieval_alpha: float = option(0.5, "weight of retrieved neighbours for generate --retrieve (0 = the query alone)")
+    # a voice condition (model.condition with voice: mmgan.conditioning.voice, training.voice)
+    voice_encoder: str | None = option(None, "a saved speaker encoder to reuse (folder); unset: RUN/voice when "
+                                             "resuming, else trained for this run on its clips' speakers")
+    voice_minutes: float = option(1.5, "wall-clock budget of the speaker encoder's training (minutes)")
+    voice_steps: int = option(800, "speaker encoder training steps")
+    voice_dim: int = option(128, "size of the voice vector")
+    voice_dropout: float = option(0.1, "GAN training only: probability of hiding a row's voice (zeros), so the "
+                                       "model also speaks with no reference clip")
     # families that read their source raw (mmgan.conditioning.source)
     source: dict | None = option(None, "written by training for a family that reads its source raw (captioner: the "
                                        "image): {modality, and its codec's spec: resolution, channels, ...}")

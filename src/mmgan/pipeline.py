@@ -174,12 +174,13 @@ class Pipeline:
     def __call__(self, labels: Any = None, text: Sequence[str] | str | None = None, audio: Any = None,
                  image: Any = None, num_images: int = 1, seed: int | None = None, z: torch.Tensor | None = None,
                  truncation: float = 1.0, output_type: str = "pil", batch_size: int = 256, drs: bool | None = None,
-                 drs_gamma: float = 0.0, options: dict | None = None, **cond_extra) -> PipelineOutput:
+                 drs_gamma: float = 0.0, options: dict | None = None, voice: Any = None, **cond_extra) -> PipelineOutput:
         """drs: discriminator rejection sampling with the pipeline's critic (None = when it has one and
         no z is given: callers that pass their own latents get exactly G(z)); drs_gamma > 0 lowers the
         rejection bound (keeps more samples, corrects less). A model that reads its source raw (a
         captioner: image=...) makes num_images samples of each source item. options: the generator's
-        call options for this call (G.call_options; the captioner's decode, temperature, beam_size)."""
+        call options for this call (G.call_options; the captioner's decode, temperature, beam_size). voice: a
+        reference clip (a path, a Sound, or one per sample) for a model trained with a voice condition."""
         if num_images < 1:
             raise ValueError(f"num_images must be at least 1, got {num_images}")
         if getattr(self.generator, "upscales", False):
@@ -215,11 +216,13 @@ class Pipeline:
             inputs["audio"] = audio
         if image is not None:
             inputs["image"] = image
+        if voice is not None:
+            inputs["voice"] = voice
         inputs.update(cond_extra)
         missing = [m for m in self.modalities if m == "label" and "labels" not in inputs]
         if missing and not inputs:
             raise ValueError(f"this model is conditioned on {self.modalities}: pass at least one of them")
-        unknown = [k for k in ("labels", "text", "audio", "image") if k in inputs
+        unknown = [k for k in ("labels", "text", "audio", "image", "voice") if k in inputs
                    and (k.rstrip("s") if k == "labels" else k) not in self.modalities]
         if unknown:
             raise ValueError(f"this model takes {self.modalities or 'no conditions'}; got {unknown}")
@@ -258,7 +261,7 @@ class Pipeline:
                 outs.append(self._g(z[sl], c, **kw).cpu())
         x = torch.cat(outs)
         out = PipelineOutput(tensor=x, seeds=[seed] * num_images if seed is not None else [],
-                             conditions={k: (v.tolist() if torch.is_tensor(v) else v) for k, v in inputs.items()
+                             conditions={k: _condition_record(v) for k, v in inputs.items()
                                          if k != "audio" and k != "image"})
         if use_drs:
             out.drs = dict(stats, accept_rate=stats["accepted"] / max(1, stats["proposals"]), gamma=drs_gamma)
@@ -606,3 +609,13 @@ def _load_masks(mask: Any, sizes: list[tuple[int, int]]) -> list[torch.Tensor] |
 def _load_images(image: Any, resolution: int, channels: int) -> torch.Tensor:
     """Paths, PIL images or tensors ((c, h, w) or (b, c, h, w) in [-1, 1]) -> (b, c, res, res)."""
     return get_codec("image").prepare_source(image, {"resolution": resolution, "channels": channels})
+
+
+def _condition_record(v: Any) -> Any:
+    """A condition as out.conditions records it: tensors as lists; clips (a voice) by their paths, or
+    "clip i" when given as samples."""
+    if torch.is_tensor(v):
+        return v.tolist()
+    if isinstance(v, list) and any(not isinstance(x, (str, int, float, bool, type(None))) for x in v):
+        return [str(x) if isinstance(x, (str, Path)) else f"clip {i}" for i, x in enumerate(v)]
+    return v

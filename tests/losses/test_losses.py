@@ -304,3 +304,28 @@ def test_matching_d_phase_shares_the_reals_features_and_keeps_loss_and_gradients
     assert float(stats[0]["D/real"]) != pytest.approx(float(stats[0]["D/mismatch"]), abs=1e-6)
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_mismatch_teaches_d_to_check_the_condition():
+    """loss.mismatch: D also scores reals under the rolled conditions as fakes, so after training only on
+    D steps it ranks each real above itself under another row's condition; with weight 0 nothing changes."""
+    def trained(weight):
+        torch.manual_seed(0)
+        cfg = ModelConfig(family="dcgan", channels=1, resolution=16, z_dim=8, g_width=8, d_width=8, num_classes=4,
+                          cond_dim=4, g_cond="concat", d_cond="projection", extra={"d_norm": "none"})
+        G, D = build_gan(cfg)
+        loss = GANLoss(G, D, LossConfig(mismatch=weight), 8)
+        opt = torch.optim.Adam(D.parameters(), lr=2e-3)
+        labels = torch.arange(8) % 4
+        real = -torch.ones(8, 1, 16, 16)
+        for i, y in enumerate(labels):                     # class k lights up row block k
+            real[i, :, 4 * int(y):4 * int(y) + 4] = 1
+        c = torch.nn.functional.one_hot(labels, 4).float()
+        for step in range(60):
+            opt.zero_grad(set_to_none=True)
+            stats = loss.accumulate("D", real, c, labels, step=step)
+            opt.step()
+        return stats
+    on = trained(1.0)
+    assert float(on["D/acc_mismatch"]) == 1.0 and float(on["D/mismatch"]) < float(on["D/real"])
+    assert "D/mismatch" not in trained(0.0)

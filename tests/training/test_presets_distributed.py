@@ -47,6 +47,8 @@ SMALL = {
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
     "shapes-text-speech": ["train.batch_size=8", *TINY_EXTRA],       # on a tiny captioned, spoken manifest
     "specgan-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8"],   # on tones
+    "specgan-voice-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8",   # on voiced tones
+                                    "model.extra.voice_steps=2", "model.extra.voice_dim=8"],
     "stacked-mnist-dcgan": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stacked-mnist-pacdcgan2": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stacked-mnist-pacgan-arch": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
@@ -75,6 +77,8 @@ def runs(tmp_path_factory):
             data = ["--data", str(write_manifest(tiny_paired(root / "clips"), root / "paired").parent)]
         if preset in SOUND_PRESETS:            # a user's sound manifest: labelled tones stand in for spoken digits
             data = ["--data", str(tone_manifest(root / "tones"))]
+        if preset == "specgan-voice-spoken-digits":    # ... and who speaks each
+            data = ["--data", str(tone_manifest(root / "voiced-tones", speakers=3))]
         sets = [a for s in COMMON + SMALL[preset] for a in ("--set", s)]
         jobs[preset] = ["train", *data, "--config", preset, "--steps", "2", *sets, "--out", str(root / preset)]
     (root / "jobs.json").write_text(json.dumps(jobs))

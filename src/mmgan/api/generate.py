@@ -30,12 +30,13 @@ def image_files(items) -> list:
 
 def generate(run: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8, seed: int = 0,
              truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None, drs_gamma: float = 0.0,
-             vocoder: str | Path | None = None, options: dict | None = None):
+             vocoder: str | Path | None = None, options: dict | None = None, voice=None):
     """(pipeline, its output) for the CLI's generate and caption: the run's Pipeline called once.
     vocoder: a hifigan run that turns a specgan run's log-mels into sound for this call (instead of
     Griffin-Lim, or of the vocoder the run was trained with). options: the generator's call options
     (a captioner's decode, temperature, beam_size). A model that reads its source raw (a captioner)
-    makes n samples per source item (--image files, or every image in a folder)."""
+    makes n samples per source item (--image files, or every image in a folder). voice: a reference clip (or
+    one per sample) whose voice a run trained with a voice condition speaks in."""
     pipe = pipe or Pipeline.from_pretrained(run, device=device, extra={"vocoder": str(vocoder)} if vocoder else None)
     kwargs = {}
     if labels:
@@ -46,6 +47,8 @@ def generate(run: str | Path, labels=None, text=None, audio=None, image=None, n:
         kwargs["audio"] = audio
     if image:
         kwargs["image"] = image_files(image)
+    if voice:
+        kwargs["voice"] = _voice_clips(voice, pipe)
     if drs is not None or drs_gamma:
         kwargs.update(drs=drs, drs_gamma=drs_gamma)
     if options:
@@ -56,13 +59,13 @@ def generate(run: str | Path, labels=None, text=None, audio=None, image=None, n:
 def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, audio=None, image=None, n: int = 8,
                     seed: int = 0, truncation: float = 1.0, device: str = "auto", pipe=None, drs: bool | None = None,
                     drs_gamma: float = 0.0, vocoder: str | Path | None = None, options: dict | None = None,
-                    on_result=None) -> list[Path]:
+                    on_result=None, voice=None) -> list[Path]:
     """generate() and the target codec's files in out (see generate). on_result(pipe, result) is called
     before the files are written (`mmgan generate --store` stores the samples there; if it raises,
     nothing is written)."""
     pipe, result = generate(run, labels=labels, text=text, audio=audio, image=image, n=n, seed=seed,
                             truncation=truncation, device=device, pipe=pipe, drs=drs, drs_gamma=drs_gamma,
-                            vocoder=vocoder, options=options)
+                            vocoder=vocoder, options=options, voice=voice)
     if on_result is not None:
         on_result(pipe, result)
     out = Path(out)
@@ -70,6 +73,19 @@ def generate_to_dir(run: str | Path, out: str | Path, labels=None, text=None, au
     # the target's codec writes its files: images as PNGs + grid.png, vectors as samples.npy + scatter.png, ...
     return pipe.codec.write(result.objects, result.tensor, out,
                             {**pipe.config.get("data", {}), "conditions": result.conditions})
+
+
+def _voice_clips(voice, pipe) -> list:
+    """--voice values for a run trained with a voice condition: files must exist (one clip, or one per sample)."""
+    if "voice" not in pipe.modalities:
+        raise ValueError(f"this run was not trained to speak in a given voice (its conditions: "
+                         f"{pipe.modalities or 'none'}); train with a voice condition, e.g. "
+                         f"--set \"model.condition=[label,voice]\" on clips with a speaker column")
+    clips = [voice] if isinstance(voice, (str, Path)) else list(voice)
+    for c in clips:
+        if isinstance(c, (str, Path)) and not Path(c).is_file():
+            raise FileNotFoundError(f"voice clip not found: {c}")
+    return clips
 
 
 def run_info(run: str | Path) -> dict:

@@ -124,6 +124,9 @@ def _add_generate(sub):
     p.add_argument("--audio", action="append", help="audio file to condition on (repeatable)")
     p.add_argument("--image", action="append", help="reference image, or a folder of them (repeatable); a "
                    "captioner captions each")
+    p.add_argument("--voice", action="append", metavar="CLIP", help="sound runs trained with a voice condition: "
+                   "speak in the voice of this recording (WAV, FLAC, OGG; any words; one for all samples, or "
+                   "repeat it once per sample)")
     _add_text_options(p)
     add_num(p, 8, "number of samples (default 8; a captioner: captions per image)")
     add_seed(p, "seed of the first sample; sample i uses seed + i (default 0)")
@@ -164,7 +167,8 @@ def _run_generate(args) -> int:
     written = generate_to_dir(args.run, args.out, labels=labels, text=args.text, audio=args.audio,
                               image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
                               device=args.device, drs=False if args.no_drs else None, drs_gamma=args.drs_gamma,
-                              vocoder=args.vocoder, options=opts, on_result=getattr(args, "on_result", None))
+                              vocoder=args.vocoder, options=opts, on_result=getattr(args, "on_result", None),
+                              voice=args.voice)
     if written and written[0].name == "captions.jsonl":       # text runs: the captions, then the files
         _print_captions(written[0])
     for w in written:

@@ -377,7 +377,7 @@ if _base_generate is not None:
 
         written = generate_to_dir(args.run, args.out, labels=args.label, text=args.text, audio=args.audio,
                                   image=args.image, n=args.num, seed=args.seed, truncation=args.truncation,
-                                  device=args.device, pipe=_WithRetrieval())
+                                  device=args.device, pipe=_WithRetrieval(), voice=args.voice)
         for w in written:
             print(w)
         return 0

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..fusion.base import Cond
 
-KNOWN_MODALITIES = ("label", "text", "audio", "image")
+KNOWN_MODALITIES = ("label", "text", "audio", "image", "voice")
 
 
 class Conditioner(nn.Module):

@@ -29,7 +29,7 @@ from ..modalities import codec_names, get_codec
 from .errors import DataError
 
 TENSOR_COLUMNS = ("image", "vector", "label", "attributes")
-LIST_COLUMNS = ("text", "audio")
+LIST_COLUMNS = ("text", "audio", "speaker")      # speaker: who speaks each clip (a name), for voice conditions
 COLUMNS = TENSOR_COLUMNS + LIST_COLUMNS
 
 

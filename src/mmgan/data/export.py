@@ -5,7 +5,8 @@ Layout of out_dir:
   audio/...               copies of audio files (files already inside out_dir are referenced in place)
   vectors.npy             float32 (N, D) when the dataset has vectors; rows say "vector": row index
   <codec files>           another registered codec's column, as that codec writes it (write_column)
-  manifest.jsonl          one object per item: image, text, audio, label, vector, attributes {name: value}
+  manifest.jsonl          one object per item: image, text, audio, label, vector, attributes {name: value},
+                          speaker
   dataset.json            the DataInfo: name, class_names, attributes, extra (e.g. mixture means), ...
 manifest.jsonl is written last and atomically, so a folder with a manifest is complete.
 """
@@ -55,6 +56,9 @@ def write_manifest(ds: MemoryDataset, out_dir: str | os.PathLike) -> Path:
     if "text" in cols:
         for i, t in enumerate(cols["text"]):
             rows[i]["text"] = t
+    if "speaker" in cols:
+        for i, who in enumerate(cols["speaker"]):
+            rows[i]["speaker"] = who
     if "label" in cols:
         for i, y in enumerate(cols["label"].tolist()):
             rows[i]["label"] = int(y)

@@ -10,6 +10,8 @@ registered codec's column, read by that codec: mmgan.modalities):
               indices, kept in class_names; dataset.json's class_names win when present)
   vector      row index into vectors.npy next to the manifest (vector data, e.g. written 2-D mixtures)
   attributes  {name: value} (a JSON object; in CSV a JSON string), names/values from dataset.json
+  speaker     who speaks the row's audio (a name or number, non-empty): clips of one speaker are one voice
+              for a voice condition (`--set "model.condition=[label,voice]"`, `mmgan generate --voice ref.wav`)
   split       optional: train/test/...; with it, split=... selects rows (all = every row)
   provenance  optional, not read: where a synthetic row came from (`mmgan augment`: run, weights, step, seed)
 A column is present when any row has it; then every row needs a value. dataset.json next to the
@@ -36,7 +38,7 @@ from .folder import user_subset
 from .images import RowProblem, check_channels_arg
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
-KNOWN = ("image", "text", "audio", "label", "vector", "attributes", "split", "provenance")
+KNOWN = ("image", "text", "audio", "label", "vector", "attributes", "speaker", "split", "provenance")
 JSONL_CONVENTION = "row N is line N of the .jsonl file, counted from 1"
 CSV_CONVENTION = "row 1 is the first data row after the CSV header, so row N is line N+1"
 _DIGITS = re.compile(r"-?\d+")
@@ -136,6 +138,19 @@ def parse_text(v) -> str:
     if not v.strip():
         raise RowProblem("empty caption")
     return v.strip()
+
+
+def parse_speaker(v) -> str:
+    """A speaker: a non-empty name, or a whole number (kept as its text)."""
+    if not _present(v):
+        raise RowProblem("missing value (who speaks the clip: a name or number)")
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise RowProblem(f"speaker must be a name or number, got {type(v).__name__} {v!r}")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise RowProblem(f"speaker {v!r} is not a whole number; give a name or an integer")
+        v = int(v)
+    return str(v).strip()
 
 
 def parse_label(v) -> int | str:
@@ -306,6 +321,8 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
                     values["text"][r.row] = parse_text(v)
                 elif col == "label":
                     values["label"][r.row] = parse_label(v)
+                elif col == "speaker":
+                    values["speaker"][r.row] = parse_speaker(v)
                 else:
                     values["attributes"][r.row] = parse_attributes(v)
             except RowProblem as e:
@@ -336,6 +353,8 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
         cols["attributes"] = torch.tensor([attrs[r] for r in kept], dtype=torch.long).reshape(len(kept), -1)
     if "text" in columns:                                     # captions after the labels (the text codec read them)
         cols["text"] = cols.pop("text") if "text" in cols else [values["text"][r] for r in kept]
+    if "speaker" in columns:
+        cols["speaker"] = [values["speaker"][r] for r in kept]
 
     extra = dict(meta.get("extra") or {})
     extra.pop("bad_rows", None)

@@ -20,7 +20,8 @@ Fitting a word into exactly 1.0 s (16,000 samples at 16 kHz):
   4. the peak normalised to a random level in [-6, -1] dBFS.
 
 Columns: audio (absolute WAV paths, cached under <cache>/spoken-digits/), label (the digit), text (a
-varied caption: "seven", "someone says seven", ...), attributes (digit, accent, variant).
+varied caption: "seven", "someone says seven", ...), attributes (digit, accent, variant), speaker (the
+voice, "accent+variant": what a voice condition groups clips by).
 """
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def spoken_digits(split: str = "train", n: int = 0, seed: int = 0, resolution: i
                       silence_db=SILENCE_DB, level_db=list(LEVEL_RANGE_DB),
                       speed_range=list(speech.SPEED_RANGE), pitch_range=list(speech.PITCH_RANGE))
     return MemoryDataset(info, {"audio": audio, "label": torch.from_numpy(labels), "text": text,
-                                "attributes": torch.from_numpy(attrs)})
+                                "attributes": torch.from_numpy(attrs),
+                                "speaker": [f"{p['voice']}+{p['variant']}" for p in params]})
 
 
 @register("dataset", NAME + "-words")

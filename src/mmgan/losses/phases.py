@@ -139,9 +139,15 @@ class GANLoss:
         adv = self.obj.d_loss(r_logits, f_logits)
         # the classifier learns the reals' labels; a twin head (TAC-GAN) the labels the fakes were drawn for
         aux = (self.aux_loss(r_aux, labels) + self.aux_loss(f_aux, labels, "twin")).to(adv.device)
+        stats = {}
+        if self.cfg.mismatch > 0 and c is not None and real.shape[0] > 1:
+            m_logits, _ = self.run_d(real, c.roll(1, 0))           # reals under another row's condition: fakes
+            mis = self.cfg.mismatch * self.obj.d_fake(m_logits)
+            adv = adv + mis
+            stats = {"D/mismatch": m_logits.detach().mean(), "D/acc_mismatch": (r_logits > m_logits).float().mean()}
         (adv + aux).backward()
         return {"loss/D": adv.detach(), "loss/D_aux": aux.detach(),
-                "D/real": r_logits.detach().mean(), "D/fake": f_logits.detach().mean()}
+                "D/real": r_logits.detach().mean(), "D/fake": f_logits.detach().mean(), **stats}
 
     def wants_reg(self, step: int) -> bool:
         return self.obj.gradient_penalty or (self.cfg.r1_gamma > 0 and step % max(1, self.cfg.r1_every) == 0)

@@ -44,6 +44,8 @@ class GenerateJob:
     image_sha256: str | None = None
     mask: Any = None                         # PIL image: a restoration model's holes (white = hole)
     mask_sha256: str | None = None
+    voice: np.ndarray | None = None          # a reference recording (a voice condition), at voice_sample_rate
+    voice_sha256: str | None = None
     store: ItemStore | None = None           # where to write the items (None = do not store)
     requested_by: str | None = None
     options: dict = field(default_factory=dict)   # the generator's call options (a captioner's decode, ...)
@@ -51,7 +53,7 @@ class GenerateJob:
     def group(self) -> tuple:
         """Jobs conditioned on the same set of modalities (and truncation and options) can share a Pipeline call."""
         return (self.label is not None, self.text is not None, self.audio is not None, self.image is not None,
-                self.mask is not None, self.truncation, tuple(sorted(self.options.items())))
+                self.mask is not None, self.voice is not None, self.truncation, tuple(sorted(self.options.items())))
 
 
 @dataclass
@@ -121,6 +123,12 @@ class ServedModel:
             "reads": self.reads,                     # the modality a captioner / recogniser reads raw, else None
             "transcribes": bool(getattr(getattr(self.pipe, "generator", None), "transcribes", False)),
         }
+
+    @property
+    def voice_sample_rate(self) -> int:
+        """The rate a voice condition's speaker encoder reads uploads at (16 kHz when the model has none)."""
+        enc = getattr(getattr(self.pipe, "conditioner", None), "encoder", None)
+        return int(getattr(enc, "sample_rate", 16000))
 
     @property
     def audio_sample_rate(self) -> int:
@@ -206,7 +214,7 @@ class ServedModel:
             per = lambda j: [j] * j.n                    # noqa: E731  each sample its own copy of the condition
         kwargs: dict[str, Any] = {"truncation": first.truncation} if first.truncation != 1.0 else {}
         for key, attr in (("labels", "label"), ("text", "text"), ("audio", "audio"), ("image", "image"),
-                          ("mask", "mask")):
+                          ("mask", "mask"), ("voice", "voice")):
             if getattr(first, attr) is not None:
                 kwargs[key] = [getattr(k, attr) for j in jobs for k in per(j)]
         if first.options:
@@ -272,6 +280,8 @@ class ServedModel:
             cond["options"] = dict(job.options)
         if job.mask_sha256:
             cond["mask_sha256"] = job.mask_sha256
+        if job.voice_sha256:
+            cond["voice_sha256"] = job.voice_sha256
         return {"model": self.name, "run": self.source, "model_version": self.version, "step": self.config.get("step"),
                 "seed": job.seed, "num_images": job.n, "index": index, "truncation": job.truncation,
                 "conditions": cond, "requested_by": job.requested_by, "created": time.time(),

@@ -1,7 +1,8 @@
 """Request and response models, in families: *Request (JSON body), *Form (the same as multipart form fields
 with file uploads), *Response / *Out (what comes back).
 
-Uploads travel either as multipart files (`audio`, `image`) or, in JSON, base64 in `audio_b64` / `image_b64`.
+Uploads travel either as multipart files (`audio`, `image`, `mask`, `voice`) or, in JSON, base64 in `audio_b64` /
+`image_b64` / `mask_b64` / `voice_b64`.
 """
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ class GenerateRequest(_Strict):
                                   "restoration models the image to upscale or restore")
     mask_b64: str | None = Field(None, description="restoration models: the image's holes (white = hole, the image's "
                                  "size), PNG base64")
+    voice_b64: str | None = Field(None, description="sound models trained with a voice condition: a recording whose "
+                                  "voice the clips are spoken in (WAV/FLAC/OGG, any words), base64")
 
     @field_validator("text")
     @classmethod
@@ -87,6 +90,7 @@ class GenerateForm(_Strict):
     audio: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
     image: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
     mask: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
+    voice: bytes | None = Field(None, json_schema_extra={"format": "binary", "type": "string"})
 
 
 class _OmitNull(BaseModel):

@@ -1,10 +1,12 @@
 """One wall-clock budget for the whole `mmgan train` command (train.minutes), split between its stages.
 
-    data loading -> joint space -> features + fusion -> GAN -> finish (final checkpoint, samples, critic)
+    data loading -> joint space -> features + fusion -> speaker encoder -> GAN -> finish (final checkpoint,
+    samples, critic)
 
 The clock starts when the command starts, so data loading counts. What is left after it is split:
-the joint space 25% (at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, the
-finish a small reserve, the GAN the rest. A stage that ends early (a step cap, a joint space that is
+the joint space 25% (at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, a
+voice condition's speaker encoder 10% (at most model.extra.voice_minutes), the finish a small reserve,
+the GAN the rest. A stage that ends early (a step cap, a joint space that is
 reused) leaves its time to the GAN, whose deadline is the command's deadline less the finish reserve.
 One-time preparation that cannot be cut short (speech synthesis, features computed for the first time;
 both cached) can overrun the budget: then each training stage still gets a small floor (FLOORS), and
@@ -27,23 +29,30 @@ from pathlib import Path
 from ..conditioning.source import reads
 from ..config import Config
 
-SHARES = {"joint": 0.25, "features": 0.10}      # of the time left after data loading; the GAN gets the rest
+SHARES = {"joint": 0.25, "features": 0.10, "voice": 0.10}   # of the time left after data loading; the GAN the rest
 FINISH_SHARE, FINISH_MIN_S, FINISH_MAX_S = 0.03, 5.0, 60.0     # final checkpoint, sample grid, loss curves
 FINISH_SHARE_DRS = 0.10                         # ... and a rejection-sampling critic (train.drs_steps)
 FUSION_MINUTES = 1.0                            # the fusion fit's cap without a time budget
-STAGES = {"data": "data loading", "joint": "joint space", "features": "features + fusion", "gan": "GAN",
-          "finish": "finish"}
+STAGES = {"data": "data loading", "joint": "joint space", "features": "features + fusion",
+          "voice": "speaker encoder", "gan": "GAN", "finish": "finish"}
 MIN_STAGE_S = 0.5                               # a stage squeezed to nothing still gets a moment
 # The least share of the budget a training stage gets when what came before it overran (speech synthesis or
 # features computed for the first time, which cannot be cut short): the run goes over its budget by that
 # much rather than keep an untrained joint space or GAN, and says so.
-FLOORS = {"joint": 0.05, "features": 0.02, "gan": 0.10}
+FLOORS = {"joint": 0.05, "features": 0.02, "voice": 0.03, "gan": 0.10}
 
 
 def needs_conditioner_fit(cfg: Config) -> bool:
     """Text, audio or image conditions bring a joint space and a fusion (training.conditioner), unless the
     family reads its source raw (conditioning.source)."""
-    return not set(cfg.model.condition) <= {"label"} and not reads(cfg.model.family)
+    return not set(cfg.model.condition) - {"voice"} <= {"label"} and not reads(cfg.model.family)
+
+
+def trains_voice(cfg: Config, run_dir: str | Path) -> bool:
+    """Whether this run trains a speaker encoder (a voice condition, none given in model.extra.voice_encoder,
+    none saved in RUN/voice)."""
+    return "voice" in cfg.model.condition and not cfg.model.extra.get("voice_encoder") \
+        and not (Path(run_dir) / "voice" / "config.json").exists()
 
 
 def trains_joint(cfg: Config, run_dir: str | Path) -> bool:
@@ -58,6 +67,7 @@ class Budget:
     start: float = field(default_factory=time.time)
     planned: dict[str, float] = field(default_factory=dict)    # stage -> seconds (gan: the rest)
     joint_cap_s: float = 0.0                       # model.extra.joint_minutes in seconds (0 = none)
+    voice_cap_s: float = 0.0                       # model.extra.voice_minutes in seconds (0 = none)
     began: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -66,7 +76,9 @@ class Budget:
         start = time.time() if start is None else start
         now = time.time() if now is None else now
         joint_min = float(cfg.model.extra.get("joint_minutes", 3.0) or 0.0)
-        b = cls(minutes=float(cfg.train.minutes or 0.0), start=start, joint_cap_s=max(0.0, joint_min) * 60)
+        voice_min = float(cfg.model.extra.get("voice_minutes", 1.5) or 0.0)
+        b = cls(minutes=float(cfg.train.minutes or 0.0), start=start, joint_cap_s=max(0.0, joint_min) * 60,
+                voice_cap_s=max(0.0, voice_min) * 60)
         if b.minutes <= 0:
             return b
         total = b.minutes * 60
@@ -78,6 +90,10 @@ class Budget:
                 b.planned["joint"] = min(b.planned["joint"], b.joint_cap_s)
         if needs_conditioner_fit(cfg):
             b.planned["features"] = SHARES["features"] * left
+        if trains_voice(cfg, run_dir):
+            b.planned["voice"] = SHARES["voice"] * left
+            if b.voice_cap_s > 0:
+                b.planned["voice"] = min(b.planned["voice"], b.voice_cap_s)
         drs = cfg.train.drs_steps > 0
         finish = max((FINISH_SHARE_DRS if drs else FINISH_SHARE) * left, min(FINISH_MIN_S, 0.2 * left))
         b.planned["finish"] = finish if drs else min(finish, FINISH_MAX_S)
@@ -104,6 +120,8 @@ class Budget:
         if not self.timed:
             if stage == "joint" and self.joint_cap_s > 0:
                 return self.began.get(stage, now) + self.joint_cap_s
+            if stage == "voice" and self.voice_cap_s > 0:
+                return self.began.get(stage, now) + self.voice_cap_s
             if stage == "features":          # asked when the fusion fit starts: its own minute, after the features
                 return now + FUSION_MINUTES * 60
             return math.inf

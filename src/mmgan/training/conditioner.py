@@ -18,8 +18,11 @@ fusion_args ({}), modality_dropout (0.3), cond_noise (0), retrieval_alpha (0.5, 
 """
 from __future__ import annotations
 
+import copy
 import json
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -35,9 +38,11 @@ from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
 from ..conditioning.joint import JointSpace
 from ..conditioning.source import SourceConditioner, reads
+from ..conditioning.voice import VOICE, VoiceConditioner
 from ..data.speech import with_speech
 from .budget import Budget, needs_conditioner_fit
 from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, hub_of, positive_groups
+from .voice import VoiceOptions, fit_voice_encoder, load_voice_encoder, voice_table
 
 
 def joint_options(extra: dict, seed: int = 0) -> JointOptions:
@@ -157,8 +162,54 @@ def make_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = 
     bring the joint space and the fusion (make_multimodal_conditioner; fit=False loads what was fitted),
     within their share of `budget`."""
     mods = list(cfg.model.condition)
+    if VOICE in mods:
+        return make_voice_conditioner(cfg, ds, run_dir, fit, log, budget)
     if reads(cfg.model.family):
         return SourceConditioner.for_config(cfg, ds.info.class_names if "label" in mods else ())
     if needs_conditioner_fit(cfg):
         return make_multimodal_conditioner(cfg, ds, run_dir, log, fit=fit, budget=budget)
     return Conditioner(mods, cfg.model.num_classes)
+
+
+def make_voice_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: bool = True,
+                           log: Callable[[str], None] | None = None, budget: Budget | None = None) -> VoiceConditioner:
+    """A voice condition: the other conditions' conditioner (make_conditioner without voice), then the speaker
+    encoder (model.extra.voice_encoder, else RUN/voice when resuming, else fitted on the data's clips and
+    speakers within its share of the budget), then every training clip's voice, from which training draws
+    each row's reference (conditioning.voice)."""
+    log = log or (lambda m: print(m, file=sys.stderr))
+    run_dir = Path(run_dir)
+    budget = budget or Budget.plan(cfg, run_dir)
+    ex = cfg.model.extra
+    inner_cfg = copy.deepcopy(cfg)
+    inner_cfg.model.condition = [m for m in cfg.model.condition if m != VOICE]
+    inner = make_conditioner(inner_cfg, ds, run_dir, fit=fit, log=log, budget=budget)
+    voice_dir = run_dir / "voice"
+    if ex.get("voice_encoder"):
+        enc, enc_cfg = load_voice_encoder(ex["voice_encoder"])
+        log(f"speaker encoder: {ex['voice_encoder']}")
+    elif (voice_dir / "config.json").exists():
+        enc, enc_cfg = load_voice_encoder(voice_dir)
+        log(f"speaker encoder: {voice_dir}")
+    elif not fit:
+        raise FileNotFoundError(f"{voice_dir}: no speaker encoder to load; under torchrun rank 0 trains and saves "
+                                f"it before the other ranks build their conditioner")
+    else:
+        budget.begin("voice")
+        opts = VoiceOptions(dim=int(SharedOptions.value(ex, "voice_dim")), steps=int(SharedOptions.value(ex, "voice_steps")),
+                            minutes=float(SharedOptions.value(ex, "voice_minutes")), seed=cfg.train.seed)
+        deadline = budget.deadline("voice")
+        limit = f" for at most {(deadline - time.time()) / 60:.1f} min" if math.isfinite(deadline) else ""
+        log(f"training the speaker encoder on {len(ds)} clips of {len(set(ds.columns['speaker']))} speakers{limit} ...")
+        enc, report = fit_voice_encoder(ds, voice_dir, opts, log=log, progress=cfg.train.progress,
+                                        deadline=deadline if math.isfinite(deadline) else None)
+        enc_cfg = opts.encoder_config()
+        log(f"speaker encoder saved to {voice_dir}: held-out clips' speaker accuracy {report['held_out_accuracy']} "
+            f"(chance {report['chance']:.3f}), {report['steps']} steps in {report['seconds']:.0f}s")
+    cond = VoiceConditioner(cfg.model.condition, cfg.model.num_classes, inner=inner.config, encoder=enc_cfg,
+                            dropout=float(SharedOptions.value(ex, "voice_dropout")))
+    cond.inner = inner
+    cond.encoder.load_state_dict(enc.state_dict())
+    feats = prepared_column(cond.encoder, ds.columns["audio"], log=log)
+    cond.attach_voices(voice_table(cond.encoder, feats), ds.columns["speaker"])
+    return cond

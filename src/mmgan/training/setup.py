@@ -42,6 +42,11 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
             raise ConfigError(f"model.condition includes 'label' but dataset {info.name!r} has no labels")
         if mod in ("text", "audio", "image") and mod not in info.modalities:
             raise ConfigError(f"model.condition includes {mod!r} but dataset {info.name!r} has no {mod} column")
+        if mod == "voice" and not ({"audio", "speaker"} <= set(info.modalities)):
+            raise ConfigError(f"model.condition includes 'voice' but dataset {info.name!r} has no "
+                              f"{' and no '.join(repr(c) for c in ('audio', 'speaker') if c not in info.modalities)} "
+                              f"column: a voice condition learns voices from clips and who speaks each (a manifest's "
+                              f"'speaker' column)")
     if "label" in m.condition or m.acgan:
         m.num_classes = m.num_classes or int(info.num_classes)
     if m.acgan and "label" not in m.condition:

@@ -1,7 +1,9 @@
 """POST /v1/generate: text, audio, image and/or label -> what the model generates (PNGs, WAVs, vectors, as its
 codec answers), stored with provenance under the returned ids.
 
-JSON (uploads as base64 in audio_b64 / image_b64) or multipart/form-data (uploads as files `audio`, `image`).
+JSON (uploads as base64 in audio_b64 / image_b64 / mask_b64 / voice_b64) or multipart/form-data (uploads as files
+`audio`, `image`, `mask`, `voice`). `voice`: for sound models trained with a voice condition, a recording whose
+voice the clips are spoken in (optional: without one the model picks a voice).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/v1", tags=["generate"])
 async def generate(request: Request, principal: GeneratorDep, models: ModelsDep, store: OptionalStoreDep,
                    settings: SettingsDep) -> GenerateResponse:
     t0 = time.perf_counter()
-    req, uploads = await read_body(request, GenerateRequest, files=("audio", "image", "mask"))
+    req, uploads = await read_body(request, GenerateRequest, files=("audio", "image", "mask", "voice"))
     limits = settings.limits
     check_max("max_n", req.n, limits.max_n, "n")
     if req.text is not None:
@@ -51,6 +53,9 @@ async def generate(request: Request, principal: GeneratorDep, models: ModelsDep,
     if "image" in uploads:
         job.image = await run_in_threadpool(read_image, uploads["image"], limits)
         job.image_sha256 = sha256(uploads["image"])
+    if "voice" in uploads:
+        job.voice = await run_in_threadpool(read_audio, uploads["voice"], limits, model.voice_sample_rate)
+        job.voice_sha256 = sha256(uploads["voice"])
     if "mask" in uploads:
         job.mask = await run_in_threadpool(read_image, uploads["mask"], limits, "mask")
         job.mask_sha256 = sha256(uploads["mask"])
@@ -103,13 +108,13 @@ def _check_conditions(model: ServedModel, req: GenerateRequest, uploads: dict) -
             raise field_error("mask", f"model {model.name!r} was trained to fill holes only: upload the image's mask "
                                       f"(mask, or mask_b64; white = hole)", "missing")
     given = {"label": req.label is not None, "text": req.text is not None, "audio": "audio" in uploads,
-             "image": "image" in uploads, "mask": "mask" in uploads}
+             "image": "image" in uploads, "mask": "mask" in uploads, "voice": "voice" in uploads}
     for modality, present in given.items():
         if present and modality not in takes:
             raise field_error(modality, f"model {model.name!r} is not conditioned on {modality}; it takes "
                                      f"{', '.join(sorted(takes)) or 'no conditions'}")
-    if takes and not any(given.values()):
-        need = " or ".join(sorted(takes))
+    if takes - {"voice"} and not any(v for k, v in given.items() if k != "voice"):   # a voice alone is optional
+        need = " or ".join(sorted(takes - {"voice"}))
         raise field_error(sorted(takes)[0], f"model {model.name!r} is conditioned on {', '.join(sorted(takes))}: "
                                             f"give {need}", "missing")
 
