@@ -64,7 +64,10 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  # ... and exact conditions while the GAN trains
                  "cond_noise": 0.0,
                  # ... and no raw source but for families that read one (conditioning.source)
-                 "source": None}
+                 "source": None,
+                 # ... and no voice condition but where model.condition names "voice"
+                 "voice_encoder": None, "voice_minutes": 1.5, "voice_steps": 800, "voice_dim": 128,
+                 "voice_dropout": 0.1}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {
