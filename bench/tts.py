@@ -12,6 +12,8 @@ recognizer-spoken-shapes --out R --set train.threads=1 --minutes 10`), decoded a
                  (the ceiling of anything drawn as that picture); `copy run` uses the run's own codec
   generated      the run's clips generated from the captions' text (Pipeline, seed --seed, one clip a caption)
   control        the same generated clips scored against the captions shuffled (what chance looks like)
+  the condition  (with --run) whether the text condition carries the caption: the run's joint space ranks
+                 the test clips by each caption's text embedding (R@1, and the first clip's attributes)
 Scores: WER (jiwer) of the recognised words against the asked caption (the transcript), and slot accuracy
 (metrics.captions.slot_accuracy: did the recognised words name the asked shape / color / size / position,
 synonyms counted; "exact" = all four). With --lm-clips > 0 also pocketsphinx (an independent judge: its US
@@ -74,6 +76,19 @@ def generated(run: Path, texts: list[str], seed: int) -> list[np.ndarray]:
     return out
 
 
+def joint_retrieval(run: Path, paths: list[str], refs: list[str], attrs: torch.Tensor) -> dict:
+    """Does the condition carry the caption? The run's joint space (RUN/joint) ranks the test clips by each
+    caption's text embedding: R@1 (its own clip first) and how often the first clip's attributes are the asked ones."""
+    from mmgan.conditioning.joint import JointSpace
+
+    space = JointSpace.from_pretrained(run / "joint")
+    sim = torch.from_numpy(space.embed("text", refs)) @ torch.from_numpy(space.embed("audio", paths)).T
+    best = sim.argmax(1)
+    same = (attrs[best] == attrs).float().mean(0)
+    return {"clips": len(refs), "R@1": float((best == torch.arange(len(refs))).float().mean()),
+            **{k: float(v) for k, v in zip(("shape", "color", "size", "position"), same)}}
+
+
 def judged(judge: Pipeline, waves: list[np.ndarray]) -> list[str]:
     return [r["text"] for r in judge.transcribe(waves, options=JUDGE_DECODE)]
 
@@ -113,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         rows["generated"] = generated(Path(a.run), refs, a.seed)
         log(f"generated {len(refs)} clips from text ({time.time() - t:.0f}s)")
+        res_joint = joint_retrieval(Path(a.run), paths, refs, attrs)
+        log(f"joint space, test captions -> their clips: {res_joint}")
     res: dict = {"clips": len(refs), "judge": str(a.judge), "run": a.run, "decode": JUDGE_DECODE,
+                 "joint_retrieval": res_joint if a.run else None,
                  "specs": {k: s.to_dict() for k, s in specs.items()}, "rows": {}}
     arpa = None
     if a.lm_clips:
@@ -146,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                 tag = who if who == "recogniser" else f"pocketsphinx (first {s['clips']})"
                 lines.append(f"| {name} | {tag} | {s['wer']:.3f} | {s['shape']:.3f} | {s['color']:.3f} | {s['size']:.3f} "
                              f"| {s['position']:.3f} | {s['slots']:.3f} | {s['exact']:.3f} |")
+    if a.run:
+        j = res["joint_retrieval"]
+        lines += ["", f"The condition: the run's joint space ranks the {j['clips']} test clips by each caption's text "
+                      f"embedding: R@1 {j['R@1']:.3f}; the first clip names the asked shape {j['shape']:.3f}, color "
+                      f"{j['color']:.3f}, size {j['size']:.3f}, position {j['position']:.3f}"]
     text = "\n".join(lines)
     (out / "tts.md").write_text(text + "\n")
     print(text)
