@@ -183,6 +183,10 @@ class SharedOptions(Options):
     joint_batch: int = option(128, "joint-space training batch size")
     joint_dim: int = option(256, "joint-space embedding size")
     joint_heads: str = option("linear", "joint-space projection heads", choices=("linear", "mlp"))
+    joint_positives: str = option("auto", "which items are positives for each other in the joint space and the "
+                                          "fusion: auto (the same attributes, else caption; with the audio hub the same "
+                                          "label), label, attributes, text (the same caption) or item",
+                                  choices=("auto", "label", "attributes", "text", "item"))
     text_encoder: str | None = option(None, "text encoder name (unset: the joint space's default)")
     audio_encoder: str | None = option(None, "audio encoder name (unset: the joint space's default)")
     joint_encoders: dict | None = option({}, "per-modality encoder options, e.g. {audio: {width: 64}}")

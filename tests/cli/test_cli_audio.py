@@ -3,6 +3,7 @@ one) trains the specgan recipe, `mmgan generate --label` writes WAVs other playe
 spectrogram sheet, and the Python API hands back Sounds."""
 from __future__ import annotations
 
+import numpy as np
 import soundfile as sf
 import torch
 
@@ -114,3 +115,33 @@ def test_image_to_sound_on_digits_say(tmp_path, monkeypatch):
     pipe = Pipeline.from_pretrained(run, device="cpu")
     clips = pipe(image=test.columns["image"][:3], num_images=3, seed=0, output_type="pt").tensor
     assert clips.shape == (3, 16000) and torch.isfinite(clips).all()
+
+
+def test_text_to_speech_preset_on_spoken_shapes(tmp_path, monkeypatch):
+    """specgan-spoken-shapes: a shapes caption's text -> the spoken sentence. Two steps on 24 espeak-ng clips with
+    tiny encoders; generate --text writes WAVs of the data's clip length and the spectrogram sheet."""
+    import pytest
+
+    from _mm_tiny import TINY_EXTRA
+    from mmgan.data import speech
+    from mmgan.modalities.audio import AudioCodec
+
+    if not speech.available():
+        pytest.skip("espeak-ng unavailable (pip install espeakng-loader)")
+    monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(AudioCodec, "preview_count", 4)      # the run's preview: 4 clips through Griffin-Lim, not 40
+    run = tmp_path / "run"
+    sets = [a for s in TINY_EXTRA + ["data.n=24"] for a in ("--set", s)]
+    assert main(["train", "--data", "spoken-shapes", "--config", "specgan-spoken-shapes", *FAST, *sets,
+                 "--steps", "2", "--out", str(run)]) == 0
+    cfg = Config.load(run / "config.yaml")
+    assert (cfg.model.family, cfg.data.target, cfg.model.condition) == ("specgan", "audio", ["text"])
+    assert cfg.model.extra["joint_positives"] == "text" and cfg.loss.phases == "matching"
+    samples = cfg.model.extra["mel"]["samples"]
+    assert samples % 4000 == 0 and 16000 <= samples <= 64000       # the clips' median length, in quarter seconds
+    gen = tmp_path / "gen"
+    assert main(["generate", str(run), "--text", "a small red circle at the top", "-n", "2", "--out", str(gen)]) == 0
+    wavs = sorted(gen.glob("*.wav"))
+    assert len(wavs) == 2 and (gen / "spectrograms.png").exists()
+    x, rate = sf.read(str(wavs[0]), dtype="float32")
+    assert rate == 16000 and x.shape == (samples,) and np.isfinite(x).all()

@@ -49,6 +49,25 @@ def test_positive_groups(paired):
     assert torch.equal(g[:, None] == g[None], same)
 
 
+
+def test_positive_groups_chosen(paired):
+    """model.extra.joint_positives: the same caption, label or nothing but the item itself; a column the data
+    lacks, or an unknown rule, is refused by name."""
+    import pytest
+    from mmgan.data.base import MemoryDataset
+
+    text = paired.columns["text"]
+    g = positive_groups(paired, "audio", "text")
+    assert torch.equal(g[:, None] == g[None], torch.tensor([[a == b for b in text] for a in text]))
+    assert torch.equal(positive_groups(paired, "audio", "label"), paired.columns["label"].long())
+    assert positive_groups(paired, "audio", "item").tolist() == list(range(len(paired)))
+    with pytest.raises(ValueError, match="one of auto, label"):
+        positive_groups(paired, "audio", "words")
+    bare = MemoryDataset(paired.info, {"image": paired.columns["image"], "label": paired.columns["label"]})
+    with pytest.raises(ValueError, match="no 'text' column"):
+        positive_groups(bare, "image", "text")
+
+
 def test_recall_and_r_precision_on_exact_embeddings():
     e = np.eye(8, dtype=np.float32)
     assert recall_at_k(e, e, range(8), range(8))["R@1"] == 1.0

@@ -19,3 +19,12 @@ def test_every_reference_caption_parses_right():
         ds = load_dataset(name, n=400)
         acc = slot_accuracy(ds.columns["text"], ds.columns["attributes"].tolist())
         assert acc["exact"] == 1.0, name
+
+
+def test_every_spoken_transcript_parses_right():
+    # what spoken-shapes writes down for a caption: hyphens as spaces ("a three sided shape"), no punctuation
+    from mmgan.data.spoken_shapes import transcript
+
+    ds = load_dataset("shapes", n=400)
+    acc = slot_accuracy([transcript(t) for t in ds.columns["text"]], ds.columns["attributes"].tolist())
+    assert acc["exact"] == 1.0

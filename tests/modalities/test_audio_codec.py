@@ -41,6 +41,17 @@ def test_mel_picture_round_trip_keeps_the_sound():
         assert abs(freqs[np.abs(np.fft.rfft(wave)).argmax()] - hz) < 40    # the loudest frequency is the tone's
 
 
+def test_fitted_spec_tops_at_the_loudest_bins():
+    """fitted_spec: the picture's top at the clips' loudest bins (95th percentile, rounded up to 5 dB), any
+    clip length and side; a tone at 0 dBFS and one 20 dB quieter."""
+    codec = get_codec("audio")
+    loud, quiet = torch.from_numpy(tone(440, amp=0.9)), torch.from_numpy(tone(440, amp=0.09))
+    spec = codec.fitted_spec(torch.stack([loud] * 19 + [quiet]), 2 * SR, 128)
+    assert (spec.samples, spec.n_mels, spec.frames) == (2 * SR, 128, 128)
+    top = float(MelSpec.for_clip(SR, 2 * SR, 128).db(loud[None]).max())
+    assert spec.top_db % 5 == 0 and top <= spec.top_db < top + 5
+
+
 def test_sound_objects_and_wav_files(tmp_path):
     codec = get_codec("audio")
     w = torch.from_numpy(tone(440, 0.5))

@@ -47,6 +47,7 @@ SMALL = {
     "ring8-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
     "shapes-text-speech": ["train.batch_size=8", *TINY_EXTRA],       # on a tiny captioned, spoken manifest
     "specgan-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8"],   # on tones
+    "specgan-spoken-shapes": ["train.batch_size=8", "model.g_width=8", "model.d_width=8", *TINY_EXTRA],   # tones, captions
     "specgan-voice-spoken-digits": ["train.batch_size=8", "model.g_width=8", "model.d_width=8",   # on voiced tones
                                     "model.extra.voice_steps=2", "model.extra.voice_dim=8"],
     "stacked-mnist-dcgan": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
@@ -56,7 +57,8 @@ SMALL = {
     "stylegan2-shapes": [*SMALL_IMAGES, "data.resolution=16"],
     "wavegan-spoken-digits": ["train.batch_size=8", "model.g_width=4", "model.d_width=4"],     # on tones
 }
-SOUND_PRESETS = {"specgan-spoken-digits", "wavegan-spoken-digits", "hifigan-spoken-digits",   # trained on labelled tones
+SOUND_PRESETS = {"specgan-spoken-digits", "specgan-spoken-shapes",                            # trained on labelled tones
+                 "wavegan-spoken-digits", "hifigan-spoken-digits",
                  "recognizer-spoken-digits", "recognizer-spoken-shapes"}                       # (a user's manifest; its text
                                                                                                # column is the transcript)
 

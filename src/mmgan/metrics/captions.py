@@ -7,6 +7,8 @@ The variety and corpus scores (distinct-n, Self-BLEU, BLEU/METEOR/CIDEr, tone, W
 
 parse_slots uses data/shapes.py's synonym table (SYNONYMS, PLACES, PLACE_WORDS): longest phrases
 first, on word boundaries; a slot that is missing, or named twice with different values, is None.
+Hyphens count as spaces on both sides, so a transcript of speech ("a three sided shape", as spoken-shapes
+writes what is said) reads as its caption ("a three-sided shape") does.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def _phrases() -> dict[str, list[tuple[re.Pattern, str]]]:
             if slot == "position":
                 words = PLACES[v] + PLACE_WORDS[v] + POSITION_WORDS[v]
             out[slot] += [(w, v) for w in words]
-    return {s: [(re.compile(r"(?<![\w-])" + re.escape(w) + r"(?![\w-])"), v)
+    return {s: [(re.compile(r"(?<!\w)" + re.escape(w.replace("-", " ")) + r"(?!\w)"), v)
                 for w, v in sorted(pairs, key=lambda p: -len(p[0]))] for s, pairs in out.items()}
 
 
@@ -39,7 +41,7 @@ def parse_slots(caption: str) -> dict[str, str | None]:
     """The shape, color, size and position a caption names (None where it names none, or two)."""
     found: dict[str, str | None] = {}
     for slot, patterns in _phrases().items():
-        text, values = caption.lower(), set()
+        text, values = caption.lower().replace("-", " "), set()
         for pat, value in patterns:
             if pat.search(text):
                 values.add(value)

@@ -176,12 +176,7 @@ class AudioCodec(Codec):
         m = cfg.model
         samples = int(ds.info.shape[0])
         if "mel" not in m.extra:
-            spec = MelSpec.for_clip(SAMPLE_RATE, samples, SIDE)
-            col = ds.columns[self.name]
-            pick = col[: 256] if torch.is_tensor(col) else list(col)[: 256]
-            loud = spec.db(self.waveforms(pick, spec)).amax(dim=(1, 2))            # each clip's loudest bin
-            top = float(np.ceil(float(torch.quantile(loud, 0.95)) / 5) * 5)         # rounded up to 5 dB
-            m.extra["mel"] = MelSpec.for_clip(SAMPLE_RATE, samples, SIDE, top_db=top).to_dict()
+            m.extra["mel"] = self.fitted_spec(ds.columns[self.name], samples, SIDE).to_dict()
         spec = MelSpec.from_dict(m.extra["mel"])
         if self.units({"family": m.family}) == "wave":
             m.channels, m.resolution, m.data_dim = 1, 0, spec.samples
@@ -198,6 +193,15 @@ class AudioCodec(Codec):
         if cfg.loss.diffaug and "color" in str(cfg.loss.diffaug):
             raise ConfigError(f"loss.diffaug={cfg.loss.diffaug!r}: colour augmentation does not fit spectrograms; "
                               f"use translation or cutout, or ''")
+
+    def fitted_spec(self, column: Any, samples: int, side: int = SIDE) -> MelSpec:
+        """MelSpec.for_clip(samples, side) whose top_db sits at the column's loudest bins: the 95th percentile
+        of the first 256 clips' loudest bin, rounded up to 5 dB."""
+        spec = MelSpec.for_clip(SAMPLE_RATE, samples, side)
+        pick = column[: 256] if torch.is_tensor(column) else list(column)[: 256]
+        loud = spec.db(self.waveforms(pick, spec)).amax(dim=(1, 2))                # each clip's loudest bin
+        top = float(np.ceil(float(torch.quantile(loud, 0.95)) / 5) * 5)             # rounded up to 5 dB
+        return MelSpec.for_clip(SAMPLE_RATE, samples, side, top_db=top)
 
     def check_model(self, model: Mapping) -> dict:
         """A vocoder given for generation (model.extra.vocoder) must load and read these mels; its path

@@ -5,7 +5,8 @@ trained HiFi-GAN vocoder when model.extra.vocoder names one (a hifigan run; mmga
 
 The networks are DCGAN's (mmgan.models.dcgan: z -> 4x4 -> transposed convs -> 64x64, D mirrored, any
 condition the conditioners make: labels, text, speech, images); this family registers them for the
-audio codec, which owns everything particular to sound. Its preset: configs/specgan-spoken-digits.yaml.
+audio codec, which owns everything particular to sound. Its presets: configs/specgan-spoken-digits.yaml
+(label -> spoken digit) and configs/specgan-spoken-shapes.yaml (a shapes caption's text -> the spoken sentence).
 """
 from __future__ import annotations
 

@@ -11,10 +11,10 @@ loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.br
 Both fits run within their share of the run's time budget (training.budget: with train.minutes the
 joint space gets the smaller of joint_minutes and 25% of it). Options (model.extra): joint,
 joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256),
-joint_heads (linear), text_encoder, audio_encoder, joint_encoders ({modality: {encoder options}}),
-audio_norm (clip), audio_dropout (0), audio_augment (false), audio_augment_args ({}), fusion_steps (1500),
-fusion_args ({}), modality_dropout (0.3), cond_noise (0), retrieval_alpha (0.5, for generate --retrieve), joint_modalities
-(conditions + label).
+joint_heads (linear), joint_positives (auto), text_encoder, audio_encoder, joint_encoders
+({modality: {encoder options}}), audio_norm (clip), audio_dropout (0), audio_augment (false),
+audio_augment_args ({}), fusion_steps (1500), fusion_args ({}), modality_dropout (0.3), cond_noise (0),
+retrieval_alpha (0.5, for generate --retrieve), joint_modalities (conditions + label).
 """
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def joint_options(extra: dict, seed: int = 0) -> JointOptions:
     return JointOptions(dim=int(extra.get("joint_dim", 256)), minutes=float(extra.get("joint_minutes", 3.0)),
                         steps=int(extra.get("joint_steps", 1500)), audio_steps=int(extra.get("joint_audio_steps", 2000)),
                         batch_size=int(extra.get("joint_batch", 128)), heads=str(extra.get("joint_heads", "linear")),
-                        seed=seed, encoders=enc, audio_augment=augment)
+                        seed=seed, encoders=enc, audio_augment=augment,
+                        positives=str(SharedOptions.value(extra, "joint_positives")))
 
 
 def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str], keep_tokens: bool,
@@ -138,7 +139,8 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         target = dataset_features(cond.joint, ds, [hub], False, log=log)[hub]["pooled"]
         scale = float(space.logit_scale.exp().clamp(max=100))
         cond.fusion.requires_grad_(True)
-        rep = fit_fusion(cond.fusion, feats, target, positive_groups(ds, hub), scale, steps=int(ex.get("fusion_steps", 1500)),
+        groups = positive_groups(ds, hub, str(SharedOptions.value(ex, "joint_positives")))
+        rep = fit_fusion(cond.fusion, feats, target, groups, scale, steps=int(ex.get("fusion_steps", 1500)),
                          p_drop=cond.dropout, minutes=budget.minutes_for("features"), seed=cfg.train.seed, log=log)
         cond.fusion.requires_grad_(False)
         log(f"fusion {cfg.model.fusion!r} fitted: {json.dumps(rep)}")

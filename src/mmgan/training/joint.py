@@ -15,6 +15,8 @@ Fusion   with every encoder frozen, a fusion method learns to map any subset of 
 InfoNCE with a learned temperature. Items that share a description (same attributes, else same
 caption) are positives for each other rather than false negatives: several images fit one caption.
 With the audio hub, items of one class are (a caption says the word, not the voice that says it).
+model.extra.joint_positives chooses otherwise (positive_groups): "text" for sentences whose label names
+only part of what is said.
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ class JointOptions:
     encoders: dict = field(default_factory=dict)    # per-modality encoder overrides {"audio": {"name": ...}}
     audio_augment: AudioAugment | None = None       # phase B: perturb each audio batch (None: off)
     log_every: int = 100
+    positives: str = "auto"         # what makes items positives (positive_groups' by)
 
 
 def hub_of(ds: MemoryDataset) -> str:
@@ -67,9 +70,30 @@ def hub_of(ds: MemoryDataset) -> str:
                      f"(columns: {', '.join(ds.columns)})")
 
 
-def positive_groups(ds: MemoryDataset, hub: str = "image") -> torch.Tensor:
-    """(N,) group ids: items with the same attributes (else the same caption) share a group; with the audio
-    hub, items with the same label (a clip's attributes name its voice, which no caption describes)."""
+POSITIVES = ("auto", "label", "attributes", "text", "item")
+
+
+def positive_groups(ds: MemoryDataset, hub: str = "image", by: str = "auto") -> torch.Tensor:
+    """(N,) group ids: items of one group are positives for each other. by "auto": items with the same
+    attributes (else the same caption) share a group; with the audio hub, items with the same label (a
+    clip's attributes name its voice, which no caption describes). "label", "attributes", "text" (the same
+    caption: for sentences whose words all matter, e.g. spoken-shapes, whose label names only the shape)
+    or "item" (every item its own group) group by that alone."""
+    if by not in POSITIVES:
+        raise ValueError(f"joint-space positives must be one of {', '.join(POSITIVES)}, got {by!r}")
+    if by != "auto":
+        col = {"label": "label", "attributes": "attributes", "text": "text"}.get(by)
+        if col and not ds.has(col):
+            raise ValueError(f"joint-space positives by {by}: dataset {ds.info.name!r} has no {col!r} column "
+                             f"(columns: {', '.join(ds.columns)})")
+        if by == "label":
+            return ds.columns["label"].long()
+        if by == "attributes":
+            return torch.unique(ds.columns["attributes"], dim=0, return_inverse=True)[1]
+        if by == "text":
+            ids = {t: i for i, t in enumerate(dict.fromkeys(ds.columns["text"]))}
+            return torch.tensor([ids[t] for t in ds.columns["text"]])
+        return torch.arange(len(ds))
     if hub == "audio" and ds.has("label"):
         return ds.columns["label"].long()
     if ds.has("attributes"):
@@ -126,7 +150,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
     torch.manual_seed(opts.seed)
     space = JointSpace(specs, dim=opts.dim, temperature=opts.temperature, heads=opts.heads, hub=hub)
     g = torch.Generator().manual_seed(opts.seed)
-    groups = positive_groups(ds, hub)
+    groups = positive_groups(ds, hub, opts.positives)
     n, bs = len(ds), min(opts.batch_size, len(ds))
     report: dict = {"modalities": mods, "hub": hub, "items": n, "options": asdict(opts)}   # audio_augment: its fields
     images = _images(space, ds) if hub == "image" else None
