@@ -15,12 +15,14 @@ Protocol
               of the clips that stand for it): top-1 accuracy (chance 1/17), and the equal error rate of
               same-voice vs other-voice trials (clip vs centroid)
   rows        real: the clips that stand for the voice, each scored against a centroid without itself
-              (the ceiling); generated with the reference; negative controls: generated with the
+              (the ceiling); the same clips through the run's units (its log-mel picture, then Griffin-Lim:
+              what a generator that drew perfect pictures would reach); generated with the reference; negative controls: generated with the
               reference of another voice (a derangement) scored against the voice asked for, and generated
               with no reference (the model's own voice) scored against the voice of the reference withheld
-  pitch       not ours: each clip's median F0 (librosa's YIN over its loud frames) against the median of
-              the asked voice's standing clips, in absolute cents (espeak's per-clip pitch setting varies
-              within a voice, so the real row is the floor)
+  pitch       not ours: librosa's pYIN on each clip: the share of its loud frames that are voiced (a clip
+              without clear harmonics has none), and its median F0 over voiced frames against the median
+              of the asked voice's standing clips, in absolute cents, over the clips with a voiced frame
+              (espeak's per-clip pitch setting varies within a voice, so the real row is the floor)
   content     the SC09 digit judge (metrics.sound_judge) reads the asked digit, and pocketsphinx with a
               ten-word grammar (not trained on our data) beside it on real clips
 Writes bench/out/voice_clone.json and .md (a section for docs/benchmarks.md) and, under
@@ -92,17 +94,26 @@ def eer(genuine: np.ndarray, impostor: np.ndarray) -> float:
     return float((frr[i] + far[i]) / 2)
 
 
-def median_f0(waves: torch.Tensor, sr: int = 16000) -> np.ndarray:
-    """Median F0 (Hz) of each clip over its loud frames (librosa's YIN; NaN for a clip with none)."""
+def pitch(waves: torch.Tensor, sr: int = 16000) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's median F0 (Hz) over its voiced frames and the share of its loud frames that are voiced, by
+    librosa's pYIN (NaN F0 for a clip with no voiced frame: its pitch cannot be compared)."""
     import librosa
 
-    out = []
+    f0s, shares = [], []
     for w in waves.numpy():
-        f0 = librosa.yin(w, fmin=60, fmax=500, sr=sr, frame_length=1024, hop_length=256)
+        f0, voiced, _ = librosa.pyin(w, fmin=60, fmax=500, sr=sr, frame_length=1024, hop_length=256)
         rms = librosa.feature.rms(y=w, frame_length=1024, hop_length=256)[0][: len(f0)]
         loud = rms > 0.25 * rms.max() if rms.max() > 0 else np.zeros_like(rms, bool)
-        out.append(float(np.median(f0[: len(rms)][loud])) if loud.any() else np.nan)
-    return np.array(out)
+        voiced = voiced[: len(rms)] & loud
+        f0s.append(float(np.median(f0[: len(rms)][voiced])) if voiced.any() else np.nan)
+        shares.append(float(voiced.sum() / max(loud.sum(), 1)))
+    return np.array(f0s), np.array(shares)
+
+
+def pitch_scores(waves: torch.Tensor, target_f0: np.ndarray) -> dict:
+    f0, share = pitch(waves)
+    return {"f0_cents": cents(f0, target_f0), "voiced_share": float(share.mean()),
+            "f0_clips": int(np.isfinite(f0).sum())}
 
 
 def cents(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,7 +135,7 @@ def main() -> None:
     from mmgan.data import load_dataset
     from mmgan.metrics import sphinx
     from mmgan.metrics.sound_judge import load_waves, sound_judge
-    from mmgan.modalities.sound import write_wav
+    from mmgan.modalities.sound import MelSpec, write_wav
     from mmgan.pipeline import Pipeline
 
     t_start = time.time()
@@ -158,14 +169,14 @@ def main() -> None:
     emb_real = embed(judge, waves)
     centroids = torch.zeros(len(voices), emb_real.shape[1]).index_add_(0, vid[stand], emb_real[stand])
     counts = torch.bincount(vid[stand], minlength=len(voices)).float()
-    f0_real = median_f0(waves)
+    f0_real, _ = pitch(waves)
     f0_voice = np.array([np.nanmedian(f0_real[(vid == v).numpy() & stand.numpy()]) for v in range(len(voices))])
 
     # the real row: standing clips against their voice's centroid without themselves
     sr_idx = torch.nonzero(stand).flatten()
     own = centroids[vid[sr_idx]] - emb_real[sr_idx]
     rows = {"real clips (ceiling)": {**voice_scores(emb_real[sr_idx], vid[sr_idx], centroids / counts[:, None], own),
-                                     "f0_cents": cents(f0_real[sr_idx.numpy()], f0_voice[vid[sr_idx].numpy()]),
+                                     **pitch_scores(waves[sr_idx], f0_voice[vid[sr_idx].numpy()]),
                                      "digit_acc": float((digit_judge.run(waves[sr_idx])[1].argmax(1)
                                                          == labels_all[sr_idx]).float().mean()),
                                      "n": len(sr_idx)}}
@@ -174,6 +185,15 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(run, device="cpu")
     if "voice" not in pipe.modalities:
         raise SystemExit(f"{run}: not trained with a voice condition (conditions {pipe.modalities})")
+    # the same standing clips through the run's own units (log-mel picture -> Griffin-Lim): what a perfect
+    # generator of those pictures could reach
+    spec = MelSpec.from_dict(pipe.model_config["extra"]["mel"])
+    copy = torch.cat([spec.decode(spec.encode(waves[sr_idx[i:i + 256]])) for i in range(0, len(sr_idx), 256)])
+    rows["real clips through the run's log-mel + Griffin-Lim"] = {
+        **voice_scores(embed(judge, copy), vid[sr_idx], centroids / counts[:, None], own),
+        **pitch_scores(copy, f0_voice[vid[sr_idx].numpy()]),
+        "digit_acc": float((digit_judge.run(copy)[1].argmax(1) == labels_all[sr_idx]).float().mean()),
+        "n": len(sr_idx)}
     asked_v = vid[ref_rows]
     digits = torch.arange(len(ref_rows)) % 10
     perm = torch.arange(len(ref_rows))                     # a derangement across voices for the control
@@ -194,12 +214,9 @@ def main() -> None:
     kinds = {"generated, with the reference": (gen(paths), asked_v),
              "control: another voice's reference": (gen([paths[int(i)] for i in perm]), asked_v),
              "control: no reference": (gen(None), asked_v)}
-    cents_of = {}
     for name, (w, asked) in kinds.items():
-        f0 = median_f0(w)
-        cents_of[name] = f0
         rows[name] = {**voice_scores(embed(judge, w), asked, centroids / counts[:, None]),
-                      "f0_cents": cents(f0, f0_voice[asked.numpy()]),
+                      **pitch_scores(w, f0_voice[asked.numpy()]),
                       "digit_acc": float((digit_judge.run(w)[1].argmax(1) == digits).float().mean()), "n": len(w)}
     if args.sphinx and sphinx.available():
         rec = sphinx.DigitRecognizer()
@@ -228,12 +245,12 @@ def main() -> None:
 
 
 def markdown(res: dict) -> str:
-    head = ["clips", "voice top-1 (of 17)", "EER", "cos same / other voice", "F0 error to the voice (cents)",
-            "digit judge acc", "pocketsphinx acc", "n"]
+    head = ["clips", "voice top-1 (of 17)", "EER", "cos same / other voice", "voiced share (pYIN)",
+            "F0 error to the voice (cents; voiced clips)", "digit judge acc", "pocketsphinx acc", "n"]
     body = []
     for name, r in res["rows"].items():
         body.append([name, f"{r['voice_top1']:.3f}", f"{r['eer']:.3f}", f"{r['same_cos']:.3f} / {r['other_cos']:.3f}",
-                     f"{r['f0_cents']:.0f}", f"{r['digit_acc']:.3f}",
+                     f"{r['voiced_share']:.2f}", f"{r['f0_cents']:.0f} ({r['f0_clips']})", f"{r['digit_acc']:.3f}",
                      f"{r['sphinx_acc']:.3f}" if "sphinx_acc" in r else "", r["n"]])
     j = res["speaker_judge"]
     return ("Speaker judge: a d-vector trained on the real train clips of 55 voices only "

@@ -72,9 +72,9 @@ class LossConfig:
     ms_pool: int = 1               # mode seeking measures image distance on images average-pooled by this: 2+ leaves out
                                    # pixel-level texture (stripes, speckle), so only layout, pose and shape count
     acgan_weight: float = 1.0
-    mismatch: float = 0.0          # standard phases: D also scores reals under another row's condition (rolled by one)
-                                   # as fakes, with this weight (GAN-CLS's matching-aware D; 0 = off): D must then
-                                   # check the condition, not only realism (a voice, a label)
+    mismatch: float = 0.0          # standard phases: D also scores reals under another row's condition (rolled by
+                                   # one; a voice condition swaps only the voice on half the rows) as fakes, with this
+                                   # weight (GAN-CLS's matching-aware D; 0 = off): D must then check the condition too
     topk: float = 1.0              # top-k G updates (Sinha et al. 2020): share of fakes (by D score) G learns from
     topk_ramp: int = 1000          # steps over which that share falls linearly from 1 to topk
     n_critic: int = 1              # D steps per G step

@@ -74,3 +74,15 @@ def test_voice_needs_its_encoder_and_the_voice_modality():
         VoiceConditioner(["label", "voice"], num_classes=3)
     with pytest.raises(ValueError, match="needs 'voice'"):
         VoiceConditioner(["label"], num_classes=3, encoder=ENCODER)
+
+
+def test_mismatched_swaps_the_voice_alone_on_odd_rows_and_all_on_even():
+    """loss.mismatch asks the conditioner how to mismatch: odd rows keep their label and take the next row's
+    voice, even rows take the next row's whole condition."""
+    cond = VoiceConditioner(["label", "voice"], num_classes=4, encoder=ENCODER)
+    vec = torch.cat([torch.eye(4), torch.arange(32, dtype=torch.float).reshape(4, 8)], 1)
+    out = cond.mismatched(vec)
+    prev = [3, 0, 1, 2]
+    assert torch.equal(out[1::2, :4], vec[1::2, :4])                  # odd: own label ...
+    assert torch.equal(out[1::2, 4:], vec[prev[1::2], 4:])            # ... another row's voice
+    assert torch.equal(out[0::2], vec[prev[0::2]])                    # even: another row's whole condition

@@ -13,7 +13,8 @@ speech as the multimodal conditioner fuses them (`inner`), so a voice joins any 
 Training: each row's voice is the embedding of *another* clip of the same speaker (the dataset's
 `speaker` column), drawn afresh every step, so the generator learns to take the voice from a reference
 that says something else, as at generation. With probability `dropout` the voice is all zeros: the
-same model then speaks in a voice of its own choosing when no reference is given.
+same model then speaks in a voice of its own choosing when no reference is given. With loss.mismatch,
+D also sees real clips under another row's voice (mismatched) as fakes, so it must check the voice.
 """
 from __future__ import annotations
 
@@ -140,6 +141,16 @@ class VoiceConditioner(Conditioner):
         if self.training and self.dropout > 0:
             v = v * (torch.rand(len(v), 1) >= self.dropout).float()
         return self._with_voice(cond, v.to(device))
+
+    def mismatched(self, vec: torch.Tensor) -> torch.Tensor:
+        """Condition vectors for loss.mismatch, rolled by one row: odd rows take the next row's voice and keep
+        their own other conditions (D learns that a right digit in the wrong voice is not real), even rows take
+        the next row's whole condition (D keeps checking the digit too)."""
+        k = self.inner.cond_dim
+        rolled = vec.roll(1, 0)
+        voice_only = torch.cat([vec[:, :k], rolled[:, k:]], 1)
+        odd = (torch.arange(len(vec), device=vec.device) % 2 == 1).unsqueeze(1)
+        return torch.where(odd, voice_only, rolled)
 
     def expand(self, n: int, **inputs: Any) -> dict[str, Any]:
         voice = inputs.pop("voice", None)

@@ -44,8 +44,11 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
 class GANLoss:
     def __init__(self, G: nn.Module, D: nn.Module, cfg: LossConfig, z_dim: int, pack: int = 1,
                  autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
-                 compile_mode: str | None = None, **_):
+                 compile_mode: str | None = None, conditioner=None, **_):
         self.G, self.D, self.cfg, self.z_dim, self.pack = G, D, cfg, z_dim, pack
+        # loss.mismatch: a conditioner may say how to mismatch its conditions (a voice conditioner swaps the voice
+        # alone, so D learns to check the voice and not only the label); else the whole condition is rolled by one
+        self.mismatched = getattr(conditioner, "mismatched", None) or (lambda c: c.roll(1, 0))
         if cfg.ms_tau < 0:
             raise ValueError(f"loss.ms_tau must be 0 (MSGAN) or a positive target ratio (DSGAN), got {cfg.ms_tau}")
         if cfg.ms_pool < 1:
@@ -141,7 +144,7 @@ class GANLoss:
         aux = (self.aux_loss(r_aux, labels) + self.aux_loss(f_aux, labels, "twin")).to(adv.device)
         stats = {}
         if self.cfg.mismatch > 0 and c is not None and real.shape[0] > 1:
-            m_logits, _ = self.run_d(real, c.roll(1, 0))           # reals under another row's condition: fakes
+            m_logits, _ = self.run_d(real, self.mismatched(c))     # reals under another row's condition: fakes
             mis = self.cfg.mismatch * self.obj.d_fake(m_logits)
             adv = adv + mis
             stats = {"D/mismatch": m_logits.detach().mean(), "D/acc_mismatch": (r_logits > m_logits).float().mean()}
