@@ -74,6 +74,9 @@ def test_voice_needs_its_encoder_and_the_voice_modality():
         VoiceConditioner(["label", "voice"], num_classes=3)
     with pytest.raises(ValueError, match="needs 'voice'"):
         VoiceConditioner(["label"], num_classes=3, encoder=ENCODER)
+    from mmgan.conditioning import Conditioner
+    with pytest.raises(ValueError, match="needs the voice conditioner"):      # the label-only one names it
+        Conditioner(["label", "voice"], num_classes=3)
 
 
 def test_mismatched_swaps_the_voice_alone_on_odd_rows_and_all_on_even():

@@ -32,7 +32,9 @@ class Conditioner(nn.Module):
             raise ValueError(f"unknown condition modality {bad}; valid: {', '.join(KNOWN_MODALITIES)}")
         extra = [m for m in modalities if m != "label"]
         if extra and type(self) is Conditioner:
-            raise ValueError(f"condition {list(modalities)} needs the multimodal conditioner; use mmgan.multimodal")
+            which = ("the voice conditioner (conditioning.VoiceConditioner)" if "voice" in extra
+                     else "the multimodal conditioner; use mmgan.multimodal")
+            raise ValueError(f"condition {list(modalities)} needs {which}")
         if "label" in modalities and num_classes < 2:
             raise ValueError("condition 'label' needs a dataset with labels (at least 2 classes)")
         self.modalities = list(modalities)
