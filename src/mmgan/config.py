@@ -48,7 +48,7 @@ class ModelConfig:
     cond_dim: int = 0              # size of the condition vector; derived
     g_cond: str = "cbn"            # cbn (conditional batch-norm) or concat
     d_cond: str = "projection"     # projection, concat or none
-    acgan: bool = False            # auxiliary classifier head on D
+    acgan: bool = False            # auxiliary classifier head on D: learns the data's labels, with any condition
     acgan_twin: bool = False       # TAC-GAN: a twin head learns the fakes' labels and G is pushed away from it
                                    # (undoes AC-GAN's pull toward easily classified samples; needs acgan)
     spectral_norm: bool = False

@@ -225,6 +225,21 @@ def test_compile_setting(tmp_path, monkeypatch):
         Trainer(cfg, tmp_path / "r", image_dataset(), log=lambda m: None)
 
 
+def test_acgan_needs_labelled_data_and_a_condition():
+    """AC-GAN's classifier learns the data's labels, whatever the condition; without labels, or without any
+    condition to name a class, it could not, and says so."""
+    from mmgan.config import ConfigError
+    from mmgan.data.base import DataInfo, MemoryDataset
+
+    with pytest.raises(ConfigError, match="model.acgan needs a condition that names the class"):
+        resolve(tiny_config("model.family=dcgan", "acgan=true"), image_dataset())
+    ds = image_dataset()
+    unlabelled = MemoryDataset(DataInfo("no-labels", "image", ds.info.shape), {"image": ds.columns["image"],
+                                                                              "text": ds.columns["text"]})
+    with pytest.raises(ConfigError, match="model.acgan needs labels: dataset 'no-labels' has none"):
+        resolve(tiny_config("model.family=dcgan", "condition=[text]", "acgan=true"), unlabelled)
+
+
 def test_twin_classifier_needs_the_acgan_head():
     from mmgan.config import ConfigError
 

@@ -49,8 +49,12 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
                               f"'speaker' column)")
     if "label" in m.condition or m.acgan:
         m.num_classes = m.num_classes or int(info.num_classes)
-    if m.acgan and "label" not in m.condition:
-        raise ConfigError("model.acgan needs labels as a condition: add label to model.condition")
+    # AC-GAN's classifier learns the data's labels; conditioned on something else (an image, a caption), the labels
+    # still teach D to tell the classes apart and G to make the class its condition names
+    if m.acgan and "label" not in info.modalities:
+        raise ConfigError(f"model.acgan needs labels: dataset {info.name!r} has none")
+    if m.acgan and not m.condition:
+        raise ConfigError("model.acgan needs a condition that names the class: set model.condition (e.g. [label])")
     if m.acgan_twin and not m.acgan:
         raise ConfigError("model.acgan_twin (TAC-GAN) is a second classifier head beside the AC-GAN one: set model.acgan=true")
     if m.acgan and m.pack > 1:
