@@ -225,7 +225,7 @@ def test_compile_setting(tmp_path, monkeypatch):
         Trainer(cfg, tmp_path / "r", image_dataset(), log=lambda m: None)
 
 
-def test_acgan_needs_labelled_data_and_a_condition():
+def test_acgan_needs_labelled_data_a_condition_and_phases_that_train_it():
     """AC-GAN's classifier learns the data's labels, whatever the condition; without labels, or without any
     condition to name a class, it could not, and says so."""
     from mmgan.config import ConfigError
@@ -238,6 +238,9 @@ def test_acgan_needs_labelled_data_and_a_condition():
                                                                               "text": ds.columns["text"]})
     with pytest.raises(ConfigError, match="model.acgan needs labels: dataset 'no-labels' has none"):
         resolve(tiny_config("model.family=dcgan", "condition=[text]", "acgan=true"), unlabelled)
+    with pytest.raises(ConfigError, match="the matching phases train no classifier head"):     # not ignored
+        resolve(tiny_config("model.family=dcgan", "condition=[label]", "acgan=true", "loss.phases=matching"),
+                image_dataset())
 
 
 def test_twin_classifier_needs_the_acgan_head():

@@ -29,6 +29,9 @@ class MatchingAwareLoss(GANLoss):
         super().__init__(G, D, cfg, z_dim, pack, autocast)
         if pack != 1:
             raise ValueError("the matching-aware discriminator judges single (image, condition) pairs: use model.pack=1")
+        if getattr(D, "aux", None) is not None:
+            raise ValueError("model.acgan: the matching phases train no classifier head; use loss.phases=standard "
+                             "(its loss.mismatch is the matching-aware D) or model.acgan=false")
         self.conditioner = conditioner
         self.ma_gp = float(getattr(cfg, "ma_gp", 2.0))
         self.contrastive = float(getattr(cfg, "contrastive", 0.0))

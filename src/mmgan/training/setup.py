@@ -55,6 +55,9 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
         raise ConfigError(f"model.acgan needs labels: dataset {info.name!r} has none")
     if m.acgan and not m.condition:
         raise ConfigError("model.acgan needs a condition that names the class: set model.condition (e.g. [label])")
+    if m.acgan and cfg.loss.phases == "matching":      # checked here, before minutes of joint-space fitting
+        raise ConfigError("model.acgan: the matching phases train no classifier head; use loss.phases=standard "
+                          "(its loss.mismatch is the matching-aware D) or model.acgan=false")
     if m.acgan_twin and not m.acgan:
         raise ConfigError("model.acgan_twin (TAC-GAN) is a second classifier head beside the AC-GAN one: set model.acgan=true")
     if m.acgan and m.pack > 1:
