@@ -243,6 +243,18 @@ def test_acgan_needs_labelled_data_a_condition_and_phases_that_train_it():
                 image_dataset())
 
 
+def test_a_loss_option_the_phases_do_not_read_is_refused():
+    """loss.recon and loss.contrastive belong to the matching and multistage phases; set with others they would
+    be ignored without a word."""
+    from mmgan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.recon=1.0 does nothing with loss.phases='standard'; it is read by "
+                                          ".*matching"):
+        resolve(tiny_config("model.family=dcgan", "condition=[label]", "loss.recon=1"), image_dataset())
+    resolve(tiny_config("model.family=dcgan", "condition=[label]", "loss.phases=matching", "loss.recon=1"),
+            image_dataset())
+
+
 def test_twin_classifier_needs_the_acgan_head():
     from mmgan.config import ConfigError
 

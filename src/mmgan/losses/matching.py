@@ -25,6 +25,8 @@ from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_ter
 
 @register("phases", "matching")
 class MatchingAwareLoss(GANLoss):
+    EXTRA_OPTIONS = ("recon", "contrastive")
+
     def __init__(self, G, D, cfg, z_dim: int, pack: int = 1, autocast=None, conditioner=None, **_):
         super().__init__(G, D, cfg, z_dim, pack, autocast)
         if pack != 1:

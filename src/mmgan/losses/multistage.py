@@ -27,6 +27,8 @@ from .phases import GANLoss, frozen, matching_gradient_penalty, mode_seeking_ter
 
 @register("phases", "multistage")
 class MultiStageLoss(GANLoss):
+    EXTRA_OPTIONS = ("recon", "contrastive")
+
     def __init__(self, G, D, cfg, z_dim, pack=1, autocast=None, conditioner=None, **kw):
         super().__init__(G, D, cfg, z_dim, pack, autocast=autocast, **kw)
         if self.obj.gradient_penalty:

@@ -42,6 +42,10 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
 
 @register("phases", "standard")
 class GANLoss:
+    # loss options beyond the common ones that only some phases read: training.setup refuses one that is set
+    # while the chosen phases do not read it
+    EXTRA_OPTIONS: tuple[str, ...] = ()
+
     def __init__(self, G: nn.Module, D: nn.Module, cfg: LossConfig, z_dim: int, pack: int = 1,
                  autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
                  compile_mode: str | None = None, conditioner=None, **_):

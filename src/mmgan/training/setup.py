@@ -70,4 +70,9 @@ def resolve(cfg: Config, ds: MemoryDataset, saved_extra: Mapping | None = None) 
         cfg.loss.phases = family_options(m.family).phases
     if cfg.loss.phases not in names("phases"):
         raise ConfigError(f"unknown loss.phases {cfg.loss.phases!r}; valid: {', '.join(names('phases'))}")
+    reads = {n: getattr(get("phases", n), "EXTRA_OPTIONS", ()) for n in names("phases")}
+    for opt in ("recon", "contrastive"):            # set but never read would be silently ignored
+        if getattr(cfg.loss, opt) and opt not in reads[cfg.loss.phases]:
+            raise ConfigError(f"loss.{opt}={getattr(cfg.loss, opt)} does nothing with loss.phases={cfg.loss.phases!r}; "
+                              f"it is read by {', '.join(n for n, r in reads.items() if opt in r)} (or set it to 0)")
     return cfg
