@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..fusion.base import Cond
 from ..registry import build
@@ -31,15 +32,17 @@ from .base import Conditioner, build_conditioner, register_conditioner
 VOICE = "voice"
 
 
-def speaker_groups(speakers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
-    """(order, start, count, names): row indices sorted by speaker, where each speaker's rows begin in
-    `order` and how many there are (both indexed by speaker id), and the speaker names by id."""
+def speaker_groups(speakers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """(sid, order, start, count, names): each row's speaker id, the row indices sorted by speaker, where
+    each speaker's rows begin in `order` and how many there are (both indexed by speaker id), and the
+    speaker names by id."""
     names = sorted(set(speakers))
-    sid = torch.tensor([names.index(s) for s in speakers], dtype=torch.long) if speakers else torch.zeros(0, dtype=torch.long)
+    ids = {name: i for i, name in enumerate(names)}
+    sid = torch.tensor([ids[s] for s in speakers], dtype=torch.long)
     order = torch.argsort(sid, stable=True)
     count = torch.bincount(sid, minlength=len(names))
     start = torch.cumsum(count, 0) - count
-    return order, start, count, names
+    return sid, order, start, count, names
 
 
 def other_clip_of_speaker(idx: torch.Tensor, sid: torch.Tensor, order: torch.Tensor, start: torch.Tensor,
@@ -58,8 +61,10 @@ def other_clip_of_speaker(idx: torch.Tensor, sid: torch.Tensor, order: torch.Ten
 class VoiceConditioner(Conditioner):
     kind = "voice"
 
-    def __init__(self, modalities: Sequence[str], num_classes: int = 0, inner: dict | None = None,
-                 encoder: dict | None = None, dropout: float = 0.1):
+    def __init__(self, modalities: Sequence[str], num_classes: int = 0, inner: dict | Conditioner | None = None,
+                 encoder: dict | None = None, dropout: float = 0.1, encoder_module: nn.Module | None = None):
+        """inner: the other conditions' conditioner, or its saved config; encoder: the speaker encoder's config,
+        and encoder_module the encoder itself when it is already built (training), else it is built from it."""
         mods = list(modalities)
         if VOICE not in mods:
             raise ValueError(f"a voice conditioner needs 'voice' among its conditions, got {mods}")
@@ -69,10 +74,11 @@ class VoiceConditioner(Conditioner):
             raise ValueError(f"model.extra.voice_dropout must be in [0, 1), got {dropout!r}")
         super().__init__([m for m in mods if m == "label"], num_classes)
         self.modalities = mods
-        self.inner = build_conditioner(inner or {"kind": "label", "modalities": [m for m in mods if m == "label"],
-                                                 "num_classes": num_classes})
+        self.inner = inner if isinstance(inner, Conditioner) else build_conditioner(
+            inner or {"kind": "label", "modalities": [m for m in mods if m == "label"], "num_classes": num_classes})
         self.encoder_config = dict(encoder)
-        self.encoder = build("encoder", encoder["name"], **{k: v for k, v in encoder.items() if k != "name"})
+        self.encoder = encoder_module if encoder_module is not None else build(
+            "encoder", encoder["name"], **{k: v for k, v in encoder.items() if k != "name"})
         self.encoder.requires_grad_(False)
         self.dropout = float(dropout)
         self._table: torch.Tensor | None = None          # (n, dim) voice of every training clip
@@ -103,9 +109,7 @@ class VoiceConditioner(Conditioner):
         """The training clips' voices (n, dim) and who speaks each: from_batch draws references from them."""
         if len(table) != len(speakers):
             raise ValueError(f"{len(table)} voices for {len(speakers)} speakers")
-        order, start, count, names = speaker_groups(list(speakers))
-        sid = torch.empty(len(speakers), dtype=torch.long)
-        sid[order] = torch.repeat_interleave(torch.arange(len(names)), count)
+        sid, order, start, count, _ = speaker_groups(list(speakers))
         self._table, self._groups = table.float(), (sid, order, start, count)
 
     def _with_voice(self, cond: Cond, voice: torch.Tensor) -> Cond:

@@ -208,10 +208,8 @@ def make_voice_conditioner(cfg: Config, ds: MemoryDataset, run_dir: Path, fit: b
         enc_cfg = opts.encoder_config()
         log(f"speaker encoder saved to {voice_dir}: held-out clips' speaker accuracy {report['held_out_accuracy']} "
             f"(chance {report['chance']:.3f}), {report['steps']} steps in {report['seconds']:.0f}s")
-    cond = VoiceConditioner(cfg.model.condition, cfg.model.num_classes, inner=inner.config, encoder=enc_cfg,
-                            dropout=float(SharedOptions.value(ex, "voice_dropout")))
-    cond.inner = inner
-    cond.encoder.load_state_dict(enc.state_dict())
+    cond = VoiceConditioner(cfg.model.condition, cfg.model.num_classes, inner=inner, encoder=enc_cfg,
+                            dropout=float(SharedOptions.value(ex, "voice_dropout")), encoder_module=enc)
     feats = prepared_column(cond.encoder, ds.columns["audio"], log=log)
     cond.attach_voices(voice_table(cond.encoder, feats), ds.columns["speaker"])
     return cond

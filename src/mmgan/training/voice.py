@@ -65,7 +65,7 @@ def fit_voice_encoder(ds, out_dir: str | Path, opts: VoiceOptions, log: Callable
     """Train the speaker encoder on ds's audio and speaker columns; save it to out_dir. Returns
     (encoder, report) with the held-out speaker accuracy, the speakers, steps and seconds."""
     speakers = list(ds.columns["speaker"])
-    order, start, count, names = speaker_groups(speakers)
+    sid, order, start, count, names = speaker_groups(speakers)
     if len(names) < 2:
         raise ValueError(f"a voice condition needs clips of at least 2 speakers to learn voices from; dataset "
                          f"{ds.info.name!r} has {len(names)} ({', '.join(names)})")
@@ -74,7 +74,6 @@ def fit_voice_encoder(ds, out_dir: str | Path, opts: VoiceOptions, log: Callable
     t0 = time.time()
     feats = prepared_column(enc, ds.columns["audio"], keep_tokens=True, log=log)
     prep_s = time.time() - t0
-    sid = torch.tensor([names.index(s) for s in speakers], dtype=torch.long)
     g = torch.Generator().manual_seed(opts.seed)
     held = torch.zeros(len(speakers), dtype=torch.bool)
     for s in range(len(names)):                        # a tenth of each speaker's clips (one of 3 to 19)
