@@ -31,6 +31,7 @@ bench/out/voice_clone/, for three voices: the reference WAV and generated WAVs w
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -55,19 +56,18 @@ def speaker_judge(train, steps: int, log):
     folder = judge_root() / key
     if (folder / "config.json").is_file():
         enc, _ = load_voice_encoder(folder)
-        report = __import__("json").loads((folder / "config.json").read_text())["report"]
+        report = json.loads((folder / "config.json").read_text())["report"]
         return enc, report
     enc, report = fit_voice_encoder(train, folder, opts, log=log, progress=True)
     return enc, report
 
 
 @torch.no_grad()
-def embed(enc, waves: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    out = []
-    for i in range(0, len(waves), chunk):
-        batch = enc.prepare([w.numpy() for w in waves[i:i + chunk]])
-        out.append(F.normalize(enc(batch).pooled, dim=-1))
-    return torch.cat(out)
+def embed(enc, waves: torch.Tensor) -> torch.Tensor:
+    """(n, dim) unit voice vectors of waveforms (16 kHz)."""
+    from mmgan.training.voice import voice_table
+
+    return voice_table(enc, enc.prepare([w.numpy() for w in waves]))
 
 
 def voice_scores(emb: torch.Tensor, asked: torch.Tensor, centroids: torch.Tensor,
