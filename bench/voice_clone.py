@@ -65,7 +65,7 @@ def speaker_judge(train, steps: int, log):
 @torch.no_grad()
 def embed(enc, waves: torch.Tensor) -> torch.Tensor:
     """(n, dim) unit voice vectors of waveforms (16 kHz)."""
-    from mmgan.training.voice import voice_table
+    from mmgan.conditioning.voice import voice_table
 
     return voice_table(enc, enc.prepare([w.numpy() for w in waves]))
 

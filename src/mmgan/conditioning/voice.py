@@ -28,6 +28,7 @@ from torch import nn
 from ..fusion.base import Cond
 from ..registry import build
 from .base import Conditioner, build_conditioner, register_conditioner
+from .features import take
 
 VOICE = "voice"
 
@@ -55,6 +56,15 @@ def other_clip_of_speaker(idx: torch.Tensor, sid: torch.Tensor, order: torch.Ten
     pick = order[start[s] + r]
     last = order[start[s] + c - 1]
     return torch.where(pick == idx, last, pick)       # r < c - 1 never lands on the last: it stands in for idx
+
+
+def voice_table(enc: nn.Module, feats: dict[str, torch.Tensor], chunk: int = 512) -> torch.Tensor:
+    """(n, dim) unit voice vectors of clips the speaker encoder prepared (enc.prepare), in chunks, on the
+    encoder's device."""
+    dev = next(enc.parameters()).device
+    n = len(next(iter(feats.values())))
+    return torch.cat([F.normalize(enc(take(feats, torch.arange(i, min(n, i + chunk)), dev)).pooled.float(), dim=-1)
+                      for i in range(0, n, chunk)]) if n else torch.zeros(0, enc.dim, device=dev)
 
 
 @register_conditioner
@@ -101,9 +111,7 @@ class VoiceConditioner(Conditioner):
     @torch.no_grad()
     def embed(self, clips: Sequence[Any]) -> torch.Tensor:
         """Clips (paths, Sounds, 1-D arrays at the encoder's rate) -> (n, dim) unit voice vectors."""
-        dev = next(self.encoder.parameters()).device
-        batch = {k: v.to(dev) for k, v in self.encoder.prepare(list(clips)).items()}
-        return F.normalize(self.encoder(batch).pooled.float(), dim=-1)
+        return voice_table(self.encoder, self.encoder.prepare(list(clips)))
 
     def attach_voices(self, table: torch.Tensor, speakers: Sequence[str]) -> None:
         """The training clips' voices (n, dim) and who speaks each: from_batch draws references from them."""

@@ -38,11 +38,11 @@ from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
 from ..conditioning.joint import JointSpace
 from ..conditioning.source import SourceConditioner, reads
-from ..conditioning.voice import VOICE, VoiceConditioner
+from ..conditioning.voice import VOICE, VoiceConditioner, voice_table
 from ..data.speech import with_speech
 from .budget import Budget, needs_conditioner_fit
 from .joint import JointOptions, encode_column, fit_fusion, fit_joint_space, hub_of, positive_groups
-from .voice import VoiceOptions, fit_voice_encoder, load_voice_encoder, voice_table
+from .voice import VoiceOptions, fit_voice_encoder, load_voice_encoder
 
 
 def joint_options(extra: dict, seed: int = 0) -> JointOptions:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..conditioning.features import prepared_column, take
-from ..conditioning.voice import speaker_groups
+from ..conditioning.voice import speaker_groups, voice_table
 from ..models.base import load_weights, save_json, save_weights
 from ..registry import build
 from ..utils import cosine_lr
@@ -121,13 +121,6 @@ def fit_voice_encoder(ds, out_dir: str | Path, opts: VoiceOptions, log: Callable
 
 
 @torch.no_grad()
-def voice_table(enc, feats: dict[str, torch.Tensor], chunk: int = 512) -> torch.Tensor:
-    """(n, dim) unit voice vectors of prepared clips."""
-    n = len(next(iter(feats.values())))
-    return torch.cat([F.normalize(enc(take(feats, torch.arange(i, min(n, i + chunk)))).pooled, dim=-1)
-                      for i in range(0, n, chunk)]) if n else torch.zeros(0, enc.dim)
-
-
 def _held_out_accuracy(enc, feats, sid: torch.Tensor, held: torch.Tensor, n_speakers: int) -> float | None:
     """Held-out clips given the speaker whose training clips' mean voice is nearest by cosine."""
     if not held.any():
