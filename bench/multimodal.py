@@ -4,8 +4,9 @@
 
 1. An attribute classifier (the judge) is trained on real `shapes` images (split `all`, seed 5) and
    tested on fresh real images (its own accuracy is reported).
-2. A model is trained with the demo's settings (mmgan.demo.multimodal.DEMO_OVERRIDES) on the `train`
-   split with spoken captions (or --run reuses one).
+2. A model is trained with the demo's settings (mmgan.demo.multimodal.DEMO_OVERRIDES) and the
+   shapes-text-speech preset's share of the minutes for the joint space (model.extra.joint_share) on
+   the `train` split with spoken captions (or --run reuses one).
 3. For every item of the `heldout` split (attribute combinations never seen in training; spoken with
    other voices), images are generated from the caption, the recording, and both; an image is right
    when the judge reads all four attributes (shape, color, size, position) as asked.
@@ -43,6 +44,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from mmgan.data import load_dataset
+    from mmgan.config import Config
     from mmgan.demo.multimodal import DEMO_OVERRIDES, spoken, train_multimodal
     from mmgan.metrics.retrieval import arithmetic_trials, r_precision, recall_at_k
     from mmgan.conditioning.features import cache_root
@@ -68,9 +70,9 @@ def main(argv=None) -> int:
         run_dir = Path(args.run)
     else:
         train = spoken("train", args.n, 0, cache, log)
-        joint_min = 0.25 * args.minutes
+        share = float(Config.load("shapes-text-speech").model.extra["joint_share"])    # the preset's, for its minutes
         overrides = DEMO_OVERRIDES + ["train.progress=false", f"train.minutes={args.minutes}",
-                                      f"model.extra.joint_minutes={joint_min}",
+                                      f"model.extra.joint_share={share}", f"model.extra.joint_minutes={share * args.minutes}",
                                       "model.extra.fusion_steps=800"] + args.overrides
         t = time.time()
         r = train_multimodal(train, out / "multimodal-run", overrides, log)

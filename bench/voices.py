@@ -2,6 +2,7 @@
 
     python bench/voices.py [--runs five-plain,five-robust,many-robust] [--n 3000] [--heldout 600]
                            [--joint-steps 100] [--audio-steps 400] [--gan-steps 600] [--threads 1]
+                           [--minutes M] [--set KEY=VALUE ...]
 
 Data (built-in `shapes`, 32 px, captions spoken by espeak-ng and cached):
   training   the `train` split, n items (the size of the user manifest of issue 20), spoken by
@@ -11,7 +12,8 @@ Data (built-in `shapes`, 32 px, captions spoken by espeak-ng and cached):
              HELDOUT_VOICES (an accent none of the five has, and accent + variant pairs neither pool has),
              and the same captions spoken by the five training voices.
 Runs (each the shapes-text-speech preset with step budgets, so the machine's load changes the wall
-time, not the result):
+time, not the result; or, with --minutes, with the preset's own split of that time budget, what a user's
+`mmgan train --config shapes-text-speech --minutes M` does, so the load changes the steps each stage gets):
   five-plain   five voices, the speech robustness options off (the preset as it was before issue 20)
   five-robust  five voices, the preset (audio_norm cmvn, audio_dropout, audio_augment)
   many-robust  many voices, the preset
@@ -66,6 +68,8 @@ def many_voices() -> list[dict]:
 
 
 def budget(args) -> list[str]:
+    if args.minutes:                 # the preset's own split of a time budget, as `mmgan train` gives a user
+        return ["train.progress=false", "train.tensorboard=false", f"train.minutes={args.minutes}"]
     return ["train.progress=false", "train.tensorboard=false", "train.minutes=0", f"train.steps={args.gan_steps}",
             "model.extra.joint_minutes=0", f"model.extra.joint_steps={args.joint_steps}",
             f"model.extra.joint_audio_steps={args.audio_steps}", f"model.extra.fusion_steps={args.fusion_steps}"]
@@ -82,7 +86,8 @@ def train_run(ds, run_dir: Path, overrides: list[str], log) -> dict:
     t = time.time()
     r = train_multimodal(ds, run_dir, overrides, log, config=PRESET)
     rec = {"gan_steps": r.step, "seconds": round(time.time() - t, 1), "items": len(ds), "overrides": overrides}
-    joint = json.loads((run_dir / "joint" / "report.json").read_text())
+    reused = [o.split("=", 1)[1] for o in overrides if o.startswith("model.extra.joint=")]
+    joint = json.loads((Path(reused[-1]) if reused else run_dir / "joint").joinpath("report.json").read_text())
     rec["joint"] = {k: joint[k] for k in ("phase_a", "phase_b") if k in joint}
     (run_dir / "done.json").write_text(json.dumps(rec, indent=1))
     return rec
@@ -124,8 +129,13 @@ def main(argv=None) -> int:
     p.add_argument("--audio-steps", type=int, default=400, help="joint space phase B steps (audio)")
     p.add_argument("--fusion-steps", type=int, default=800)
     p.add_argument("--gan-steps", type=int, default=600)
+    p.add_argument("--minutes", type=float, default=0,
+                   help="train each run for this many minutes as the preset splits them (joint space, fusion, GAN) "
+                        "instead of the step budgets above")
     p.add_argument("--out", default="bench/out")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override added to every run (repeatable), e.g. model.extra.fusion_align=1")
     args = p.parse_args(argv)
     runs = [r for r in args.runs.split(",") if r]
     if unknown := [r for r in runs if r not in RUNS]:
@@ -156,7 +166,7 @@ def main(argv=None) -> int:
         pool, extra = RUNS[name]
         log(f"run {name}: {pool} voices, overrides {extra or 'none (the preset)'}")
         train = spoken("train", args.n, 0, cache_root(), log, pools[pool])
-        rec = train_run(train, out / f"voices-{name}", budget(args) + extra, log)
+        rec = train_run(train, out / f"voices-{name}", budget(args) + extra + args.set, log)
         rec.update(evaluate(out / f"voices-{name}", judge, held, log))
         rec["voices"] = len(pools[pool])
         res["runs"][name] = rec
@@ -174,17 +184,18 @@ def markdown(r: dict, args) -> str:
     lines = [
         "## Speech → image from voices never heard in training (`bench/voices.py`) — issue 20",
         "",
-        f"Command: `{r['command']}` ({r['threads']} CPU thread). Each run is the `{PRESET}` preset with step "
-        f"budgets: joint space {args.joint_steps} steps (image, text, label) + {args.audio_steps} audio steps, "
-        f"fusion {args.fusion_steps} steps, DF-GAN {args.gan_steps} steps; {args.n} training items. "
-        f"All runs and evaluation: {r['seconds'] / 60:.0f} min of wall time.",
+        f"Command: `{r['command']}` ({r['threads']} CPU thread). Each run is the `{PRESET}` preset with "
+        + (f"its own split of a {args.minutes:g}-minute budget (train.minutes)" if args.minutes else
+           f"step budgets: joint space {args.joint_steps} steps (image, text, label) + {args.audio_steps} audio "
+           f"steps, fusion {args.fusion_steps} steps, DF-GAN {args.gan_steps} steps")
+        + f"; {args.n} training items. All runs and evaluation: {r['seconds'] / 60:.0f} min of wall time.",
         "",
         f"Judge: trained on real `shapes` images only; all four attributes right on 2,000 fresh real images: "
         f"{pct(j['all'])}; on the {args.heldout} real held-out images (the ceiling): {pct(c['all'])}.",
         "",
-        f"| run | training voices | typed → image | speech, unheard voices → image | unheard / typed | "
-        f"speech, training voices → image | shuffled speech (control) | audio→image R@1 unheard / heard | "
-        f"joint B steps, s | GAN steps | train s |",
+        "| run | training voices | typed → image | speech, unheard voices → image | unheard / typed | "
+        "speech, training voices → image | shuffled speech (control) | audio→image R@1 unheard / heard | "
+        "joint B steps, s | GAN steps | train s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, x in r["runs"].items():

@@ -178,6 +178,8 @@ class SharedOptions(Options):
     joint_modalities: list | None = option(None, "modalities the joint space learns (unset: the conditions, "
                                                  "plus label when the data has classes)")
     joint_minutes: float = option(3.0, "wall-clock budget of joint-space training (minutes)")
+    joint_share: float = option(0.25, "share of the run's time budget (train.minutes) the joint space may take, "
+                                      "at most joint_minutes")
     joint_steps: int = option(1500, "joint-space training steps, phase A (image, text, label)")
     joint_audio_steps: int = option(2000, "joint-space training steps, phase B (audio)")
     joint_batch: int = option(128, "joint-space training batch size")

@@ -69,7 +69,9 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  "voice_encoder": None, "voice_minutes": 1.5, "voice_steps": 800, "voice_dim": 128,
                  "voice_dropout": 0.1,
                  # ... and the joint space's positives chosen as before (same attributes, else caption; audio: label)
-                 "joint_positives": "auto"}
+                 "joint_positives": "auto",
+                 # ... and the joint space's share of a time budget as the budget's own (training.budget.SHARES)
+                 "joint_share": 0.25}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {

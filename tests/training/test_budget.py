@@ -50,6 +50,25 @@ def test_split_between_the_stages(tmp_path):
     assert "joint" not in Budget.plan(Config().override(MM + ["train.minutes=2"]), tmp_path / "resumed").planned
 
 
+def test_joint_share_gives_the_joint_space_more_of_the_budget(tmp_path):
+    """model.extra.joint_share replaces the 25% (joint_minutes still caps it); the GAN gets what is left."""
+    from mmgan.config import ConfigError
+
+    t0 = time.time()
+    base = Budget.plan(Config().override(MM + ["train.minutes=10", "model.extra.joint_minutes=10"]), tmp_path,
+                       start=t0, now=t0)
+    more = Budget.plan(Config().override(MM + ["train.minutes=10", "model.extra.joint_minutes=10",
+                                               "model.extra.joint_share=0.4"]), tmp_path, start=t0, now=t0)
+    assert base.planned["joint"] == pytest.approx(150) and more.planned["joint"] == pytest.approx(240)
+    assert more.planned["gan"] == pytest.approx(base.planned["gan"] - 90)
+    capped = Budget.plan(Config().override(MM + ["train.minutes=10", "model.extra.joint_minutes=3",
+                                                 "model.extra.joint_share=0.4"]), tmp_path, start=t0, now=t0)
+    assert capped.planned["joint"] == pytest.approx(180)
+    for bad in ("0", "0.9", "-0.1"):
+        with pytest.raises(ConfigError, match="joint_share must be in"):
+            Budget.plan(Config().override(MM + ["train.minutes=10", f"model.extra.joint_share={bad}"]), tmp_path)
+
+
 def test_an_overrun_budget_keeps_each_training_stages_floor_and_says_so(tmp_path):
     cfg = Config().override(MM + ["train.minutes=1"])
     t0 = time.time() - 300                                  # uncached features took five minutes already

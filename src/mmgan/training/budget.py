@@ -4,7 +4,7 @@
     samples, critic)
 
 The clock starts when the command starts, so data loading counts. What is left after it is split:
-the joint space 25% (at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, a
+the joint space 25% (model.extra.joint_share; at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, a
 voice condition's speaker encoder 10% (at most model.extra.voice_minutes), the finish a small reserve,
 the GAN the rest. A stage that ends early (a step cap, a joint space that is
 reused) leaves its time to the GAN, whose deadline is the command's deadline less the finish reserve.
@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..conditioning.source import reads
-from ..config import Config
+from ..config import Config, ConfigError
 
 SHARES = {"joint": 0.25, "features": 0.10, "voice": 0.10}   # of the time left after data loading; the GAN the rest
+MAX_JOINT_SHARE = 0.6                           # model.extra.joint_share replaces SHARES["joint"], up to this
 FINISH_SHARE, FINISH_MIN_S, FINISH_MAX_S = 0.03, 5.0, 60.0     # final checkpoint, sample grid, loss curves
 FINISH_SHARE_DRS = 0.10                         # ... and a rejection-sampling critic (train.drs_steps)
 FUSION_MINUTES = 1.0                            # the fusion fit's cap without a time budget
@@ -85,7 +86,11 @@ class Budget:
         b.planned["data"] = min(total, max(0.0, now - start))
         left = total - b.planned["data"]
         if trains_joint(cfg, run_dir):
-            b.planned["joint"] = SHARES["joint"] * left
+            share = float(cfg.model.extra.get("joint_share", SHARES["joint"]))
+            if not 0.0 < share <= MAX_JOINT_SHARE:
+                raise ConfigError(f"model.extra.joint_share must be in (0, {MAX_JOINT_SHARE}] (a share of "
+                                  f"train.minutes; the GAN needs the rest), got {share}")
+            b.planned["joint"] = share * left
             if b.joint_cap_s > 0:
                 b.planned["joint"] = min(b.planned["joint"], b.joint_cap_s)
         if needs_conditioner_fit(cfg):

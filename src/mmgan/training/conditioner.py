@@ -10,7 +10,7 @@ loaded from RUN/joint/ and the fusion's weights come from rank 0 (distributed.br
 
 Both fits run within their share of the run's time budget (training.budget: with train.minutes the
 joint space gets the smaller of joint_minutes and 25% of it). Options (model.extra): joint,
-joint_minutes (3), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256),
+joint_minutes (3), joint_share (0.25), joint_steps (1500), joint_audio_steps (2000), joint_batch (128), joint_dim (256),
 joint_heads (linear), joint_positives (auto), text_encoder, audio_encoder, joint_encoders
 ({modality: {encoder options}}), audio_norm (clip), audio_dropout (0), audio_augment (false),
 audio_augment_args ({}), fusion_steps (1500), fusion_args ({}), modality_dropout (0.3), cond_noise (0),
@@ -33,6 +33,7 @@ from ..encoders.audio_augment import AudioAugment
 from ..model_options import SharedOptions
 from ..data.base import MemoryDataset
 from ..runs import latest_checkpoint
+from ..utils import native_bf16
 from ..conditioning import Conditioner
 from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
@@ -90,6 +91,13 @@ def dataset_features(space: JointSpace, ds: MemoryDataset, modalities: list[str]
     return out
 
 
+def joint_bf16(cfg: Config) -> bool:
+    """Whether the joint space trains under bf16 autocast: train.bf16 as the GAN reads it (auto: where the CPU
+    runs bf16 natively, AVX512-BF16 or AMX; elsewhere bf16 is emulated and slower). The joint space trains on
+    the CPU."""
+    return cfg.train.bf16 if isinstance(cfg.train.bf16, bool) else native_bf16("cpu")
+
+
 def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None,
                                 fit: bool = True, budget: Budget | None = None) -> MultimodalConditioner:
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -119,6 +127,7 @@ def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | P
         budget.begin("joint")
         opts = joint_options(ex, cfg.train.seed)
         opts.minutes = budget.minutes_for("joint")
+        opts.bf16 = joint_bf16(cfg)
         log(f"training the joint space on {', '.join([hub] + [m for m in want if m != hub])}"
             f"{f' for at most {opts.minutes:.1f} min' if opts.minutes else ''} ...")
         space, report = fit_joint_space(ds, joint_dir, list(want), opts, log=log, progress=cfg.train.progress,

@@ -58,6 +58,7 @@ class JointOptions:
     audio_augment: AudioAugment | None = None       # phase B: perturb each audio batch (None: off)
     log_every: int = 100
     positives: str = "auto"         # what makes items positives (positive_groups' by)
+    bf16: bool = False              # bf16 autocast for the encoders' training forward passes (train.bf16)
 
 
 def hub_of(ds: MemoryDataset) -> str:
@@ -188,10 +189,11 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
         for gr in opt.param_groups:
             gr["lr"] = cosine_lr(step, opts.steps, opts.lr)
         idx = torch.randint(0, n, (bs,), generator=g)
-        img = space(hub, hub_batch(idx)).pooled
+        with _autocast(opts.bf16):
+            img = space(hub, hub_batch(idx)).pooled.float()
+            embs = [space(m, take(cols[m], idx)).pooled.float() for m in side]
         scale = space.logit_scale.clamp(max=math.log(100)).exp()
-        loss = sum(info_nce(img, space(m, take(cols[m], idx)).pooled, scale, groups[idx]) for m in side) \
-            if side else torch.zeros((), requires_grad=True)
+        loss = sum(info_nce(img, e, scale, groups[idx]) for e in embs) if side else torch.zeros((), requires_grad=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -222,7 +224,8 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             for gr in opt.param_groups:
                 gr["lr"] = cosine_lr(step, opts.audio_steps, opts.lr)
             idx = torch.randint(0, n, (bs,), generator=g)
-            a = space("audio", audio_batch(idx)).pooled
+            with _autocast(opts.bf16):
+                a = space("audio", audio_batch(idx)).pooled.float()
             loss = info_nce(a, img_emb[idx], scale, groups[idx])
             if txt_emb is not None and opts.audio_text_weight > 0:
                 loss = loss + opts.audio_text_weight * info_nce(a, txt_emb[idx], scale, groups[idx])
@@ -259,6 +262,11 @@ def fit_joint_space(ds: MemoryDataset, out_dir: str | Path, modalities: list[str
         out.rmdir()
     os.replace(tmp, out)
     return space, report
+
+
+def _autocast(bf16: bool):
+    """bf16 autocast on the CPU for a training forward pass (the losses stay float32), or nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 def _audio_batches(enc, column: dict[str, torch.Tensor], opts: JointOptions) -> Callable[[torch.Tensor], dict]:
