@@ -72,7 +72,8 @@ def main(argv=None) -> int:
         train = spoken("train", args.n, 0, cache, log)
         share = float(Config.load("shapes-text-speech").model.extra["joint_share"])    # the preset's, for its minutes
         overrides = DEMO_OVERRIDES + ["train.progress=false", f"train.minutes={args.minutes}",
-                                      f"model.extra.joint_share={share}", f"model.extra.joint_minutes={share * args.minutes}",
+                                      f"model.extra.joint_share={share}",
+                                      f"model.extra.joint_minutes={share * args.minutes}",
                                       "model.extra.fusion_steps=800"] + args.overrides
         t = time.time()
         r = train_multimodal(train, out / "multimodal-run", overrides, log)

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if "mnist" in parts:
         written.update(mnist(out, 1.75 * args.minutes))
     if "multimodal" in parts:
-        written.update(multimodal(out, 4.6 * args.minutes))
+        written.update(multimodal(out, 4.3 * args.minutes))
     if "sound" in parts:
         written.update(sound(out, 1.15 * args.minutes))
     _say(f"done in {time.time() - t0:.0f}s. Pictures and files:")

@@ -60,9 +60,10 @@ DEMO_OVERRIDES = [
 ]
 
 
-# The joint space's share of the demo's minutes. The preset gives it 40% of its 10 minutes (the speech encoder needs
-# the steps: bench/voices.py); at the demo's 4.6 minutes 40% measured the same as 25% (speech -> image 70.3% vs 71.9%,
-# text 95.3% both, diversity 0.74 both: 64 captions, one thread beside another job), so the short GAN keeps its time.
+# The joint space's share of the demo's minutes. The preset gives it 40% of its 10 minutes (the speech encoder
+# needs the steps: bench/voices.py); at 4.6 minutes (about the demo's) 40% measured the same as 25% (speech ->
+# image 70.3% vs 71.9%, text 95.3% both, diversity 0.74 both: 64 captions, one thread beside another job), so the
+# short GAN keeps its time.
 JOINT_SHARE = 0.25
 
 

@@ -4,9 +4,9 @@
     samples, critic)
 
 The clock starts when the command starts, so data loading counts. What is left after it is split:
-the joint space 25% (model.extra.joint_share; at most model.extra.joint_minutes), feature extraction and the fusion fit 10%, a
-voice condition's speaker encoder 10% (at most model.extra.voice_minutes), the finish a small reserve,
-the GAN the rest. A stage that ends early (a step cap, a joint space that is
+the joint space 25% (model.extra.joint_share; at most model.extra.joint_minutes), feature extraction
+and the fusion fit 10%, a voice condition's speaker encoder 10% (at most model.extra.voice_minutes), the
+finish a small reserve, the GAN the rest. A stage that ends early (a step cap, a joint space that is
 reused) leaves its time to the GAN, whose deadline is the command's deadline less the finish reserve.
 One-time preparation that cannot be cut short (speech synthesis, features computed for the first time;
 both cached) can overrun the budget: then each training stage still gets a small floor (FLOORS), and
