@@ -34,6 +34,18 @@ def test_captioned_images_get_the_text_recipe(paired):
     assert cfg.model.fusion == "attention" and any("text/speech recipe" in line for line in lines)
 
 
+def test_the_speech_encoders_extra_time_only_with_speech(paired):
+    """The text/speech recipe gives the joint space 40% of the minutes for its speech encoder (bench/voices.py);
+    captions alone learn in less, so a recipe without speech leaves the budget's 25% and the GAN the rest."""
+    cfg = Config().override(["data.name=my-captioned-digits", "model.condition=[text,audio]"])
+    choose(cfg, paired.info)
+    assert cfg.model.extra["joint_share"] == 0.4 and cfg.model.extra["joint_minutes"] == 4
+    cfg = Config().override(["data.name=my-captioned-digits", "model.condition=[text]"])
+    choose(cfg, paired.info)
+    assert cfg.model.family == "dfgan" and "joint_share" not in cfg.model.extra
+    assert "joint_minutes" not in cfg.model.extra and cfg.model.extra.get("cond_noise") == 0.6   # the rest stays
+
+
 def test_what_the_user_gave_wins():
     cfg, _ = _chosen("mnist", ["model.condition=[]"])
     assert cfg.model.condition == []                 # explicit unconditional stays unconditional

@@ -51,6 +51,7 @@ DATASET_PRESETS = {        # built-in dataset -> the preset it trains with by de
     "mnist-rotated": "cyclegan-mnist-rotated",
 }
 MULTIMODAL = ("text", "audio", "image")     # conditions that bring the joint space and the fusion
+SPEECH_TIME = ("joint_share", "joint_minutes")   # the text/speech recipe's larger joint-space budget, for speech
 WORDS = {"text": "captions", "audio": "speech", "label": "labels", "image": "images"}
 
 
@@ -205,6 +206,9 @@ def _from_recipe(cfg: Config, info: DataInfo) -> list[str]:
     if "label" not in cond:                  # AC-GAN heads classify labels: not for a recipe conditioned otherwise
         for key in ("acgan", "acgan_twin"):
             (settings.get("model") or {}).pop(key, None)
+    if "audio" not in cond:                  # the speech encoder's extra time: without speech the GAN keeps it
+        for key in SPEECH_TIME:
+            ((settings.get("model") or {}).get("extra") or {}).pop(key, None)
     m.condition = cond
     filled = cfg.fill(settings, where=f"preset {source}" if source else "recipe")
     if not m.family:                     # a family given as "" counts as unset
