@@ -91,11 +91,12 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def use_bf16(setting: bool | str, device: str | torch.device, family: str, bf16_auto: bool) -> bool:
+def use_bf16(setting: bool | str, device: str | torch.device, family: str = "", bf16_auto: bool = True) -> bool:
     """train.bf16 / Pipeline precision: true, false, or "auto" = on where bf16 is native (native_bf16)
     for convolutional models of a target whose codec allows it (bf16_auto: images); the small MLP on
     vector data stays fp32 (casts cost more than its GEMMs gain at its usual batch sizes; its presets
-    say bf16 explicitly where it pays)."""
+    say bf16 explicitly where it pays). family and bf16_auto describe a GAN; left out, the network is
+    convolutional and any target's (the joint space's encoders)."""
     if isinstance(setting, bool):
         return setting
     if setting != "auto":

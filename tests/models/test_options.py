@@ -70,7 +70,7 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  "voice_dropout": 0.1,
                  # ... and the joint space's positives chosen as before (same attributes, else caption; audio: label)
                  "joint_positives": "auto",
-                 # ... and the joint space's share of a time budget as the budget's own (training.budget.SHARES)
+                 # ... and the joint space's share of a time budget as the budget gave it before (25%)
                  "joint_share": 0.25}
 
 # A small config every family builds with its default options (the defaults' widths are kept).

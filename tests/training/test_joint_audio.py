@@ -116,12 +116,13 @@ def test_bf16_autocast_trains_the_same_batches_in_bfloat16(paired, monkeypatch):
 
 
 def test_bf16_follows_train_bf16(monkeypatch):
+    from mmgan import utils
     from mmgan.training import conditioner as cond_mod
 
     assert Config.load("shapes-text-speech").train.bf16 == "auto"
-    monkeypatch.setattr(cond_mod, "native_bf16", lambda device: True)
+    monkeypatch.setattr(utils, "native_bf16", lambda device: True)
     assert cond_mod.joint_bf16(Config().override(["train.bf16=auto"])) is True
     assert cond_mod.joint_bf16(Config().override(["train.bf16=false"])) is False
-    monkeypatch.setattr(cond_mod, "native_bf16", lambda device: False)
+    monkeypatch.setattr(utils, "native_bf16", lambda device: False)
     assert cond_mod.joint_bf16(Config().override(["train.bf16=auto"])) is False
     assert cond_mod.joint_bf16(Config().override(["train.bf16=true"])) is True

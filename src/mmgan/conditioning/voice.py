@@ -58,6 +58,7 @@ def other_clip_of_speaker(idx: torch.Tensor, sid: torch.Tensor, order: torch.Ten
     return torch.where(pick == idx, last, pick)       # r < c - 1 never lands on the last: it stands in for idx
 
 
+@torch.no_grad()
 def voice_table(enc: nn.Module, feats: dict[str, torch.Tensor], chunk: int = 512) -> torch.Tensor:
     """(n, dim) unit voice vectors of clips the speaker encoder prepared (enc.prepare), in chunks, on the
     encoder's device."""

@@ -28,9 +28,10 @@ from pathlib import Path
 
 from ..conditioning.source import reads
 from ..config import Config, ConfigError
+from ..model_options import SharedOptions
 
-SHARES = {"joint": 0.25, "features": 0.10, "voice": 0.10}   # of the time left after data loading; the GAN the rest
-MAX_JOINT_SHARE = 0.6                           # model.extra.joint_share replaces SHARES["joint"], up to this
+SHARES = {"features": 0.10, "voice": 0.10}     # of the time left after data loading; the GAN the rest
+MAX_JOINT_SHARE = 0.6                           # the joint space's share is model.extra.joint_share (25%), up to this
 FINISH_SHARE, FINISH_MIN_S, FINISH_MAX_S = 0.03, 5.0, 60.0     # final checkpoint, sample grid, loss curves
 FINISH_SHARE_DRS = 0.10                         # ... and a rejection-sampling critic (train.drs_steps)
 FUSION_MINUTES = 1.0                            # the fusion fit's cap without a time budget
@@ -86,7 +87,7 @@ class Budget:
         b.planned["data"] = min(total, max(0.0, now - start))
         left = total - b.planned["data"]
         if trains_joint(cfg, run_dir):
-            share = float(cfg.model.extra.get("joint_share", SHARES["joint"]))
+            share = float(SharedOptions.value(cfg.model.extra, "joint_share"))
             if not 0.0 < share <= MAX_JOINT_SHARE:
                 raise ConfigError(f"model.extra.joint_share must be in (0, {MAX_JOINT_SHARE}] (a share of "
                                   f"train.minutes; the GAN needs the rest), got {share}")

@@ -33,7 +33,7 @@ from ..encoders.audio_augment import AudioAugment
 from ..model_options import SharedOptions
 from ..data.base import MemoryDataset
 from ..runs import latest_checkpoint
-from ..utils import native_bf16
+from ..utils import use_bf16
 from ..conditioning import Conditioner
 from ..conditioning.multimodal import MultimodalConditioner
 from ..conditioning.features import cache_root, prepared_column
@@ -95,7 +95,7 @@ def joint_bf16(cfg: Config) -> bool:
     """Whether the joint space trains under bf16 autocast: train.bf16 as the GAN reads it (auto: where the CPU
     runs bf16 natively, AVX512-BF16 or AMX; elsewhere bf16 is emulated and slower). The joint space trains on
     the CPU."""
-    return cfg.train.bf16 if isinstance(cfg.train.bf16, bool) else native_bf16("cpu")
+    return use_bf16(cfg.train.bf16, "cpu")
 
 
 def make_multimodal_conditioner(cfg: Config, ds: MemoryDataset, run_dir: str | Path, log: Callable[[str], None] | None = None,

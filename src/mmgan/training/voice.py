@@ -120,7 +120,6 @@ def fit_voice_encoder(ds, out_dir: str | Path, opts: VoiceOptions, log: Callable
     return enc, report
 
 
-@torch.no_grad()
 def _held_out_accuracy(enc, feats, sid: torch.Tensor, held: torch.Tensor, n_speakers: int) -> float | None:
     """Held-out clips given the speaker whose training clips' mean voice is nearest by cosine."""
     if not held.any():
