@@ -183,6 +183,9 @@ class SharedOptions(Options):
     joint_steps: int = option(1500, "joint-space training steps, phase A (image, text, label)")
     joint_audio_steps: int = option(2000, "joint-space training steps, phase B (audio)")
     joint_batch: int = option(128, "joint-space training batch size")
+    joint_lr: float = option(2e-3, "joint-space learning rate (AdamW; cosine decay over joint_steps / joint_audio_steps)")
+    joint_audio_batch: int | None = option(None, "joint-space batch size of phase B, the audio (unset: joint_batch)")
+    joint_audio_lr: float | None = option(None, "joint-space learning rate of phase B, the audio (unset: joint_lr)")
     joint_dim: int = option(256, "joint-space embedding size")
     joint_heads: str = option("linear", "joint-space projection heads", choices=("linear", "mlp"))
     joint_positives: str = option("auto", "which items are positives for each other in the joint space and the "

@@ -71,7 +71,9 @@ SHARED_BEFORE = {"joint": None, "joint_modalities": None, "joint_minutes": 3.0, 
                  # ... and the joint space's positives chosen as before (same attributes, else caption; audio: label)
                  "joint_positives": "auto",
                  # ... and the joint space's share of a time budget as the budget gave it before (25%)
-                 "joint_share": 0.25}
+                 "joint_share": 0.25,
+                 # ... and the joint space's learning rate as it was fixed before
+                 "joint_lr": 2e-3, "joint_audio_batch": None, "joint_audio_lr": None}
 
 # A small config every family builds with its default options (the defaults' widths are kept).
 SMALL = {

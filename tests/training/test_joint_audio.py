@@ -2,6 +2,8 @@
 evaluation; the model.extra keys that turn it on (and old configs without them)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,24 @@ def test_same_batches_with_and_without_augmentation(paired, spy):
                            augmented.embed("audio", paired.columns["audio"][:4]))
 
 
+def test_phase_b_takes_its_own_batch_and_learning_rate(paired, spy):
+    """audio_batch_size / audio_lr (model.extra.joint_audio_batch / joint_audio_lr) set phase B alone: the audio
+    encoder is fed batches of that size; phase A and the image and text embeddings are as without them."""
+    aug = AudioAugment(noise_p=0.0, reverb_p=0.0)                       # the spy sees every phase-B batch
+    plain, r0 = train_joint(paired, ["text", "audio"], _opts(aug))
+    sizes_plain = [len(raw["mel"]) for raw, _ in spy]
+    spy.clear()
+    opts = dataclasses.replace(_opts(aug), audio_batch_size=4, audio_lr=5e-3)
+    own, r1 = train_joint(paired, ["text", "audio"], opts)
+    assert set(sizes_plain) == {8} and [len(raw["mel"]) for raw, _ in spy] == [4] * 4
+    assert (r0["phase_b"]["batch_size"], r0["phase_b"]["lr"]) == (8, 2e-3)
+    assert (r1["phase_b"]["batch_size"], r1["phase_b"]["lr"]) == (4, 5e-3)
+    for m in ("text", "image"):
+        items = paired.columns[m][:4]
+        np.testing.assert_array_equal(plain.embed(m, items), own.embed(m, items))
+    assert not np.allclose(plain.embed("audio", paired.columns["audio"][:4]), own.embed("audio", paired.columns["audio"][:4]))
+
+
 def test_model_extra_keys():
     old = joint_options({"joint_dim": 64})                             # a config from before these keys
     assert old.audio_augment is None and "audio" not in old.encoders
@@ -80,6 +100,16 @@ def test_model_extra_keys():
         joint_options({"audio_augment_args": {"noise_p": 0.2}})
     with pytest.raises(ConfigError, match=r"model.extra.audio_augment_args: unknown key\(s\) \['speeed'\]"):
         joint_options({"audio_augment": True, "audio_augment_args": {"speeed": [0.9, 1.1]}})
+
+    assert (old.lr, old.audio_lr, old.audio_batch_size) == (2e-3, None, None)      # phase B as phase A
+    phase_b = joint_options({"joint_lr": 3e-3, "joint_audio_lr": "4e-3", "joint_audio_batch": 64})
+    assert (phase_b.lr, phase_b.audio_lr, phase_b.audio_batch_size, phase_b.batch_size) == (3e-3, 4e-3, 64, 128)
+    for key in ("joint_lr", "joint_audio_lr"):
+        for bad in (0, -1e-3, 1.5):
+            with pytest.raises(ConfigError, match=rf"model.extra.{key} must be in \(0, 1\), got"):
+                joint_options({key: bad})
+    with pytest.raises(ConfigError, match="joint_audio_batch must be >= 2"):
+        joint_options({"joint_audio_batch": 1})
 
 
 def test_speech_preset_turns_it_on():

@@ -55,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if "grid25" in parts:
         written.update(grid25(out, 1.5 * args.minutes))
     if "mnist" in parts:
-        written.update(mnist(out, 1.75 * args.minutes))
+        written.update(mnist(out, 1.6 * args.minutes))
     if "multimodal" in parts:
-        written.update(multimodal(out, 4.3 * args.minutes))
+        written.update(multimodal(out, 4.1 * args.minutes))
     if "sound" in parts:
         written.update(sound(out, 1.15 * args.minutes))
     _say(f"done in {time.time() - t0:.0f}s. Pictures and files:")

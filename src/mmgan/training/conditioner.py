@@ -67,9 +67,16 @@ def joint_options(extra: dict, seed: int = 0) -> JointOptions:
     elif extra.get("audio_augment_args"):
         raise ConfigError("model.extra.audio_augment_args is set but model.extra.audio_augment is not true: "
                           "set audio_augment: true to use them")
+    lr, audio_lr, audio_batch = (SharedOptions.value(extra, k) for k in ("joint_lr", "joint_audio_lr", "joint_audio_batch"))
+    for key, v in (("joint_lr", lr), ("joint_audio_lr", audio_lr)):
+        if v is not None and not 0 < v < 1:
+            raise ConfigError(f"model.extra.{key} must be in (0, 1), got {v}")
+    if audio_batch is not None and audio_batch < 2:
+        raise ConfigError(f"model.extra.joint_audio_batch must be >= 2 (a contrastive batch), got {audio_batch}")
     return JointOptions(dim=int(extra.get("joint_dim", 256)), minutes=float(extra.get("joint_minutes", 3.0)),
                         steps=int(extra.get("joint_steps", 1500)), audio_steps=int(extra.get("joint_audio_steps", 2000)),
-                        batch_size=int(extra.get("joint_batch", 128)), heads=str(extra.get("joint_heads", "linear")),
+                        batch_size=int(extra.get("joint_batch", 128)),
+                        lr=lr, audio_lr=audio_lr, audio_batch_size=audio_batch, heads=str(extra.get("joint_heads", "linear")),
                         seed=seed, encoders=enc, audio_augment=augment,
                         positives=str(SharedOptions.value(extra, "joint_positives")))
 

@@ -42,6 +42,9 @@ from .progress import BudgetBar
 from ..encoders.audio_augment import AudioAugment
 
 
+PHASE_A_SHARE = 0.35                # phase A's share of the joint space's time when audio is bound (audio learns slower)
+
+
 @dataclass
 class JointOptions:
     dim: int = 256
@@ -50,6 +53,8 @@ class JointOptions:
     audio_steps: int = 2000         # phase B cap
     batch_size: int = 128
     lr: float = 2e-3
+    audio_batch_size: int | None = None     # phase B's batch (None: batch_size)
+    audio_lr: float | None = None           # phase B's learning rate (None: lr)
     audio_text_weight: float = 1.0  # phase B: weight of audio<->caption next to audio<->image
     heads: str = "linear"
     temperature: float = 0.07
@@ -178,7 +183,7 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
     params = [p for m in [hub] + side for p in list(space.encoders[m].parameters()) + list(space.heads[m].parameters())]
     params.append(space.logit_scale)
     opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
-    budget_a = deadline if not bound_audio else time.time() + (deadline - time.time()) * 0.35   # audio learns slower
+    budget_a = deadline if not bound_audio else time.time() + (deadline - time.time()) * PHASE_A_SHARE
     hub_batch = (lambda idx: {"image": images[idx]}) if hub == "image" else \
         _audio_batches(space.encoders["audio"], cols["audio"], opts)
     space.train()
@@ -213,7 +218,9 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             img_emb = torch.cat([space("image", {"image": images[i : i + 1024]}).pooled for i in range(0, n, 1024)])
         txt_emb = encode_column(space, "text", cols["text"])["pooled"] if "text" in cols else None
         params = list(space.encoders["audio"].parameters()) + list(space.heads["audio"].parameters())
-        opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-4)
+        lr_b = opts.audio_lr or opts.lr
+        bs_b = min(opts.audio_batch_size or opts.batch_size, n)
+        opt = torch.optim.AdamW(params, lr=lr_b, weight_decay=1e-4)
         scale = space.logit_scale.detach().clamp(max=math.log(100)).exp()
         audio_batch = _audio_batches(space.encoders["audio"], cols["audio"], opts)
         space.train()
@@ -222,8 +229,8 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
             if time.time() > deadline:
                 break
             for gr in opt.param_groups:
-                gr["lr"] = cosine_lr(step, opts.audio_steps, opts.lr)
-            idx = torch.randint(0, n, (bs,), generator=g)
+                gr["lr"] = cosine_lr(step, opts.audio_steps, lr_b)
+            idx = torch.randint(0, n, (bs_b,), generator=g)
             with _autocast(opts.bf16):
                 a = space("audio", audio_batch(idx)).pooled.float()
             loss = info_nce(a, img_emb[idx], scale, groups[idx])
@@ -237,7 +244,8 @@ def train_joint(ds: MemoryDataset, modalities: list[str] | None = None, opts: Jo
                 bar.set_postfix(phase="B (audio)", loss=f"{float(loss.detach()):.3f}")
                 if not progress:
                     log(f"  joint B (audio) step {step}: loss {float(loss.detach()):.3f}")
-        report["phase_b"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach())}
+        report["phase_b"] = {"steps": step + 1, "seconds": round(time.time() - t0, 1), "loss": float(loss.detach()),
+                             "batch_size": bs_b, "lr": lr_b}
     bar.close()
     report["seconds"] = round(time.time() - t_start, 1)
     space.eval()
