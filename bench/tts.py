@@ -1,6 +1,6 @@
 """Text -> speech on spoken-shapes: does a generated clip say the caption it was asked for?
 
-    python bench/tts.py --judge runs/judge-shapes --run runs/tts-shapes          # a trained specgan text->speech run
+    python bench/tts.py --judge runs/judge-shapes --run runs/tts-shapes          # a trained text->speech run (ttsgan, specgan)
     python bench/tts.py --judge runs/judge-shapes --codec 3:64 --codec 4:128     # the codec's ceilings only
 
 The judge: a sentence recogniser trained in-project on real clips only (`mmgan train --config
@@ -12,6 +12,8 @@ recognizer-spoken-shapes --out R --set train.threads=1 --minutes 10`), decoded a
                  (the ceiling of anything drawn as that picture); `copy run` uses the run's own codec
   generated      the run's clips generated from the captions' text (Pipeline, seed --seed, one clip a caption)
   control        the same generated clips scored against the captions shuffled (what chance looks like)
+  at real timing (a ttsgan run) each caption generated at the onset and length of the real test clip saying
+                 it: what the generator misses beyond timing
   the condition  (with --run) whether the text condition carries the caption: the run's joint space ranks
                  the test clips by each caption's text embedding (R@1, and the first clip's attributes)
 Scores: WER (jiwer) of the recognised words against the asked caption (the transcript), and slot accuracy
@@ -76,6 +78,26 @@ def generated(run: Path, texts: list[str], seed: int) -> list[np.ndarray]:
     return out
 
 
+def generated_at_real_timing(run: Path, paths: list[str], texts: list[str], seed: int) -> list[np.ndarray] | None:
+    """A generator that aligns words to time (ttsgan: G.timing_of) asked to speak each caption at the timing of
+    the real test clip saying it (its onset and length): how much of what it misses is timing. None for others."""
+    pipe = Pipeline.from_pretrained(run, device="cpu")
+    G = pipe.generator
+    if not hasattr(G, "timing_of"):
+        return None
+    codec = get_codec("audio")
+    out = []
+    for i in range(0, len(texts), 64):
+        part = texts[i:i + 64]
+        timing = G.timing_of(codec.to_generator(paths[i:i + 64], pipe.model_config))
+        z = torch.randn(len(part), int(pipe.model_config["z_dim"]), generator=torch.Generator().manual_seed(seed + i))
+        with torch.no_grad():
+            cond = pipe.conditioner(text=part)
+            x = G(z, cond.vec, timing=timing, **cond.kwargs())
+        out += [w.clamp(-1, 1).numpy() for w in codec.from_generator(x.float(), pipe.model_config)]
+    return out
+
+
 def joint_retrieval(run: Path, paths: list[str], refs: list[str], attrs: torch.Tensor) -> dict:
     """Does the condition carry the caption? The run's joint space (RUN/joint) ranks the test clips by each
     caption's text embedding: R@1 (its own clip first) and how often the first clip's attributes are the asked ones."""
@@ -100,7 +122,7 @@ def scores(hyps: list[str], refs: list[str], attrs: torch.Tensor) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--judge", required=True, help="a recognizer-spoken-shapes run (trained on real clips only)")
-    ap.add_argument("--run", help="a specgan text->speech run on spoken-shapes (none: the ceilings only)")
+    ap.add_argument("--run", help="a text->speech run on spoken-shapes (ttsgan or specgan; none: the ceilings only)")
     ap.add_argument("--codec", action="append", default=[], help="S:N, a codec to copy-synthesize through "
                                                                    "(S-second clips, NxN log-mel pictures); repeatable")
     ap.add_argument("--clips", type=int, default=200, help="test captions (default 200)")
@@ -128,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         rows["generated"] = generated(Path(a.run), refs, a.seed)
         log(f"generated {len(refs)} clips from text ({time.time() - t:.0f}s)")
+        timed = generated_at_real_timing(Path(a.run), paths, refs, a.seed)
+        if timed is not None:
+            rows["generated at the real clips' timing"] = timed
         res_joint = joint_retrieval(Path(a.run), paths, refs, attrs)
         log(f"joint space, test captions -> their clips: {res_joint}")
     res: dict = {"clips": len(refs), "judge": str(a.judge), "run": a.run, "decode": JUDGE_DECODE,

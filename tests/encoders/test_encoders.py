@@ -20,6 +20,7 @@ def _tone(seconds: float, hz: float = 440.0, sr: int = 16000) -> np.ndarray:
 TINY = {
     "image-cnn": ({"dim": 16, "channels": 3, "resolution": 16, "width": 8}, lambda: torch.rand(3, 3, 16, 16) * 2 - 1),
     "tiny-text": ({"dim": 16, "vocab": 64, "layers": 1, "heads": 2}, lambda: ["a red circle", "big blue star at the top", "x"]),
+    "chars": ({"dim": 16, "layers": 2, "max_tokens": 40}, lambda: ["a red circle", "big blue star at the top", "x"]),
     "audio-cnn": ({"dim": 16, "width": 16, "n_mels": 16}, lambda: [_tone(0.5), _tone(0.3, 220), _tone(0.8, 660)]),
     "audio-transformer": ({"dim": 16, "width": 16, "n_mels": 16, "layers": 1, "heads": 2},
                           lambda: [_tone(0.5), _tone(0.3, 220), _tone(0.8, 660)]),
@@ -126,3 +127,16 @@ def test_minilm_offline_frozen_token_level():
     assert out.tokens.shape[0] == 2 and out.tokens.shape[2] == 384 and out.pooled.shape == (2, 384)
     assert out.mask[0].sum() > out.mask[1].sum()           # word-level: the longer caption has more tokens
     torch.testing.assert_close(out.pooled.norm(dim=1), torch.ones(2))
+
+
+def test_chars_reads_spelling_one_token_a_byte():
+    """chars: lower-cased UTF-8 bytes (+1; 0 pads), white space runs as one space, cut at max_tokens; words
+    spelled differently get different tokens however close their meaning (violet, purple)."""
+    enc = build("encoder", "chars", dim=16, layers=1, max_tokens=8).eval()
+    batch = enc.prepare(["Ab  c", "violet purple", "é"])
+    assert batch["ids"][0, :4].tolist() == [ord("a") + 1, ord("b") + 1, ord(" ") + 1, ord("c") + 1]
+    assert batch["mask"].sum(1).tolist() == [4, 8, 2]                # cut at 8; é is two bytes
+    out = enc(enc.prepare(["violet", "purple"]))
+    assert not torch.allclose(out.tokens[0], out.tokens[1])
+    with pytest.raises(ValueError, match="empty"):
+        enc.prepare(["ok", " "])

@@ -142,3 +142,21 @@ def test_wavegan_units_are_the_waveform(tmp_path):
     bad = Config().override(["model.family=wavegan", "loss.diffaug=translation"])
     with pytest.raises(ConfigError, match="phase shuffle"):
         resolve(bad, ds)
+
+
+def test_clip_seconds_and_mel_side_set_the_picture(tmp_path):
+    """model.extra.clip_seconds replaces the median clip length (0.5 s tones drawn as 2-s clips, the tail
+    silence) and mel_side the picture's side; a length outside 0.25 s .. 20 s is refused."""
+    ds = load_dataset(str(tone_manifest(tmp_path / "tones", n=4)))
+    cfg = Config().override(["model.family=specgan", "model.extra.clip_seconds=2", "model.extra.mel_side=32"])
+    cfg.data.name = str(tmp_path / "tones")
+    resolve(cfg, ds)
+    spec = MelSpec.from_dict(cfg.model.extra["mel"])
+    assert (spec.samples, spec.n_mels, spec.frames, cfg.model.resolution) == (32000, 32, 32, 32)
+    x = get_codec("audio").to_generator(ds.columns["audio"], {"family": "specgan", "extra": cfg.model.extra})
+    assert x.shape == (4, 1, 32, 32)
+    assert float(x[..., -8:].max()) == pytest.approx(-1.0)       # the last 0.5 s: silence, padded
+    bad = Config().override(["model.family=ttsgan", "model.extra.clip_seconds=30"])
+    bad.data.name = str(tmp_path / "tones")
+    with pytest.raises(ConfigError, match="clip_seconds=30"):
+        resolve(bad, ds)

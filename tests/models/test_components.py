@@ -39,6 +39,12 @@ CASES: dict[str, list[tuple[str, dict, tuple, int]]] = {
                                             d_width=4, cond_dim=10, num_classes=10, g_cond="concat", acgan=True),
          (1, 64, 64), 10),
     ],
+    "ttsgan": [     # a caption's tokens along time -> log-mel pictures; without tokens the condition is one "word"
+        ("16-time-d", dict(family="ttsgan", channels=1, resolution=16, z_dim=8, d_width=8, cond_dim=10,
+                           extra={"width": 8, "blocks": 2}), (1, 16, 16), 10),
+        ("16-picture-d", dict(family="ttsgan", channels=1, resolution=16, z_dim=8, d_width=4, cond_dim=10,
+                              extra={"width": 8, "blocks": 2, "discriminator": "picture"}), (1, 16, 16), 10),
+    ],
     "wavegan": [    # waveforms: (1, samples) at 16 kHz; 1 s = 16 -> 64 -> ... -> 16384 samples, cropped
         ("1s-concat-projection-acgan", dict(family="wavegan", data_dim=16000, z_dim=8, g_width=2, d_width=2,
                                             cond_dim=10, num_classes=10, g_cond="concat", acgan=True), (1, 16000), 10),

@@ -33,7 +33,11 @@ BEFORE = {
     "cyclegan": {"res_blocks": 6, "downsamplings": 2, "d_layers": 0, "pool_size": 50, "examples": 8,
                  "cycle_weight": 10.0, "identity_weight": 0.5},
     # declared with their families: specgan is dcgan's options plus a vocoder (unset: Griffin-Lim)
-    "specgan": {"s0": 0, "gradient_penalty": False, "vocoder": None},
+    "specgan": {"s0": 0, "gradient_penalty": False, "vocoder": None,
+                # ... and the clip length and picture side the codec chose before (the data's, 64)
+                "clip_seconds": 0.0, "mel_side": 64},
+    "ttsgan": {"vocoder": None, "clip_seconds": 0.0, "mel_side": 64, "width": 192, "blocks": 8,
+               "length_weight": 1.0, "discriminator": "time"},
     "wavegan": {"phase_shuffle": 2, "kernel": 25, "stages": 0},
     "hifigan": {"upsample_rates": None, "resblock_kernels": [3, 7, 11], "resblock_dilations": [1, 3, 5],
                 "periods": [2, 3, 5, 7, 11], "scales": 3, "segment_frames": 16, "feature_weight": 2.0,
@@ -86,6 +90,7 @@ SMALL = {
     "progressive": dict(channels=3, resolution=16, z_dim=8, g_width=4, d_width=4),
     "cyclegan": dict(channels=3, resolution=16, g_width=4, d_width=4, cond_dim=2, num_classes=2),
     "specgan": dict(channels=1, resolution=64, z_dim=8, g_width=4, d_width=4),
+    "ttsgan": dict(channels=1, resolution=16, z_dim=8, d_width=4, cond_dim=8),
     "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
     "hifigan": dict(channels=1, g_width=16, d_width=2, condition=[],
                     extra={"mel": {"samples": 4000, "frames": 16, "n_fft": 1024}}),

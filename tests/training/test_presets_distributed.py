@@ -55,9 +55,11 @@ SMALL = {
     "stacked-mnist-pacgan-arch": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "stackgan-shapes-text": [*SMALL_IMAGES, "data.resolution=32", "model.extra.ca_dim=4", *TINY_TEXT],
     "stylegan2-shapes": [*SMALL_IMAGES, "data.resolution=16"],
+    "ttsgan-spoken-shapes": ["train.batch_size=8", "model.d_width=8", "model.extra.width=8", "model.extra.blocks=2",
+                             "model.extra.mel_side=32", *TINY_EXTRA],                            # tones, captions
     "wavegan-spoken-digits": ["train.batch_size=8", "model.g_width=4", "model.d_width=4"],     # on tones
 }
-SOUND_PRESETS = {"specgan-spoken-digits", "specgan-spoken-shapes",                            # trained on labelled tones
+SOUND_PRESETS = {"specgan-spoken-digits", "specgan-spoken-shapes", "ttsgan-spoken-shapes",    # trained on labelled tones
                  "wavegan-spoken-digits", "hifigan-spoken-digits",
                  "recognizer-spoken-digits", "recognizer-spoken-shapes"}                       # (a user's manifest; its text
                                                                                                # column is the transcript)

@@ -6,6 +6,10 @@ minilm     all-MiniLM-L6-v2 through sentence-transformers, loaded offline from t
            word-piece features, pooled (b, 384) its normalized sentence embedding.
 tiny-text  a small trainable transformer over hashed words: the fallback when sentence-transformers
            or the model package is missing. No vocabulary file: a word's id is a stable hash.
+chars      a small trainable conv stack over the text's UTF-8 bytes (lower-cased), one token a byte, as
+           character-level TTS encoders read text (Tacotron's): tokens keep the spelling, which a speech
+           generator needs (MiniLM's synonyms sit close together yet sound nothing alike) and which
+           carries to words training never saw. Its pooled vector is the tokens' masked mean.
 """
 from __future__ import annotations
 
@@ -158,4 +162,40 @@ class TinyText(Encoder):
         ids, mask = batch["ids"], batch["mask"]
         h = self.embed(ids) + self.pos[: ids.shape[1]]                  # (b, n, d)
         h = self.norm(self.body(h, src_key_padding_mask=~mask))
+        return EncoderOutput(h, masked_mean(h, mask), mask)
+
+
+def byte_ids(text: str, max_tokens: int) -> list[int]:
+    """The lower-cased text's UTF-8 bytes + 1 (0 is padding), runs of white space as one space, cut at max_tokens."""
+    return [b + 1 for b in " ".join(text.lower().split()).encode("utf-8")[:max_tokens]]
+
+
+@register("encoder", "chars")
+class CharText(Encoder):
+    modality = "text"
+
+    def __init__(self, dim: int = 128, layers: int = 3, kernel: int = 5, max_tokens: int = 160):
+        super().__init__(dim=dim, layers=layers, kernel=kernel, max_tokens=max_tokens)
+        self.dim, self.max_tokens = dim, max_tokens
+        self.embed = nn.Embedding(257, dim, padding_idx=0)
+        self.convs = nn.ModuleList([nn.Conv1d(dim, dim, kernel, padding=kernel // 2) for _ in range(layers)])
+        self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in range(layers)])
+
+    @property
+    def prepare_config(self) -> dict:
+        return {"utf8_bytes": 1, "max_tokens": self.max_tokens}
+
+    def prepare(self, items: Sequence[str]) -> dict[str, torch.Tensor]:
+        ids = [byte_ids(t, self.max_tokens) or [33] for t in _check_texts(items)]
+        out = torch.zeros(len(ids), max(len(i) for i in ids), dtype=torch.long)
+        for r, row in enumerate(ids):
+            out[r, : len(row)] = torch.tensor(row)
+        return {"ids": out, "mask": out > 0}
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> EncoderOutput:
+        ids, mask = batch["ids"], batch["mask"]
+        keep = mask.unsqueeze(-1).to(self.embed.weight.dtype)
+        h = self.embed(ids) * keep                                             # (b, n, d)
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + torch.relu(conv(norm(h).transpose(1, 2))).transpose(1, 2) * keep
         return EncoderOutput(h, masked_mean(h, mask), mask)

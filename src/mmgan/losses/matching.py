@@ -90,25 +90,37 @@ class MatchingAwareLoss(GANLoss):
         (self.ma_gp * max(1, self.cfg.r1_every) * magp).backward()
         return {"reg/ma_gp": magp.detach()}
 
+    def paired_inputs(self, target: torch.Tensor) -> dict:
+        """Keywords G takes from the real items paired with its conditions (none here; the aligned phases give
+        a speech generator each clip's timing)."""
+        return {}
+
+    def generator_terms(self) -> dict[str, torch.Tensor]:
+        """G's own loss terms from its last forward, added as they are (none here)."""
+        return {}
+
     def g_pair(self, real, c, labels=None, tokens=None, token_mask=None, **_) -> dict[str, torch.Tensor]:
         b = real.shape[0]
         ms = self.cfg.mode_seeking > 0 and b >= 2
+        target = real.detach()
         if ms:
-            c, tokens, token_mask = ms_pairs(c), ms_pairs(tokens), ms_pairs(token_mask)
+            c, tokens, token_mask, target = ms_pairs(c), ms_pairs(tokens), ms_pairs(token_mask), ms_pairs(target)
         z = self.z(b, real.device)
         kw = {} if tokens is None else {"tokens": tokens, "token_mask": token_mask}
-        fake = self.run_g(z, c, **kw)
+        fake = self.run_g(z, c, **kw, **self.paired_inputs(target))
         with frozen(self.D) as D:                       # no gradient for D's weights in the G step
             logits, _ = self.run_d(fake, c.detach(), D)
         adv = self.obj.g_loss(logits)
         total, stats = adv, {"loss/G": adv.detach()}
+        for name, term in self.generator_terms().items():
+            total = total + term
+            stats[f"loss/G_{name}"] = term.detach()
         if self.contrastive > 0:
             con = contrastive_to_condition(self.joint, fake, c)
             total = total + self.contrastive * con
             stats["loss/G_contrastive"] = con.detach()
         if self.recon > 0:
-            target_img = real.detach() if not ms else ms_pairs(real.detach())
-            rec = paired_l1(fake, target_img, self.recon_pool)
+            rec = paired_l1(fake, target, self.recon_pool)
             total = total + self.recon * rec
             stats["loss/G_recon"] = rec.detach()
         if ms:

@@ -5,11 +5,13 @@ Data units are waveforms: (samples,) float32 in [-1, 1], mono, at 16 kHz. A data
 target they are read by one rule: mixed to mono, resampled to 16 kHz (every audio model runs at
 16 kHz), then cut at the end or zero-padded at the end to the clip length. The clip length is
 the data's `seconds` (built-ins) or else the median duration of its clips rounded up to a quarter
-second, at most MAX_SECONDS. A manifest cell that is missing, unreadable, empty or silent (peak below
+second, at most MAX_SECONDS; model.extra.clip_seconds (specgan, ttsgan) sets it instead (sentences whose
+tail the median would cut). A manifest cell that is missing, unreadable, empty or silent (peak below
 SILENT) is a bad row like any other.
 
 What generators make (their units) depends on the family:
-  mel    specgan: the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64 frames, dB
+  mel    specgan, ttsgan: the clip's log-mel picture, (1, 64, 64) in [-1, 1] (MelSpec: 64 bands x 64 frames
+         by default, model.extra.mel_side sets both; dB
          over a fixed range whose top is the data's loudest bins), turned back into a waveform by
          Griffin-Lim, or by a trained vocoder when model.extra.vocoder names a hifigan run
          (mmgan.modalities.vocoder; `mmgan generate RUN --vocoder VOCODER` attaches one to a saved run)
@@ -66,7 +68,7 @@ class AudioCodec(Codec):
     attribute = "audio"
     media_type = "audio/wav"
     store_asset = "audio.wav"         # the server stores generated clips where the store's embedder reads audio
-    families = ("specgan",) + WAVE_FAMILIES
+    families = ("specgan", "ttsgan") + WAVE_FAMILIES
     rank = 2                          # images first: shapes with spoken captions still generates images
     preview_count = 40
     bf16_auto = True
@@ -175,8 +177,14 @@ class AudioCodec(Codec):
         super().configure(cfg, ds)
         m = cfg.model
         samples = int(ds.info.shape[0])
+        seconds = float(m.extra.get("clip_seconds") or 0)     # specgan's and ttsgan's option: longer than the median
+        if seconds:
+            if not 0.25 <= seconds <= MAX_SOURCE_SECONDS:
+                raise ConfigError(f"model.extra.clip_seconds={seconds}: clips of 0.25 to {MAX_SOURCE_SECONDS:g} s")
+            samples = int(round(seconds * SAMPLE_RATE))
         if "mel" not in m.extra:
-            m.extra["mel"] = self.fitted_spec(ds.columns[self.name], samples, SIDE).to_dict()
+            side = int(m.extra.get("mel_side", SIDE))          # specgan's and ttsgan's option
+            m.extra["mel"] = self.fitted_spec(ds.columns[self.name], samples, side).to_dict()
         spec = MelSpec.from_dict(m.extra["mel"])
         if self.units({"family": m.family}) == "wave":
             m.channels, m.resolution, m.data_dim = 1, 0, spec.samples

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from ..registry import get, names
-from . import captioner, dcgan, dfgan, hifigan, mlp, recognizer, specgan, wavegan  # noqa: F401  (registration)
+from . import captioner, dcgan, dfgan, hifigan, mlp, recognizer, specgan, ttsgan, wavegan  # noqa: F401  (registration)
 from . import cyclegan, gansformer, progressive, restore, stackgan, stylegan2, upscale  # noqa: F401  (the literature's families)
 
 

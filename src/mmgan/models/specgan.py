@@ -13,15 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import ModelConfig
-from ..model_options import option
+from ..model_options import Options, option
 from ..registry import register
 from .dcgan import DCGANOptions, build_dcgan
 
 
 @dataclass(frozen=True)
-class SpecGANOptions(DCGANOptions):
+class MelOptions(Options):
+    """What every family drawing log-mel pictures takes (specgan, ttsgan): the audio codec reads them."""
     vocoder: str | None = option(None, "a hifigan run (or its checkpoint or export) that turns the log-mels into sound "
                                        "(unset: Griffin-Lim); `mmgan generate RUN --vocoder V` sets it for one call")
+    clip_seconds: float = option(0.0, "length of the clips drawn, in seconds (0 = the data's: the median clip, "
+                                      "rounded up to 0.25 s; longer clips are cut)")
+    mel_side: int = option(64, "mel bands and frames of the log-mel picture the generator draws (64 for 1-s "
+                               "words; 128 for 3-4 s sentences: 31 ms frames)")
+
+
+@dataclass(frozen=True)
+class SpecGANOptions(DCGANOptions, MelOptions):
+    pass
 
 
 @register("model", "specgan", options=SpecGANOptions)
