@@ -12,6 +12,8 @@ recognizer-spoken-shapes --out R --set train.threads=1 --minutes 10`), decoded a
                  (the ceiling of anything drawn as that picture); `copy run` uses the run's own codec
   generated      the run's clips generated from the captions' text (Pipeline, seed --seed, one clip a caption)
   control        the same generated clips scored against the captions shuffled (what chance looks like)
+  another seed   the captions generated again with another seed; beside it how far the two seeds' clips of
+                 a caption are apart (log-mel L1) against two captions' clips, and how their lengths differ
   at real timing (a ttsgan run) each caption generated at the onset and length of the real test clip saying
                  it: what the generator misses beyond timing
   the condition  (with --run) whether the text condition carries the caption: the run's joint space ranks
@@ -42,6 +44,7 @@ from mmgan.metrics.captions import slot_accuracy  # noqa: E402
 from mmgan.modalities import get_codec  # noqa: E402
 from mmgan.modalities.audio import SAMPLE_RATE, AudioCodec  # noqa: E402
 from mmgan.modalities.sound import MelSpec, read_wave, write_wav  # noqa: E402
+from mmgan.models.ttsgan import speech_timing  # noqa: E402
 from mmgan.pipeline import Pipeline  # noqa: E402
 
 JUDGE_DECODE = {"decode": "lexicon", "beam_size": 8}      # the recogniser preset's decoding (bench/subtitles.py)
@@ -98,6 +101,19 @@ def generated_at_real_timing(run: Path, paths: list[str], texts: list[str], seed
     return out
 
 
+def seed_spread(run: Path, first: list[np.ndarray], second: list[np.ndarray]) -> dict:
+    """Do two seeds of a caption differ? In the run's log-mel pictures: the mean absolute difference between
+    the two seeds' clips of one caption, against the same between two captions' clips (first seed, captions
+    rolled by one), and the spread of the speech's length between seeds (frames, the ttsgan timing rule)."""
+    spec = AudioCodec.spec(Pipeline.from_pretrained(run, device="cpu").model_config)
+    pic = [spec.encode(torch.from_numpy(np.stack(w))) for w in (first, second)]
+    same = float((pic[0] - pic[1]).abs().mean())
+    other = float((pic[0] - pic[0].roll(1, 0)).abs().mean())
+    lengths = [speech_timing(p)[:, 1] for p in pic]
+    return {"same caption": round(same, 4), "two captions": round(other, 4), "ratio": round(same / other, 3),
+            "length change between seeds (frames, mean abs)": round(float((lengths[0] - lengths[1]).abs().mean()), 2)}
+
+
 def joint_retrieval(run: Path, paths: list[str], refs: list[str], attrs: torch.Tensor) -> dict:
     """Does the condition carry the caption? The run's joint space (RUN/joint) ranks the test clips by each
     caption's text embedding: R@1 (its own clip first) and how often the first clip's attributes are the asked ones."""
@@ -150,13 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         rows["generated"] = generated(Path(a.run), refs, a.seed)
         log(f"generated {len(refs)} clips from text ({time.time() - t:.0f}s)")
+        rows["generated, another seed"] = generated(Path(a.run), refs, a.seed + 7919)
+        res_seeds = seed_spread(Path(a.run), rows["generated"], rows["generated, another seed"])
+        log(f"two seeds of each caption: {res_seeds}")
         timed = generated_at_real_timing(Path(a.run), paths, refs, a.seed)
         if timed is not None:
             rows["generated at the real clips' timing"] = timed
         res_joint = joint_retrieval(Path(a.run), paths, refs, attrs)
         log(f"joint space, test captions -> their clips: {res_joint}")
     res: dict = {"clips": len(refs), "judge": str(a.judge), "run": a.run, "decode": JUDGE_DECODE,
-                 "joint_retrieval": res_joint if a.run else None,
+                 "joint_retrieval": res_joint if a.run else None, "seed_spread": res_seeds if a.run else None,
                  "specs": {k: s.to_dict() for k, s in specs.items()}, "rows": {}}
     arpa = None
     if a.lm_clips:
@@ -190,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {name} | {tag} | {s['wer']:.3f} | {s['shape']:.3f} | {s['color']:.3f} | {s['size']:.3f} "
                              f"| {s['position']:.3f} | {s['slots']:.3f} | {s['exact']:.3f} |")
     if a.run:
+        sp = res["seed_spread"]
+        lines += ["", f"Two seeds of a caption: log-mel L1 {sp['same caption']:.4f} apart against {sp['two captions']:.4f} "
+                      f"between two captions (ratio {sp['ratio']:.3f}); speech length changes by "
+                      f"{sp['length change between seeds (frames, mean abs)']:.1f} frames between seeds"]
         j = res["joint_retrieval"]
         lines += ["", f"The condition: the run's joint space ranks the {j['clips']} test clips by each caption's text "
                       f"embedding: R@1 {j['R@1']:.3f}; the first clip names the asked shape {j['shape']:.3f}, color "
