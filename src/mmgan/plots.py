@@ -83,7 +83,8 @@ def spectrogram_sheet(db: np.ndarray, out_png: str | Path, title: str = "", seco
     n = max(1, len(db))
     cols = min(cols, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.5 * rows + (0.5 if title else 0)), squeeze=False)
+    width = max(1.6 * cols, 4.5 if title else 0)                  # a title of two lines needs room over 1-2 clips
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 1.5 * rows + (0.5 if title else 0)), squeeze=False)
     top = float(db.max()) if len(db) else 0.0
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -95,6 +96,7 @@ def spectrogram_sheet(db: np.ndarray, out_png: str | Path, title: str = "", seco
             ax.set_title(labels[i], fontsize=7)
     if title:
         fig.suptitle(f"{title}\n(log-mel, {seconds:g} s each; low frequencies at the bottom)", fontsize=9)
+        fig.subplots_adjust(top=1 - 0.5 / fig.get_figheight())              # the title's two lines above the clips
     return _save(fig, out_png)
 
 
