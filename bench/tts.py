@@ -72,8 +72,7 @@ def codec_spec(rule: str) -> MelSpec:
     return get_codec("audio").fitted_spec(train.columns["audio"], int(round(float(seconds) * SAMPLE_RATE)), int(side))
 
 
-def generated(run: Path, texts: list[str], seed: int) -> list[np.ndarray]:
-    pipe = Pipeline.from_pretrained(run, device="cpu")
+def generated(pipe: Pipeline, texts: list[str], seed: int) -> list[np.ndarray]:
     out = []
     for i in range(0, len(texts), 64):
         x = pipe(text=texts[i:i + 64], num_images=len(texts[i:i + 64]), seed=seed + i, output_type="pt").tensor
@@ -81,10 +80,9 @@ def generated(run: Path, texts: list[str], seed: int) -> list[np.ndarray]:
     return out
 
 
-def generated_at_real_timing(run: Path, paths: list[str], texts: list[str], seed: int) -> list[np.ndarray] | None:
+def generated_at_real_timing(pipe: Pipeline, paths: list[str], texts: list[str], seed: int) -> list[np.ndarray] | None:
     """A generator that aligns words to time (ttsgan: G.timing_of) asked to speak each caption at the timing of
     the real test clip saying it (its onset and length): how much of what it misses is timing. None for others."""
-    pipe = Pipeline.from_pretrained(run, device="cpu")
     G = pipe.generator
     if not hasattr(G, "timing_of"):
         return None
@@ -101,11 +99,10 @@ def generated_at_real_timing(run: Path, paths: list[str], texts: list[str], seed
     return out
 
 
-def seed_spread(run: Path, first: list[np.ndarray], second: list[np.ndarray]) -> dict:
+def seed_spread(spec: MelSpec, first: list[np.ndarray], second: list[np.ndarray]) -> dict:
     """Do two seeds of a caption differ? In the run's log-mel pictures: the mean absolute difference between
     the two seeds' clips of one caption, against the same between two captions' clips (first seed, captions
     rolled by one), and the spread of the speech's length between seeds (frames, the ttsgan timing rule)."""
-    spec = AudioCodec.spec(Pipeline.from_pretrained(run, device="cpu").model_config)
     pic = [spec.encode(torch.from_numpy(np.stack(w))) for w in (first, second)]
     same = float((pic[0] - pic[1]).abs().mean())
     other = float((pic[0] - pic[0].roll(1, 0)).abs().mean())
@@ -155,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     judge = Pipeline.from_pretrained(a.judge, device="cpu")
     rows: dict[str, list[np.ndarray]] = {"real": [read_wave(p, SAMPLE_RATE) for p in paths]}
     specs = {f"copy {r}": codec_spec(r) for r in a.codec}
-    if a.run:
-        specs["copy run"] = AudioCodec.spec(Pipeline.from_pretrained(a.run, device="cpu").model_config)
+    pipe = Pipeline.from_pretrained(a.run, device="cpu") if a.run else None
+    if pipe is not None:
+        specs["copy run"] = AudioCodec.spec(pipe.model_config)
     for name, spec in specs.items():
         t = time.time()
         rows[name] = copy_synthesis(paths, spec)
@@ -164,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             f"top_db {spec.top_db:g} ({time.time() - t:.0f}s)")
     if a.run:
         t = time.time()
-        rows["generated"] = generated(Path(a.run), refs, a.seed)
+        rows["generated"] = generated(pipe, refs, a.seed)
         log(f"generated {len(refs)} clips from text ({time.time() - t:.0f}s)")
-        rows["generated, another seed"] = generated(Path(a.run), refs, a.seed + 7919)
-        res_seeds = seed_spread(Path(a.run), rows["generated"], rows["generated, another seed"])
+        rows["generated, another seed"] = generated(pipe, refs, a.seed + 7919)
+        res_seeds = seed_spread(specs["copy run"], rows["generated"], rows["generated, another seed"])
         log(f"two seeds of each caption: {res_seeds}")
-        timed = generated_at_real_timing(Path(a.run), paths, refs, a.seed)
+        timed = generated_at_real_timing(pipe, paths, refs, a.seed)
         if timed is not None:
             rows["generated at the real clips' timing"] = timed
         res_joint = joint_retrieval(Path(a.run), paths, refs, attrs)
