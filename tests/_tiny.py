@@ -64,6 +64,41 @@ def tone_manifest(folder, n: int = 16, classes: int = 2, seconds: float = 0.5, s
     return path
 
 
+def video_manifest(folder, n: int = 8, frames: int = 8, fps: float = 8.0, side: int = 16, sr: int = 16000):
+    """A user's video-with-sound manifest: n MP4 clips (grayscale, side x side, `frames` frames at `fps`) of a
+    square that lights up in the frames where a tone sounds, with that sound as a WAV beside each (the
+    `audio` column) and a caption; returns the manifest path."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    from mmgan.modalities.video import Video
+
+    folder = Path(folder)
+    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    per = int(round(sr / fps))
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        lit = rng.random(frames) < 0.4
+        lit[i % frames] = True
+        video = np.zeros((frames, side, side, 1), np.uint8)
+        wave = np.zeros(frames * per, np.float32)
+        t = np.arange(per) / sr
+        for k in np.flatnonzero(lit):
+            video[k, side // 4: 3 * side // 4, side // 4: 3 * side // 4] = 255
+            wave[k * per:(k + 1) * per] = 0.3 * np.sin(2 * np.pi * 440 * t)
+        Video(video, fps).save(folder / "clips" / f"{i:03d}.mp4")
+        sf.write(folder / "clips" / f"{i:03d}.wav", wave, sr)
+        rows.append({"video": f"clips/{i:03d}.mp4", "audio": f"clips/{i:03d}.wav",
+                     "text": f"a square that lights up {int(lit.sum())} times"})
+    path = folder / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
 def captioner_args(steps: int = 3, n: int = 48) -> list[str]:
     """`mmgan train` arguments for a captioner small enough for a test: `steps` steps on `n` images (MLE for 2,
     then D alone for 1, then adversarial), one thread."""

@@ -266,7 +266,8 @@ class Pipeline:
         if use_drs:
             out.drs = dict(stats, accept_rate=stats["accepted"] / max(1, stats["proposals"]), gamma=drs_gamma)
         out.tensor = self.codec.from_generator(x, self.model_config)     # data units
-        return _output(out, self.codec, output_type)
+        sources = {source: inputs[source]} if source and inputs.get(source) is not None else {}   # prepared, per sample
+        return _output(out, self.codec, output_type, self.model_config, sources)
 
     def _options(self, options: dict | None) -> dict:
         """Call options the generator declares (call_options); an unknown one is an error naming the valid."""
@@ -468,13 +469,15 @@ class Pipeline:
             return self.generator.resynthesize(x).float()
 
 
-def _output(out: PipelineOutput, codec: Codec, output_type: str) -> PipelineOutput:
-    """output_type "pil" (the default): the target's objects, made by its codec; "np" / "pt": the
-    tensor only (`samples` is always its numpy view)."""
+def _output(out: PipelineOutput, codec: Codec, output_type: str, model: dict | None = None,
+            sources: dict | None = None) -> PipelineOutput:
+    """output_type "pil" (the default): the target's objects, made by its codec and dressed with the model
+    config and the raw sources the samples were made from (Codec.dress); "np" / "pt": the tensor only
+    (`samples` is always its numpy view)."""
     out.target = codec.name
     out.samples = out.tensor.numpy()
     if output_type == "pil":
-        out.objects = codec.to_objects(out.tensor)
+        out.objects = codec.dress(codec.to_objects(out.tensor), model or {}, sources or {})
         setattr(out, codec.attribute, out.objects)
     return out
 

@@ -85,7 +85,8 @@ EXTERNAL_FAMILIES: set[str] = {"progressive", "stackgan", "dfgan",   # tests/fam
                                 "captioner",                          # images in, token ids out: tests/models/test_captioner.py
                                 "recognizer",                         # waveforms in, CTC ids out: tests/models/test_recognizer.py
                                 "srresnet", "esrgan",                 # images in, bigger images out: tests/models/test_upscale.py
-                                "restorer"}                           # damaged images and masks in: tests/models/test_restore.py
+                                "restorer",                           # damaged images and masks in: tests/models/test_restore.py
+                                "mocogan"}                            # sound in, video out: tests/models/test_mocogan.py
 
 
 def _cond(b, cdim):

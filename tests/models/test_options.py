@@ -36,6 +36,8 @@ BEFORE = {
     "specgan": {"s0": 0, "gradient_penalty": False, "vocoder": None,
                 # ... and the clip length and picture side the codec chose before (the data's, 64)
                 "clip_seconds": 0.0, "mel_side": 64},
+    "mocogan": {"content_dim": 32, "motion_dim": 64, "audio_width": 64, "frame_samples": 4, "sync_window": 4,
+                "sync_min_shift": 2, "frame_weight": 1.0, "clip_weight": 1.0, "sync_weight": 1.0, "motion_warmup": 1000},
     "ttsgan": {"vocoder": None, "clip_seconds": 0.0, "mel_side": 64, "width": 192, "blocks": 8,
                "length_weight": 1.0, "discriminator": "time"},
     "wavegan": {"phase_shuffle": 2, "kernel": 25, "stages": 0},
@@ -90,6 +92,9 @@ SMALL = {
     "progressive": dict(channels=3, resolution=16, z_dim=8, g_width=4, d_width=4),
     "cyclegan": dict(channels=3, resolution=16, g_width=4, d_width=4, cond_dim=2, num_classes=2),
     "specgan": dict(channels=1, resolution=64, z_dim=8, g_width=4, d_width=4),
+    "mocogan": dict(channels=1, resolution=16, z_dim=40, g_width=4, d_width=4, condition=["audio"],
+                    extra={"video": {"frames": 4, "fps": 8.0}, "source": {"modality": "audio", "sample_rate": 16000,
+                                                                          "samples": 8000}}),
     "ttsgan": dict(channels=1, resolution=16, z_dim=8, d_width=4, cond_dim=8),
     "wavegan": dict(data_dim=1000, z_dim=8, g_width=4, d_width=4),
     "hifigan": dict(channels=1, g_width=16, d_width=2, condition=[],

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _mm_tiny import TINY_EXTRA, tiny_paired
-from _tiny import tone_manifest
+from _tiny import tone_manifest, video_manifest
 from mmgan.data import write_manifest
 from mmgan.runs import latest_checkpoint, weights_digest
 
@@ -28,6 +28,8 @@ COMMON = ["train.progress=false", "train.tensorboard=false", "train.sample_every
 SMALL_IMAGES = ["data.n=16", "train.batch_size=8"]
 TINY_TEXT = ["model.extra.text_encoder=tiny-text", "model.extra.joint_dim=16", "model.extra.joint_steps=3",
              "model.extra.joint_batch=8", "model.extra.fusion_steps=3", "model.extra.joint_minutes=1"]
+TINY_VIDEO = ["train.batch_size=4", "data.resolution=16", "model.g_width=4", "model.d_width=4",
+              "model.extra.motion_dim=8", "model.extra.audio_width=8"]
 TINY_ASR = ["model.extra.hidden=8", "model.extra.conv_width=4", "model.extra.n_mels=16", "model.extra.layers=1"]
 # the smallest data each preset accepts; the families, phases and penalties stay the presets' own
 SMALL = {
@@ -40,6 +42,8 @@ SMALL = {
     "grid25-mlp": ["data.n=256", "train.batch_size=16", "train.drs_steps=2"],
     "hifigan-spoken-digits": ["train.batch_size=8", "model.g_width=16", "model.d_width=2",   # on tones
                               "model.extra.segment_frames=8"],
+    "mocogan-moving-digits": [*TINY_VIDEO],                                                 # on a tiny video manifest
+    "mocogan-talking-shape": [*TINY_VIDEO],
     "mnist-cond": ["data.n=32", "train.batch_size=8", "model.g_width=16", "model.d_width=16"],
     "progressive-shapes64": SMALL_IMAGES,
     "recognizer-spoken-digits": ["train.batch_size=4", *TINY_ASR],          # on tones with transcripts
@@ -63,6 +67,7 @@ SOUND_PRESETS = {"specgan-spoken-digits", "specgan-spoken-shapes", "ttsgan-spoke
                  "wavegan-spoken-digits", "hifigan-spoken-digits",
                  "recognizer-spoken-digits", "recognizer-spoken-shapes"}                       # (a user's manifest; its text
                                                                                                # column is the transcript)
+VIDEO_PRESETS = {"mocogan-moving-digits", "mocogan-talking-shape"}                           # on a video manifest
 
 
 def test_every_preset_has_small_settings():
@@ -81,6 +86,8 @@ def runs(tmp_path_factory):
             data = ["--data", str(write_manifest(tiny_paired(root / "clips"), root / "paired").parent)]
         if preset in SOUND_PRESETS:            # a user's sound manifest: labelled tones stand in for spoken digits
             data = ["--data", str(tone_manifest(root / "tones"))]
+        if preset in VIDEO_PRESETS:            # a user's video manifest with its sound: squares that light up with tones
+            data = ["--data", str(video_manifest(root / "videos"))]
         if preset == "specgan-voice-spoken-digits":    # ... and who speaks each
             data = ["--data", str(tone_manifest(root / "voiced-tones", speakers=3))]
         sets = [a for s in COMMON + SMALL[preset] for a in ("--set", s)]

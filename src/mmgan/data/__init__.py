@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 # importing the built-in modules registers them (registry kind "dataset")
-from . import digits, digits_say, domains, mixtures, notes, sfx, shapes, spoken_digits, spoken_shapes  # noqa: F401
+from . import (digits, digits_say, domains, mixtures, moving_digits, notes, sfx, shapes,  # noqa: F401
+               spoken_digits, spoken_shapes, talking_shape)
 from .audio import load_audio
 from .base import COLUMNS, DataInfo, MemoryDataset
 from .errors import AudioError, BadRow, BadRowsError, DataError

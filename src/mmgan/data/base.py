@@ -122,7 +122,7 @@ def content_hash(columns: dict[str, Any]) -> str:
         v = columns[k]
         h.update(k.encode())
         if torch.is_tensor(v):
-            h.update(np.ascontiguousarray(v.detach().cpu().numpy()).tobytes())
+            h.update(memoryview(np.ascontiguousarray(v.detach().cpu().numpy())).cast("B"))   # no copy of a big column
         else:
             for item in v:
                 h.update(str(item).encode())

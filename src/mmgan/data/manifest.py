@@ -358,6 +358,8 @@ def load_manifest(path: Path, split: str = "train", resolution: int = 0, n: int 
 
     extra = dict(meta.get("extra") or {})
     extra.pop("bad_rows", None)
+    for c in read.values():                                   # what a column tells the info (a video column's fps)
+        extra.update(c.extra)
     if bad:
         extra["bad_rows"] = [b.to_dict() for b in bad]
     if "label" not in cols:

@@ -69,15 +69,16 @@ def trim_silence(y: np.ndarray, threshold_db: float = SILENCE_DB) -> np.ndarray:
     return y[loud[0]: loud[-1] + 1]
 
 
-def fit_word(text: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
-    """The trimmed word, at most 1.0 s long (see the module docstring, steps 1 and 2)."""
+def fit_word(text: str, voice: str, variant: str, speed: int, pitch: int, samples: int = CLIP_SAMPLES) -> np.ndarray:
+    """The trimmed word (or phrase), at most `samples` long (see the module docstring, steps 1 and 2; moving-digits-av
+    and talking-shape fit theirs the same way)."""
     for _ in range(SPEED_TRIES + 1):
         y = trim_silence(speech.speak(text, voice, variant, speed, pitch, SAMPLE_RATE))
-        if len(y) <= CLIP_SAMPLES or speed >= MAX_SPEED:
+        if len(y) <= samples or speed >= MAX_SPEED:
             break
-        speed = min(MAX_SPEED, int(np.ceil(speed * len(y) / CLIP_SAMPLES * 1.1)))
-    if len(y) > CLIP_SAMPLES:
-        y = y[:CLIP_SAMPLES] * fade(CLIP_SAMPLES, CUT_FADE)[::-1]
+        speed = min(MAX_SPEED, int(np.ceil(speed * len(y) / samples * 1.1)))
+    if len(y) > samples:
+        y = y[:samples] * fade(samples, CUT_FADE)[::-1]
     edges = fade(len(y), EDGE_FADE) * fade(len(y), EDGE_FADE)[::-1]
     return (y * edges).astype(np.float32)
 

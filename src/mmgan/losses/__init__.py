@@ -3,7 +3,7 @@
 restore). Importing the package registers them all; model families name their phases but never import this package."""
 from . import adversarial, augment  # noqa: F401  (registration)
 from . import captioning, ctc, cycle, matching, multistage, pathlength, phases, progressive  # noqa: F401  (registration)
-from . import aligned, restore, upscale, vocoder  # noqa: F401  (registration)
+from . import aligned, restore, upscale, video, vocoder  # noqa: F401  (registration)
 from .augment import DiffAugment
 from .phases import GANLoss, ms_pairs
 

@@ -8,6 +8,7 @@ CLI never branch on the modality themselves.
     codec = get_codec("image")
     x = codec.from_object(pil_image)                  # the user's object -> one tensor (no batch dim)
     objs = codec.to_objects(batch)                    # (b, ...) -> PIL images, numpy vectors, ...
+    objs = codec.dress(objs, model, sources)          # + what the run knows (a video's fps and sound track)
     reader = codec.reader(ReadOptions(folder, ...))   # manifest cells -> one column (CellError per bad cell)
     codec.write(objs, batch, out_dir, info)           # generate's files; codec.preview(...) the run's picture
 
@@ -53,10 +54,12 @@ class ReadOptions:
 @dataclass
 class Column:
     """A read column: `values` (a tensor or a list) holds the good cells in row order; `index` maps a
-    row number to its position there; `bad` lists (row, problem) found only when collating."""
+    row number to its position there; `bad` lists (row, problem) found only when collating; `extra` is
+    what the column tells the dataset's info.extra (a video column's {"fps": ...})."""
     values: Any
     index: dict[int, int]
     bad: list[tuple[int, str]] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
 
 class Figure(NamedTuple):
@@ -120,6 +123,12 @@ class Codec(ABC):
 
     def to_objects(self, x: torch.Tensor) -> list:
         return [self.to_object(t) for t in x]
+
+    def dress(self, objects: list, model: Mapping, sources: Mapping) -> list:
+        """Generated objects completed with what the run knows: its model config and the raw sources the
+        samples were made from (a source-reading family's prepared inputs, e.g. {"audio": (b, samples)
+        tensor at 16 kHz}, one row per sample). The default returns the objects unchanged."""
+        return objects
 
     def collate(self, items: list[torch.Tensor]) -> torch.Tensor:
         """Samples -> one batch. Fixed-size modalities stack; a variable-length one pads here."""

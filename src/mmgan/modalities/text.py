@@ -162,8 +162,8 @@ def text_options(family: str) -> type[TextOptions]:
 
 
 def families_reading(modality: str) -> list[str]:
-    """Registered model families that make text from `modality` read raw."""
-    return [f for f in names("model") if modality in getattr(family_options(f), "reads", ())]
+    """Registered model families that make text from `modality` read raw (a video family reads sound too)."""
+    return [f for f in names("model") if f in CAPTION_FAMILIES and modality in getattr(family_options(f), "reads", ())]
 
 
 @register_codec
@@ -255,7 +255,7 @@ class TextCodec(Codec):
             raise ConfigError(f"no model family writes text from {source or 'nothing'} yet "
                               f"(condition {condition}); families that make text read: "
                               + ", ".join(f"{f} ({'/'.join(family_options(f).reads)})"
-                                          for f in names("model") if getattr(family_options(f), "reads", ())))
+                                          for f in CAPTION_FAMILIES if f in names("model")))
         return None, {"model": {"family": fams[0]}}, f"{fams[0]}: the family that reads {source} raw"
 
     # ---- manifests ------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ FILTER_KEYS = ("kind", "caption", "label", "class_name", "dataset", "dataset_ver
                "step", "seed", "user", "embedder")
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "wav": "audio/wav", "flac": "audio/flac",
                "ogg": "audio/ogg", "mp3": "audio/mpeg", "txt": "text/plain; charset=utf-8",
-               "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+               "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8", "mp4": "video/mp4",
+               "gif": "image/gif"}
 
 
 def media_type(name: str) -> str:

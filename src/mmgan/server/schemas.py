@@ -108,10 +108,11 @@ class _OmitNull(BaseModel):
 
 
 class GeneratedItemOut(_OmitNull):
-    """One generated object. Inline, its file is `<target>_base64` (image_base64: a PNG, audio_base64: a WAV);
-    the other fields are what the model's codec adds (vector; seconds and sample_rate)."""
+    """One generated object. Inline, its file is `<target>_base64` (image_base64: a PNG, audio_base64: a WAV,
+    video_base64: an MP4); the other fields are what the model's codec adds (vector; seconds and sample_rate;
+    seconds, fps and frames)."""
     model_config = ConfigDict(extra="forbid")      # a codec field this schema does not name is a bug: say so
-    OMIT_NULL = ("audio_base64", "seconds", "sample_rate", "text")
+    OMIT_NULL = ("audio_base64", "seconds", "sample_rate", "text", "video_base64", "fps", "frames")
 
     id: str | None = Field(description="id under which the item is stored (null when not stored)")
     index: int
@@ -127,6 +128,10 @@ class GeneratedItemOut(_OmitNull):
     seconds: float | None = Field(None, description="audio models: the clip's length (left out for other models)")
     sample_rate: int | None = Field(None, description="audio models: the clip's sample rate in Hz")
     text: str | None = Field(None, description="text models (captioners): the caption (left out for other models)")
+    video_base64: str | None = Field(None, description="video models: the clip, an MP4 (H.264, with its sound track "
+                                                       "as AAC when it was made from sound), base64")
+    fps: float | None = Field(None, description="video models: frames per second")
+    frames: int | None = Field(None, description="video models: the clip's frame count")
 
 
 class GenerateResponse(_OmitNull):

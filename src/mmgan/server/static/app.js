@@ -173,7 +173,8 @@ $("#generate-form").addEventListener("submit", async (ev) => {
     const cards = out.items.map((it) => card(media(it), describe(it.provenance, it.id), it.id));
     $("#gallery").prepend(...cards);
     const type = out.items.length ? out.items[0].media_type : "";
-    const what = type.startsWith("audio/") ? "clip(s)" : type.startsWith("text/") ? "caption(s)" : "image(s)";
+    const what = type.startsWith("audio/") ? "clip(s)" : type.startsWith("video/") ? "video(s)"
+      : type.startsWith("text/") ? "caption(s)" : "image(s)";
     setStatus($("#gen-status"), `${out.items.length} ${what} from ${out.model}, seed ${out.seed}, in ${Math.round(out.elapsed_ms)} ms` +
       (out.stored ? " · stored" : "") + (out.store_note ? " · " + out.store_note : ""));
   } catch (e) {
@@ -206,7 +207,8 @@ function media(it) {
   return { type: it.media_type, src: b64 ? `data:${it.media_type};base64,${b64}` : "" };
 }
 
-// A card shows an image as <img>, a sound as <audio controls>; the caption says seed, label and id.
+// A card shows an image as <img>, a sound as <audio controls>, a video as <video controls>; the caption says
+// seed, label and id.
 function card(file, caption, id, score) {
   const node = $("#card").content.firstElementChild.cloneNode(true);
   const img = node.querySelector("img");
@@ -215,6 +217,14 @@ function card(file, caption, id, score) {
     words.className = "caption-text";
     words.textContent = file.text;
     img.replaceWith(words);
+  } else if (file.type.startsWith("video/")) {
+    const video = document.createElement("video");
+    video.controls = true;
+    video.loop = true;
+    video.preload = "metadata";
+    video.title = caption;
+    video.src = file.src;
+    img.replaceWith(video);
   } else if (file.type.startsWith("audio/")) {
     const audio = document.createElement("audio");
     audio.controls = true;
