@@ -60,3 +60,22 @@ def test_a_size_the_family_cannot_make_is_resized_with_a_notice():
     assert cfg.data.resolution == 32 and any(line.startswith("resized: data.resolution=32") for line in lines)
     with pytest.raises(ConfigError, match="nearest size"):
         _chosen("mnist", ["model.family=dfgan", "model.condition=[label]", "data.resolution=28"])
+
+
+def test_video_with_sound_is_drawn_from_its_sound(tmp_path):
+    """A user's manifest of clips with their sound: mocogan, conditioned on the audio (not the captions), with the
+    sound -> video preset's settings; clips without sound are refused by name."""
+    import json
+
+    from _tiny import video_manifest
+
+    manifest = video_manifest(tmp_path / "v", n=4)
+    cfg = Config().override([f"data.name={manifest}", "data.target=video"])
+    lines = choose(cfg, load_dataset(str(manifest), target="video").info)
+    assert cfg.model.family == "mocogan" and cfg.model.condition == ["audio"]
+    assert any("mocogan-moving-digits" in line for line in lines)
+    silent = tmp_path / "v" / "silent.jsonl"
+    rows = [json.loads(r) for r in manifest.read_text().splitlines()]
+    silent.write_text("".join(json.dumps({"video": r["video"], "text": r["text"]}) + "\n" for r in rows))
+    with pytest.raises(ConfigError, match="no audio column"):
+        choose(Config().override([f"data.name={silent}"]), load_dataset(str(silent), target="video").info)

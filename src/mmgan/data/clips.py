@@ -53,6 +53,15 @@ def fade(n: int, samples: int) -> np.ndarray:
     return ramp
 
 
+def placed(sound: np.ndarray, offset: float, level_db: float, samples: int = CLIP_SAMPLES) -> np.ndarray:
+    """A clip of `samples` samples holding `sound` at `offset` (0: at the start, 1: ending at the end), its peak
+    at level_db dBFS."""
+    start = int(round(offset * (samples - len(sound))))
+    clip = np.zeros(samples, np.float32)
+    clip[start: start + len(sound)] = sound
+    return at_level(clip, level_db)
+
+
 def write_clip(path: Path, y: np.ndarray, samples: int | None = CLIP_SAMPLES) -> None:
     """Write one clip as 16 kHz mono PCM16 (temporary file, then rename). No fsync: this is a cache,
     and make_clips re-makes a file that is incomplete. samples: the clip's required length (None: any)."""

@@ -31,7 +31,7 @@ import torch
 from ..registry import register
 from . import speech
 from .base import MemoryDataset
-from .clips import (CLIP_SAMPLES, LEVEL_RANGE_DB, SAMPLE_RATE, at_level, balanced, fade, item_rngs, make_clips,
+from .clips import (CLIP_SAMPLES, LEVEL_RANGE_DB, SAMPLE_RATE, balanced, fade, item_rngs, make_clips, placed,
                     sound_info)
 from .common import check_split, rng_for
 from .digits import DIGIT_WORDS
@@ -85,11 +85,7 @@ def fit_word(text: str, voice: str, variant: str, speed: int, pitch: int, sample
 
 def render(p: dict) -> np.ndarray:
     """One clip from its parameters: the fitted word placed at its offset, at its level."""
-    word = fit_word(p["text"], p["voice"], p["variant"], p["speed"], p["pitch"])
-    start = int(round(p["offset"] * (CLIP_SAMPLES - len(word))))
-    clip = np.zeros(CLIP_SAMPLES, np.float32)
-    clip[start: start + len(word)] = word
-    return at_level(clip, p["level_db"])
+    return placed(fit_word(p["text"], p["voice"], p["variant"], p["speed"], p["pitch"]), p["offset"], p["level_db"])
 
 
 @register("dataset", NAME)

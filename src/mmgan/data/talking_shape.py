@@ -79,7 +79,7 @@ from ..modalities.sound import fit_length, read_wave
 from ..registry import register
 from . import speech
 from .base import DataInfo, MemoryDataset
-from .clips import LEVEL_RANGE_DB, SAMPLE_RATE, at_level, balanced, item_rngs, make_clips
+from .clips import LEVEL_RANGE_DB, SAMPLE_RATE, balanced, item_rngs, make_clips, placed
 from .common import check_split, rng_for
 from .spoken_digits import HELDOUT_VOICES, fit_word, split_voices
 
@@ -198,11 +198,8 @@ def fit_phrase(text: str, voice: str, variant: str, speed: int, pitch: int) -> n
 
 def render_audio(p: dict) -> np.ndarray:
     """One clip from its parameters: the fitted phrase at its offset, at its level."""
-    phrase = fit_phrase(p["text"], p["voice"], p["variant"], p["speed"], p["pitch"])
-    start = int(round(p["offset"] * (CLIP_SAMPLES - len(phrase))))
-    clip = np.zeros(CLIP_SAMPLES, np.float32)
-    clip[start: start + len(phrase)] = phrase
-    return at_level(clip, p["level_db"])
+    return placed(fit_phrase(p["text"], p["voice"], p["variant"], p["speed"], p["pitch"]), p["offset"], p["level_db"],
+                  CLIP_SAMPLES)
 
 
 def plan(split: str = "train", n: int = 0, seed: int = 0) -> list[dict]:

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ..config import ConfigError
+from ..config import ConfigError, read_config
 from ..utils import atomic_write
 from .audio import SAMPLE_RATE, Sound
 from .base import CellError, Codec, Column, ColumnError, ColumnReader, Figure, ReadOptions, cell_path, register_codec
@@ -176,6 +176,19 @@ class VideoCodec(Codec):
         return out
 
     # ---- config ---------------------------------------------------------------------------------------
+    def default_condition(self, info: Any) -> tuple[list, str] | None:
+        """The frames are drawn from the clip's sound: a video model reads its audio column raw."""
+        if "audio" not in info.modalities:
+            raise ConfigError(f"a video model draws frames from their sound (mocogan reads the audio raw); dataset "
+                              f"{info.name!r} has no audio column (columns: {', '.join(info.modalities)})")
+        return ["audio"], "the frames are drawn from their sound"
+
+    def recipe(self, condition: list) -> tuple[str | None, dict, str] | None:
+        """The preset's settings, whatever the data (a user's manifest, talking-shape, moving-digits-av)."""
+        settings = read_config(self.preset)
+        settings.pop("data", None)
+        return self.preset, settings, f"the sound -> video recipe of preset {self.preset} (mocogan)"
+
     def configure(self, cfg: Any, ds: Any) -> None:
         super().configure(cfg, ds)
         t, c, h, w = (int(v) for v in ds.info.shape)
