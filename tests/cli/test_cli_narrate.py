@@ -78,3 +78,22 @@ def test_trim_tail_keeps_a_quarter_second_after_the_last_sound():
     assert len(trim_tail(x)) == 5000 + 4000
     with pytest.raises(ValueError, match="silent"):
         trim_tail(np.zeros(100, np.float32))
+
+
+def test_without_runs_the_built_in_defaults_are_trained_once(runs, tmp_path, monkeypatch):
+    import shutil
+
+    from mmgan.cli import narrate as narrate_cli
+
+    monkeypatch.setenv("MMGAN_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def train(config, out, minutes):                  # stands in for the 10-minute trainings: the tiny runs
+        calls.append((config, minutes))
+        shutil.copytree(runs[0] if config == "ttsgan-spoken-shapes" else runs[1], out)
+
+    monkeypatch.setattr(narrate_cli, "train", train)
+    for _ in range(2):
+        assert main(["narrate", "a low tone", "--out", str(tmp_path / "s.mp4"), "--train-minutes", "3"]) == 0
+    assert calls == [("ttsgan-spoken-shapes", 3.0), ("mocogan-talking-shape", 3.0)]       # trained once, then reused
+    assert (tmp_path / "cache" / "narrate" / "video").is_dir() and (tmp_path / "s.mp4").stat().st_size > 0

@@ -81,10 +81,14 @@ class VideoLoss(GANLoss):
             f, cf = self.frames_of(x, c, pick)
             return self.D.frame(f, cf).float(), self.D.clip(x, c).float()
 
-    def sync_logits(self, x: torch.Tensor, wave: torch.Tensor, starts: torch.Tensor,
+    def audio_features(self, wave: torch.Tensor) -> torch.Tensor:
+        """The sync D's audio features of the clips' sound, (b, t, d): computed once a phase."""
+        with self.autocast():
+            return self.D.audio_features(wave).transpose(1, 2)
+
+    def sync_logits(self, x: torch.Tensor, feats: torch.Tensor, starts: torch.Tensor,
                     audio_starts: torch.Tensor) -> torch.Tensor:
         with self.autocast():
-            feats = self.D.audio_features(wave).transpose(1, 2)                  # (b, t, d)
             a = windows(feats, audio_starts, self.window).transpose(1, 2)        # (b, d, k)
             return self.D.sync(windows(x, starts, self.window), a).float()
 
@@ -121,9 +125,10 @@ class VideoLoss(GANLoss):
         frame, clip = self.obj.d_loss(rf, ff), self.obj.d_loss(rc, fc)
         starts = self.starts(b, t, real.device)
         shifted = shifted_starts(starts, t, self.window, self.min_shift)
-        pos = self.sync_logits(real, wave, starts, starts)
-        neg = self.sync_logits(real, wave, starts, shifted)
-        made = self.sync_logits(fake, wave, starts, starts)
+        feats = self.audio_features(wave)
+        pos = self.sync_logits(real, feats, starts, starts)
+        neg = self.sync_logits(real, feats, starts, shifted)
+        made = self.sync_logits(fake, feats, starts, starts)
         sync = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + \
             0.5 * F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)) + \
             0.5 * F.binary_cross_entropy_with_logits(made, torch.zeros_like(made))
@@ -148,7 +153,7 @@ class VideoLoss(GANLoss):
         with frozen(self.D):
             ff, fc = self.judge(fake, c, pick)
             starts = self.starts(b, t, device)
-            sync_logit = self.sync_logits(fake, wave, starts, starts)
+            sync_logit = self.sync_logits(fake, self.audio_features(wave), starts, starts)
             frame, clip = self.obj.g_loss(ff), self.obj.g_loss(fc)
             sync = F.binary_cross_entropy_with_logits(sync_logit, torch.ones_like(sync_logit))
             ramp = min(1.0, self.step / self.warmup) if self.warmup > 0 else 1.0
