@@ -14,6 +14,7 @@ check_in_sync.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -38,6 +39,14 @@ def init() -> None:
     if is_distributed() and not tdist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         tdist.init_process_group(backend=backend)
+        atexit.register(_close)
+
+
+def _close() -> None:
+    """Tear the process group down before the interpreter does: gloo's threads, left to the interpreter's exit,
+    once aborted a rank whose run had finished in sync ("terminate called without an active exception")."""
+    if tdist.is_initialized():
+        tdist.destroy_process_group()
 
 
 def rank() -> int:
