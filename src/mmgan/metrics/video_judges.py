@@ -279,7 +279,7 @@ def cached(kind: str, key: dict, build: Callable[[], nn.Module], make: Callable[
         return model.eval()
     model = build()
     folder.mkdir(parents=True, exist_ok=True)
-    save_weights(model, folder / "model.safetensors")
     save_json({"config": model.config, "key": key, "steps_done": getattr(model, "steps_done", None)},
               folder / "config.json")
+    save_weights(model, folder / "model.safetensors")      # last, atomically: its presence marks a complete judge
     return model
