@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..modalities.pixels import resize_images
+from ..modalities.pixels import resize_clips
 from ..registry import register
 from .base import DataInfo, MemoryDataset
 from .clips import LEVEL_RANGE_DB, SAMPLE_RATE, at_level, balanced, fade, item_rngs, make_clips
@@ -276,9 +276,7 @@ def moving_digits_av(split: str = "train", n: int = 0, seed: int = 0, resolution
     video = torch.empty(n, FRAMES, 1, SIDE, SIDE)
     for i, p in enumerate(items):
         video[i, :, 0] = torch.from_numpy(render_frames(x[p["source"]], p["positions"]))
-    if resolution > 0:
-        video = resize_images(video.reshape(n * FRAMES, 1, SIDE, SIDE), resolution).reshape(
-            n, FRAMES, 1, resolution, resolution)
+    video = resize_clips(video, resolution)
     params = [{"word": DIGIT_WORDS[p["label"]], "voice": p["voice"], "variant": p["variant"], "speed": WORD_SPEED,
                "pitch": WORD_PITCH, "hits": p["hits"], "level_db": p["level_db"]} for p in items]
     audio = make_clips(NAME, VERSION, params, render_audio, samples=CLIP_SAMPLES)

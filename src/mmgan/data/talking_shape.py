@@ -74,7 +74,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..modalities.pixels import resize_images
+from ..modalities.pixels import resize_clips
 from ..modalities.sound import fit_length, read_wave
 from ..registry import register
 from . import speech
@@ -304,9 +304,7 @@ def talking_shape(split: str = "train", n: int = 0, seed: int = 0, resolution: i
         mouth = mouth_track(path)
         mouths.append(np.round(mouth, 4).tolist())
         render_frames(p, mouth, out=video[i].numpy())
-    if resolution > 0:
-        video = resize_images(video.reshape(n * FRAMES, 3, SIDE, SIDE), resolution).reshape(
-            n, FRAMES, 3, resolution, resolution)
+    video = resize_clips(video, resolution)
     pick = rng_for(seed, NAME, split, "captions").integers(len(TEMPLATES), size=n)
     text = [caption(p["phrase"], p["face"], int(t)) for p, t in zip(items, pick)]
     attrs = torch.tensor([[p["face"]] for p in items], dtype=torch.int64).reshape(n, 1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -31,21 +30,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.base import load_weights, save_json, save_weights
-from ..modalities.sound import mel_power
+from ..modalities.audio import SAMPLE_RATE
+from ..modalities.sound import FRAME_MELS, MEL_PER_FRAME, frame_log_mels
 from ..utils import cosine_lr, load_json
 
 VERSION = 1
-MEL_PER_FRAME, N_MELS = 4, 40
-
-
-def log_mels(wave: torch.Tensor, frames: int, fps: float, sample_rate: int = 16000) -> torch.Tensor:
-    """(n, s) -> (n, m, t * MEL_PER_FRAME): log-mels floored 60 dB under each clip's peak, normalised per clip."""
-    hop = int(round(sample_rate / fps / MEL_PER_FRAME))
-    n_fft = 2 ** math.ceil(math.log2(2 * hop))
-    m = mel_power(wave.float(), sample_rate, n_fft, hop, N_MELS)[..., :frames * MEL_PER_FRAME]
-    m = F.pad(m, (0, frames * MEL_PER_FRAME - m.shape[-1]))
-    m = torch.log(m + 1e-6 * m.amax((1, 2), keepdim=True) + 1e-12)
-    return (m - m.mean((1, 2), keepdim=True)) / m.std((1, 2), keepdim=True).clamp_min(1e-3)
 
 
 def _convs(c_in: int, side: int, width: int, dims: int = 2) -> tuple[nn.Sequential, int]:
@@ -67,7 +56,7 @@ class SyncExpert(nn.Module):
         self.frames, self.fps, self.window = frames, fps, window
         self.video, f = _convs(channels * (2 * window - 1), side, width)      # frames and their differences
         self.video_head = nn.Linear(f, dim)
-        self.audio = nn.Sequential(nn.Conv1d(N_MELS, 64, 3, padding=1), nn.LeakyReLU(0.2),
+        self.audio = nn.Sequential(nn.Conv1d(FRAME_MELS, 64, 3, padding=1), nn.LeakyReLU(0.2),
                                    nn.Conv1d(64, 64, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(),
                                    nn.Linear(64 * window * MEL_PER_FRAME, dim))
         self.scale, self.bias = nn.Parameter(torch.tensor(5.0)), nn.Parameter(torch.tensor(0.0))
@@ -99,7 +88,7 @@ def sync_scores(expert: SyncExpert, video: torch.Tensor, wave: torch.Tensor, max
     with torch.no_grad():
         for i in range(0, len(video), batch):
             v, a = expert.all_windows(video[i:i + batch].float(),
-                                      log_mels(wave[i:i + batch], expert.frames, expert.fps))
+                                      frame_log_mels(wave[i:i + batch], expert.frames, expert.fps, SAMPLE_RATE))
             p = v.shape[1]
             offs = range(-max_offset, max_offset + 1)
             d = []
@@ -173,7 +162,7 @@ def train_sync_expert(video: torch.Tensor, wave: torch.Tensor, fps: float, windo
     torch.manual_seed(seed)
     n, t = video.shape[:2]
     expert = SyncExpert(video.shape[2], video.shape[-1], t, fps, window)
-    mels = log_mels(wave, t, fps)
+    mels = frame_log_mels(wave, t, fps, SAMPLE_RATE)
     p = t - window + 1
 
     def loss(_):

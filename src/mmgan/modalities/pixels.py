@@ -106,6 +106,14 @@ def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return torch.cat(out).clamp_(-1, 1)
 
 
+def resize_clips(clips: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(N, T, C, H, W) clips to (N, T, C, r, r), every frame as resize_images does it."""
+    if resolution <= 0 or clips.shape[-2:] == (resolution, resolution):
+        return clips
+    n, t, c = clips.shape[:3]
+    return resize_images(clips.reshape(n * t, c, *clips.shape[-2:]), resolution).reshape(n, t, c, resolution, resolution)
+
+
 def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: float = -1.0) -> torch.Tensor:
     """(N, C, H, W) to one (C, H', W') image with nrow images per row, like torchvision's make_grid."""
     if images.dim() != 4:

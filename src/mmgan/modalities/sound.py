@@ -119,6 +119,23 @@ def mel_power(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, n_mels: i
     return torch.matmul(torch.from_numpy(mel_filters(sample_rate, n_fft, n_mels)).to(x.device), spec)
 
 
+MEL_PER_FRAME, FRAME_MELS = 4, 40     # frame_log_mels: mel frames per video frame, mel bands
+
+
+def frame_log_mels(wave: torch.Tensor, frames: int, fps: float, sample_rate: int) -> torch.Tensor:
+    """The sound under a video's frames: (b, samples) -> (b, FRAME_MELS, frames * MEL_PER_FRAME) log-mels, MEL_PER_FRAME
+    mel frames per video frame (hop = sample_rate / fps / MEL_PER_FRAME; window the power of two at least two hops),
+    a clip shorter than the video padded with silence; floored 60 dB under the clip's loudest bin, then zero mean and
+    unit spread per clip, so a clip's level, even over digital silence, does not matter. What mocogan's generator and
+    discriminators and the in-project video judges read."""
+    hop = int(round(sample_rate / fps / MEL_PER_FRAME))
+    n = frames * MEL_PER_FRAME
+    m = mel_power(wave.float(), sample_rate, 2 ** math.ceil(math.log2(2 * hop)), hop, FRAME_MELS)[..., :n]
+    m = torch.nn.functional.pad(m, (0, n - m.shape[-1]))
+    m = torch.log(m + 1e-6 * m.amax((1, 2), keepdim=True) + 1e-12)
+    return (m - m.mean((1, 2), keepdim=True)) / m.std((1, 2), keepdim=True).clamp_min(1e-3)
+
+
 def stft_sizes(sample_rate: int, hop_ms: float, win_ms: float) -> tuple[int, int]:
     """(n_fft, hop) in samples: the window rounded up to a power of two, the hop rounded down."""
     return int(2 ** math.ceil(math.log2(sample_rate * win_ms / 1000))), int(sample_rate * hop_ms / 1000)

@@ -24,7 +24,6 @@ The phases ("video", mmgan.losses.video) own the step; this file only builds the
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -33,15 +32,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import ModelConfig
-from ..modalities.sound import mel_power
+from ..modalities.sound import FRAME_MELS, MEL_PER_FRAME, frame_log_mels
 from ..model_options import Options, option
 from ..registry import register
 from .base import ConfigModule
 from .dcgan import DCGANDiscriminator, DCGANGenerator, d_norm
 from .layers import Projection, judge, maybe_sn
 
-MEL_PER_FRAME = 4          # log-mel frames per video frame
-N_MELS = 40
 
 
 @dataclass(frozen=True)
@@ -78,23 +75,15 @@ class AudioFrames(nn.Module):
 
     def __init__(self, frames: int, fps: float, sample_rate: int, width: int, sn: bool = False):
         super().__init__()
-        self.frames, self.sample_rate = frames, sample_rate
-        self.hop = int(round(sample_rate / fps / MEL_PER_FRAME))
-        self.n_fft = 2 ** math.ceil(math.log2(2 * self.hop))
+        self.frames, self.fps, self.sample_rate = frames, fps, sample_rate
         self.net = nn.Sequential(
-            maybe_sn(nn.Conv1d(N_MELS, width, 3, padding=1), sn), nn.LeakyReLU(0.2),
+            maybe_sn(nn.Conv1d(FRAME_MELS, width, 3, padding=1), sn), nn.LeakyReLU(0.2),
             maybe_sn(nn.Conv1d(width, width, MEL_PER_FRAME, stride=MEL_PER_FRAME), sn), nn.LeakyReLU(0.2),
             maybe_sn(nn.Conv1d(width, width, 3, padding=1), sn))
 
     def mels(self, wave: torch.Tensor) -> torch.Tensor:
-        """(b, s) -> (b, N_MELS, t * MEL_PER_FRAME) log-mels floored 60 dB under the clip's loudest bin, zero
-        mean and unit spread per clip (so a clip's level, even over digital silence, does not matter)."""
-        n = self.frames * MEL_PER_FRAME
-        m = mel_power(wave.float(), self.sample_rate, self.n_fft, self.hop, N_MELS)[..., :n]
-        if m.shape[-1] < n:                                   # a clip shorter than the video: silence after it
-            m = F.pad(m, (0, n - m.shape[-1]))
-        m = torch.log(m + 1e-6 * m.amax((1, 2), keepdim=True) + 1e-12)      # a floor 60 dB under the clip's peak
-        return (m - m.mean((1, 2), keepdim=True)) / m.std((1, 2), keepdim=True).clamp_min(1e-3)
+        """(b, s) -> (b, FRAME_MELS, t * MEL_PER_FRAME): the sound under the frames (modalities.sound.frame_log_mels)."""
+        return frame_log_mels(wave, self.frames, self.fps, self.sample_rate)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         w = self.net[0].weight
